@@ -1,0 +1,111 @@
+"""What every command shares: parsing, ``--batch``, path placeholders and error reporting."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+from ..errors import Cancelled, InputError
+
+EXIT_INPUT_ERROR = 2
+EXIT_CANCELLED = 130
+
+
+def format_path(template, **paths) -> Path:
+    """Fill ``{name}``, ``{name.parent}``, ``{name.stem}``... placeholders of an output path template.
+
+    >>> format_path("{movie.parent}/{movie.stem}_segmentation.h5", movie="cell1/movie.h5")
+    PosixPath('cell1/movie_segmentation.h5')
+    """
+    values = {name: Path(value) for name, value in paths.items() if value is not None}
+    try:
+        return Path(str(template).format(**values))
+    except (KeyError, AttributeError, IndexError) as err:
+        known = ", ".join("{" + n + "}" for n in values) or "none"
+        raise InputError(f"{template}: unknown placeholder {err} (known: {known})") from None
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                        help="where to run the network (default: auto = cuda, else mps, else cpu)")
+
+
+def build_parser(module, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """Create (or fill) the argument parser of a command module."""
+    if parser is None:
+        parser = argparse.ArgumentParser(prog=f"edf_{module.NAME}", description=module.__doc__,
+                                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    module.add_arguments(parser)
+    if getattr(module, "BATCH_PATHS", None) is not None:
+        parser.add_argument("-b", "--batch", type=Path, default=None,
+                            help="run on every subfolder of this folder; other paths are then relative "
+                                 "to each subfolder")
+    parser.set_defaults(_module=module)
+    return parser
+
+
+def _in_subfolder(args: argparse.Namespace, folder: Path, names) -> argparse.Namespace:
+    args = copy.copy(args)
+    args.batch_folder = folder
+    for name in names:
+        value = getattr(args, name, None)
+        if value is None or "{" in str(value) or Path(value).is_absolute():
+            continue
+        setattr(args, name, folder / value)
+    return args
+
+
+def execute(module, args: argparse.Namespace) -> int:
+    """Run a parsed command, once or on every subfolder with ``--batch``; return the exit status."""
+    batch = getattr(args, "batch", None)
+    try:
+        if batch is None:
+            module.run(args)
+            return 0
+        batch = Path(batch)
+        if not batch.is_dir():
+            raise InputError(f"{batch}: batch folder not found")
+        folders = sorted(p for p in batch.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not folders:
+            raise InputError(f"{batch}: no subfolders to process")
+        failed = []
+        for folder in folders:
+            print(f"[{folder.name}]", flush=True)
+            try:
+                module.run(_in_subfolder(args, folder, module.BATCH_PATHS))
+            except InputError as err:
+                failed.append(folder.name)
+                print(f"  skipped {folder.name}: {err}", file=sys.stderr, flush=True)
+        done = len(folders) - len(failed)
+        print(f"{done} of {len(folders)} folder(s) done" + (f"; skipped: {', '.join(failed)}" if failed else ""))
+        return EXIT_INPUT_ERROR if failed else 0
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except (Cancelled, KeyboardInterrupt):
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def run_command(module, argv=None) -> int:
+    """Entry point of an ``edf_<command>`` script: parse ``argv`` and run the command."""
+    args = build_parser(module).parse_args(argv)
+    return execute(module, args)
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace output files that already exist (default: stop with an error)")
+
+
+def check_output(path, args) -> Path:
+    """Return ``path`` as a Path; raise InputError if it exists and ``--overwrite`` was not given."""
+    path = Path(path)
+    if path.exists() and not getattr(args, "overwrite", False):
+        raise InputError(f"{path}: already exists (use --overwrite to replace it)")
+    return path

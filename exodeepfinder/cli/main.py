@@ -1,0 +1,59 @@
+"""``exodeepfinder <command> ...``: every tool of the package behind one command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from ._common import build_parser, execute
+
+#: Subcommands in pipeline order (module names in exodeepfinder.cli).
+COMMANDS = [
+    "demo",
+    "detect",
+    "simulate",
+    "convert_tiff_to_h5",
+    "segment",
+    "generate_annotation",
+    "generate_segmentation",
+    "evaluate",
+    "detect_spots",
+    "detect_spots_with_atlas",
+    "merge_detector_expert",
+    "structure_training_dataset",
+    "train",
+    "download_weights",
+]
+
+
+def _available_modules():
+    for name in COMMANDS:
+        try:
+            yield importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__package__}.{name}":
+                raise
+
+
+def build_main_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exodeepfinder", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"exodeepfinder {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for module in _available_modules():
+        summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+        aliases = [module.NAME.replace("_", "-")] if "_" in module.NAME else []
+        sub = commands.add_parser(module.NAME, aliases=aliases, help=summary, description=module.__doc__,
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        build_parser(module, sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_main_parser().parse_args(argv)
+    return execute(args._module, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

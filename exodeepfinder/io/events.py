@@ -1,0 +1,142 @@
+"""Event lists: a pandas DataFrame in memory, the reference XML or CSV object lists on disk.
+
+The table has one row per event (or object) with columns ``t, y, x`` (frame and pixel
+position, floats), ``class_label`` (1 = event in expert annotations; in merged annotations
+1 = bright spot, 2 = event) and optional columns that later steps add: ``obj_id``,
+``cluster_size``, ``score``, measurements... On disk, ``t`` is the reference's ``z``.
+
+This is the one reader and writer of event files in the package.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .atomic import atomic_output
+
+#: Columns every events table has, in order.
+EVENT_COLUMNS = ["t", "y", "x", "class_label"]
+#: Optional reference columns (XML attributes), in the order they are written.
+OPTIONAL_COLUMNS = ["obj_id", "cluster_size", "score", "phi", "psi", "the"]
+_FLOAT_ATTRIBUTES = {"x", "y", "z", "phi", "psi", "the", "score"}
+
+
+def make_events(t=(), y=(), x=(), class_label=1, **columns) -> pd.DataFrame:
+    """Build an events table from coordinate sequences (``class_label`` may be a scalar)."""
+    table = pd.DataFrame({"t": np.asarray(t, float), "y": np.asarray(y, float), "x": np.asarray(x, float)})
+    table["class_label"] = np.broadcast_to(np.asarray(class_label, int), len(table)).copy()
+    for name, values in columns.items():
+        table[name] = values
+    return table
+
+
+def _from_reference_columns(table: pd.DataFrame, path) -> pd.DataFrame:
+    table = table.rename(columns=lambda c: str(c).strip())
+    missing = [c for c in ("x", "y", "z") if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (expected tomo_idx,class_label,x,y,z)")
+    if "class_label" not in table.columns:
+        table["class_label"] = 1
+    table = table.rename(columns={"z": "t"})
+    for name in ("t", "y", "x"):
+        values = pd.to_numeric(table[name], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna())[0])
+            raise InputError(f"{path}: event {row + 1} has a non-numeric {'z' if name == 't' else name} "
+                             f"({table[name].iloc[row]!r})")
+        table[name] = values.astype(float)
+    labels = pd.to_numeric(table["class_label"], errors="coerce")
+    if labels.isna().any() or (labels != labels.round()).any():
+        row = int(np.flatnonzero(labels.isna() | (labels != labels.round()))[0])
+        raise InputError(f"{path}: event {row + 1} has an invalid class_label ({table['class_label'].iloc[row]!r})")
+    table["class_label"] = labels.astype(int)
+    table = table.drop(columns=[c for c in ("tomo_idx",) if c in table.columns])
+    for name in table.columns:
+        if name not in EVENT_COLUMNS and table[name].dtype == object:
+            converted = pd.to_numeric(table[name], errors="coerce")
+            if not converted.isna().any():
+                table[name] = converted
+    ordered = EVENT_COLUMNS + [c for c in table.columns if c not in EVENT_COLUMNS]
+    return table[ordered].reset_index(drop=True)
+
+
+def read_events(path) -> pd.DataFrame:
+    """Read an XML or CSV object list (CSV may start with a UTF-8 BOM) as an events table.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``t, y, x, class_label`` then any other columns of the file.
+
+    Raises
+    ------
+    InputError
+        On a missing file, unparsable content, missing coordinates or invalid labels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".xml":
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as err:
+            raise InputError(f"{path}: not valid XML ({err})") from None
+        rows = [dict(obj.attrib) for obj in root.iter("object")]
+        table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["class_label", "x", "y", "z"])
+    elif suffix == ".csv":
+        try:
+            table = pd.read_csv(path, encoding="utf-8-sig")
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{path}: empty file (expected a header tomo_idx,class_label,x,y,z)") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise InputError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+    else:
+        raise InputError(f"{path}: unknown annotation format '{path.suffix}' (expected .xml or .csv)")
+    return _from_reference_columns(table, path)
+
+
+def _format(name: str, value) -> str:
+    if name in _FLOAT_ATTRIBUTES:
+        return f"{float(value):.3f}"
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def write_events(events: pd.DataFrame, path) -> Path:
+    """Write an events table as a reference XML object list, or as CSV if ``path`` ends in ``.csv``.
+
+    XML holds the reference attributes (``tomo_idx, class_label, x, y, z`` and the optional
+    ``obj_id, cluster_size, score, phi, psi, the``); CSV holds those first, then every other column.
+    The file is written atomically.
+    """
+    path = Path(path)
+    missing = [c for c in EVENT_COLUMNS if c not in events.columns]
+    if missing:
+        raise ValueError(f"events table lacks column(s) {missing}")
+    table = events.rename(columns={"t": "z"}).copy()
+    if "tomo_idx" not in table.columns:
+        table.insert(0, "tomo_idx", 0)
+    reference = ["tomo_idx", "class_label", "x", "y", "z"]
+    optional = [c for c in OPTIONAL_COLUMNS if c in table.columns]
+    with atomic_output(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            other = [c for c in table.columns if c not in reference + optional]
+            table[reference + optional + other].to_csv(tmp, index=False, float_format="%.6g")
+        else:
+            root = ET.Element("objlist")
+            for row in table[reference + optional].itertuples(index=False):
+                element = ET.SubElement(root, "object")
+                for name, value in zip(reference + optional, row):
+                    if name in optional and pd.isna(value):
+                        continue
+                    element.set(name, _format(name, value))
+            ET.indent(root)
+            ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=False)
+    return path

@@ -1,0 +1,182 @@
+"""Movies: 3D arrays indexed ``[t, y, x]`` read from HDF5, a folder of TIFF frames or a TIFF stack."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .h5 import open_h5
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+_LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$")
+
+
+def is_tiff(path) -> bool:
+    return Path(path).suffix.lower() in TIFF_SUFFIXES
+
+
+def list_tiff_frames(folder) -> list[Path]:
+    """Return the frame files of a folder of one TIFF per frame, in frame order.
+
+    The reference naming rules: extensions .tif/.tiff in any case; the last number in the
+    name is the frame number, 1-based and consecutive; all names share one pattern apart
+    from that number (e.g. ``cell_0001.tif`` ... ``cell_1000.tif``).
+
+    Raises
+    ------
+    InputError
+        On an empty folder, names without a number, two naming patterns, or missing or
+        repeated frame numbers; the message names the offending file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: folder not found")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_tiff(p) and not p.name.startswith("."))
+    if not files:
+        raise InputError(f"{folder}: no TIFF frames (.tif, .tiff) in this folder")
+    frames: dict[int, Path] = {}
+    pattern = None
+    for path in files:
+        match = _LAST_NUMBER.match(path.stem)
+        if match is None:
+            raise InputError(f"{path}: no frame number in the file name")
+        prefix, number, suffix = match.groups()
+        this_pattern = (prefix, suffix, path.suffix.lower())
+        if pattern is None:
+            pattern, first = this_pattern, path
+        elif this_pattern != pattern:
+            raise InputError(f"{path}: name does not follow the pattern of {first.name} "
+                             "(two naming patterns in one folder)")
+        index = int(number)
+        if index in frames:
+            raise InputError(f"{path}: frame number {index} repeated (also {frames[index].name})")
+        frames[index] = path
+    numbers = sorted(frames)
+    expected = range(1, len(numbers) + 1)
+    if numbers != list(expected):
+        if numbers[0] != 1:
+            raise InputError(f"{frames[numbers[0]]}: frame numbers must start at 1 (first found: {numbers[0]})")
+        missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+        raise InputError(f"{folder}: missing frame number(s) {_abbreviate(missing)} "
+                         f"(e.g. after {frames[missing[0] - 1].name})")
+    return [frames[i] for i in numbers]
+
+
+def _abbreviate(values, limit=5):
+    text = ", ".join(str(v) for v in values[:limit])
+    return text + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _read_tiff(path) -> np.ndarray:
+    import tifffile
+
+    try:
+        return tifffile.imread(path)
+    except Exception as err:  # tifffile raises many types for corrupt files
+        raise InputError(f"{path}: cannot read TIFF ({type(err).__name__}: {err})") from None
+
+
+class TiffFolder:
+    """A folder of TIFF frames seen as a lazy ``[t, y, x]`` array (frames are read when sliced)."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.files = list_tiff_frames(self.folder)
+        first = _read_tiff(self.files[0])
+        if first.ndim != 2:
+            raise InputError(f"{self.files[0]}: a frame must be a 2D image, found shape {first.shape}")
+        self.shape = (len(self.files),) + first.shape
+        self.dtype = first.dtype
+        self.ndim = 3
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _frame(self, index) -> np.ndarray:
+        frame = _read_tiff(self.files[index])
+        if frame.shape != self.shape[1:]:
+            raise InputError(f"{self.files[index]}: frame of shape {frame.shape}, "
+                             f"but {self.files[0].name} has shape {self.shape[1:]}")
+        return frame.astype(self.dtype, copy=False)
+
+    def __getitem__(self, key):
+        if not isinstance(key, tuple):
+            key = (key,)
+        time_key, rest = key[0], key[1:]
+        if isinstance(time_key, (int, np.integer)):
+            return self._frame(range(self.shape[0])[time_key])[rest]
+        indices = range(self.shape[0])[time_key] if isinstance(time_key, slice) else np.asarray(time_key)
+        out = np.empty((len(indices),) + self.shape[1:], self.dtype)
+        for i, index in enumerate(indices):
+            out[i] = self._frame(index)
+        return out[(slice(None),) + rest]
+
+    def __array__(self, dtype=None, copy=None):
+        array = self[:]
+        return array if dtype is None else array.astype(dtype)
+
+
+def _open_tiff_stack(path):
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape = series.shape
+        if len(shape) == 2:
+            raise InputError(f"{path}: a single 2D image, not a movie (expected a stack of frames)")
+        try:
+            movie = tifffile.memmap(path, mode="r")
+        except ValueError:  # compressed or non-contiguous: read it into memory
+            movie = tifffile.imread(path)
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(f"{path}: cannot read TIFF ({type(err).__name__}: {err})") from None
+    movie = np.squeeze(movie)
+    if movie.ndim != 3:
+        raise InputError(f"{path}: expected a stack of 2D frames [t, y, x], found shape {movie.shape}")
+    return movie
+
+
+def open_movie(path):
+    """Open a movie lazily as a ``[t, y, x]`` array-like (slicing reads frames from disk).
+
+    Parameters
+    ----------
+    path : str or Path
+        An HDF5 file (``.h5``; array in ``dataset``), a folder of one TIFF per frame, or a
+        multi-page TIFF stack.
+
+    Returns
+    -------
+    array-like
+        An h5py dataset, a :class:`TiffFolder` or a NumPy memory map: all have ``shape``,
+        ``dtype`` and frame slicing (``movie[t0:t1]`` returns a NumPy array).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return TiffFolder(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if is_tiff(path):
+        return _open_tiff_stack(path)
+    if path.suffix.lower() in H5_SUFFIXES:
+        movie = open_h5(path)
+        if movie.ndim != 3:
+            raise InputError(f"{path}: expected a 3D movie [t, y, x], found shape {movie.shape}")
+        return movie
+    raise InputError(f"{path}: unknown movie format (expected .h5, .tif/.tiff or a folder of TIFF frames)")
+
+
+def read_movie(path) -> np.ndarray:
+    """Read a whole movie into memory as a ``[t, y, x]`` NumPy array (see :func:`open_movie`)."""
+    movie = open_movie(path)
+    array = np.asarray(movie[:])
+    if hasattr(movie, "file"):
+        movie.file.close()
+    return array

@@ -1,0 +1,135 @@
+"""Read and write U-Net weights in the Keras HDF5 layout used by ExoDeepFinder.
+
+Two layouts are read: Keras 2 (the official ``net_weights_FINAL.h5``: groups
+``model_weights/conv3d_N/conv3d_N/kernel:0`` and ``bias:0``) and Keras 3 ``model.save('*.h5')``
+(the same groups, names without ``:0``). Files are written in the Keras 2 layout, which both
+the reference tools (``model.load_weights``) and this package read.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..io.atomic import atomic_output
+from .unet import CONV_LAYERS, UNet
+
+
+def _layer_order_key(name: str):
+    match = re.search(r"(\d+)$", name)
+    return int(match.group(1)) if match else -1
+
+
+def _datasets(group) -> list:
+    found = []
+    group.visititems(lambda _, obj: found.append(obj) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def read_keras_conv_weights(path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return the (kernel, bias) pairs of the convolution layers of a Keras HDF5 file, in layer order.
+
+    Kernels keep the Keras shape ``(kt, ky, kx, in, out)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: weights file not found")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"{path}: not a readable HDF5 weights file ({err})") from None
+    with handle:
+        root = handle["model_weights"] if "model_weights" in handle else handle
+        if "layer_names" in root.attrs:
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs["layer_names"]]
+        else:
+            names = sorted((k for k in root.keys() if isinstance(root[k], h5py.Group)), key=_layer_order_key)
+        layers = []
+        for name in names:
+            if name not in root:
+                continue
+            arrays = [d[()] for d in _datasets(root[name])]
+            kernels = [a for a in arrays if a.ndim == 5]
+            biases = [a for a in arrays if a.ndim == 1]
+            if not arrays:
+                continue  # pooling, upsampling, concatenation, input
+            if len(kernels) != 1 or len(biases) != 1:
+                raise InputError(f"{path}: layer '{name}' is not a 3D convolution with a bias")
+            layers.append((kernels[0], biases[0]))
+    return layers
+
+
+def load_keras_weights(model: UNet, path) -> UNet:
+    """Load Keras HDF5 weights into ``model`` (in place) and return it.
+
+    Raises
+    ------
+    InputError
+        If the file is not an ExoDeepFinder U-Net weights file (wrong number or shapes of layers).
+    """
+    layers = read_keras_conv_weights(path)
+    if len(layers) != len(CONV_LAYERS):
+        raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
+    with torch.no_grad():
+        for index, ((kernel, bias), conv) in enumerate(zip(layers, model.convs)):
+            expected = tuple(conv.weight.shape[2:]) + (conv.in_channels, conv.out_channels)
+            if kernel.shape != expected or bias.shape != (conv.out_channels,):
+                raise InputError(f"{path}: convolution {index + 1} has kernel shape {kernel.shape}, "
+                                 f"expected {expected}")
+            conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.transpose(4, 3, 0, 1, 2))))
+            conv.bias.copy_(torch.from_numpy(bias))
+    return model
+
+
+# Keras 2 layer names of the reference network, in order (as in the official file).
+def _keras_layer_names() -> list[tuple[str, int | None]]:
+    kinds = ["input", "c", "c", "pool", "c", "c", "pool", "c", "c", "c", "c", "up", "c", "cat",
+             "c", "c", "up", "c", "cat", "c", "c", "c"]
+    names, conv, pool, up, cat = [], 0, 0, 0, 0
+    for kind in kinds:
+        if kind == "input":
+            names.append(("input_1", None))
+        elif kind == "c":
+            conv += 1
+            names.append((f"conv3d_{conv}", conv - 1))
+        elif kind == "pool":
+            pool += 1
+            names.append((f"max_pooling3d_{pool}", None))
+        elif kind == "up":
+            up += 1
+            names.append((f"up_sampling3d_{up}", None))
+        else:
+            cat += 1
+            names.append((f"concatenate_{cat}", None))
+    return names
+
+
+def save_keras_weights(model: UNet, path) -> Path:
+    """Write the weights of ``model`` to ``path`` in the Keras 2 HDF5 layout (atomically)."""
+    path = Path(path)
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
+        handle.attrs["backend"] = b"tensorflow"
+        handle.attrs["keras_version"] = b"2.6.0"
+        group = handle.create_group("model_weights")
+        group.attrs["backend"] = b"tensorflow"
+        group.attrs["keras_version"] = b"2.6.0"
+        layer_names = _keras_layer_names()
+        group.attrs["layer_names"] = np.array([n.encode() for n, _ in layer_names])
+        for name, conv_index in layer_names:
+            layer = group.create_group(name)
+            if conv_index is None:
+                layer.attrs["weight_names"] = np.array([], dtype="S1")
+                continue
+            conv = model.convs[conv_index]
+            kernel = conv.weight.detach().cpu().float().numpy().transpose(2, 3, 4, 1, 0)
+            bias = conv.bias.detach().cpu().float().numpy()
+            layer.attrs["weight_names"] = np.array([f"{name}/kernel:0".encode(), f"{name}/bias:0".encode()])
+            inner = layer.create_group(name)
+            inner.create_dataset("kernel:0", data=np.ascontiguousarray(kernel))
+            inner.create_dataset("bias:0", data=bias)
+    return path

@@ -1,0 +1,58 @@
+"""Progress reporting and cancellation for long work.
+
+Long functions (segmentation, spot detection, training) take ``progress``, a callable
+``progress(done, total)``. It is called as work advances; returning ``False`` cancels the work,
+which then raises :class:`~exodeepfinder.errors.Cancelled`. The command line passes a
+:class:`TqdmProgress`; a GUI passes a callable that updates its bar and reads its Cancel button.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from .errors import Cancelled
+
+ProgressCallback = Callable[[int, int], Optional[bool]]
+
+
+def report(progress: ProgressCallback | None, done: int, total: int) -> None:
+    """Tell ``progress`` that ``done`` of ``total`` units are finished; raise Cancelled if it says stop."""
+    if progress is not None and progress(done, total) is False:
+        raise Cancelled()
+
+
+class TqdmProgress:
+    """A progress callback that draws a tqdm bar (used by the command-line tools).
+
+    Parameters
+    ----------
+    desc : str
+        Label shown before the bar.
+    unit : str
+        Name of one unit of work.
+    disable : bool or None
+        Passed to tqdm; ``None`` hides the bar when stderr is not a terminal.
+    """
+
+    def __init__(self, desc: str = "", unit: str = "it", disable: bool | None = None):
+        self.desc = desc
+        self.unit = unit
+        self.disable = disable
+        self._bar = None
+
+    def __call__(self, done: int, total: int) -> bool:
+        from tqdm.auto import tqdm
+
+        if self._bar is None or self._bar.total != total:
+            self.close()
+            self._bar = tqdm(total=total, desc=self.desc, unit=self.unit, disable=self.disable,
+                             dynamic_ncols=True)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self.close()
+        return True
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
