@@ -1,0 +1,79 @@
+"""Merge the detector's spots and the expert's events into the training segmentation and annotation.
+
+Detector blobs (3D connected components of detector_segmentation.h5) whose centroid lies within
+--exclusion_radius px of an expert event are erased (they are the events themselves); the other
+blobs stay bright spots (label 1) and each 2D blob of each frame becomes a class-1 object of the
+annotation (at most --max_spots, drawn at random with --seed). Expert events become class-2
+objects and their voxels in the expert segmentation are written as 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from ._common import add_overwrite_argument, check_output, format_path, run_command
+
+NAME = "merge_detector_expert"
+BATCH_PATHS = ["detector_segmentation", "expert_annotation", "expert_segmentation"]
+
+
+def add_arguments(parser):
+    parser.add_argument("-ds", "--detector_segmentation", type=Path, default=Path("detector_segmentation.h5"),
+                        help="detector segmentation (.h5, non-zero = spot), e.g. from edf_detect_spots")
+    parser.add_argument("-ea", "--expert_annotation", type=Path, default=Path("expert_annotation.xml"),
+                        help="expert annotation (.xml or .csv; every object is an event)")
+    parser.add_argument("-es", "--expert_segmentation", type=Path, default=Path("expert_segmentation.h5"),
+                        help="expert segmentation (.h5), e.g. from edf_generate_segmentation")
+    parser.add_argument("-ms", "--merged_segmentation", default="{segmentation.parent}/merged_segmentation.h5",
+                        help="output segmentation; {segmentation.parent} is the detector segmentation's folder")
+    parser.add_argument("-ma", "--merged_annotation", default="{segmentation.parent}/merged_annotation.xml",
+                        help="output annotation (.xml, or .csv)")
+    parser.add_argument("-er", "--exclusion_radius", type=float, default=5.0,
+                        help="detector blobs whose centroid is this close (px, frames counted as px) to an "
+                             "expert event are erased")
+    parser.add_argument("--max_spots", type=int, default=9800,
+                        help="at most this many bright spots in the annotation (drawn at random; 0 = no limit)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random draw of spots")
+    add_overwrite_argument(parser)
+
+
+def run(args):
+    from ..io.events import read_events, write_events
+    from ..io.h5 import read_h5, write_h5
+    from ..training_data.merge import merge_detector_expert
+
+    if args.max_spots < 0:
+        raise InputError(f"--max_spots: must be >= 0 (got {args.max_spots})")
+    detector_path = Path(args.detector_segmentation)
+    merged_segmentation = check_output(format_path(args.merged_segmentation, segmentation=detector_path), args)
+    merged_annotation = check_output(format_path(args.merged_annotation, segmentation=detector_path), args)
+    events = read_events(args.expert_annotation)
+    expert = read_h5(args.expert_segmentation)
+    detector = read_h5(detector_path)
+    if detector.shape != expert.shape:
+        raise InputError(f"{detector_path}: shape {detector.shape} differs from {args.expert_segmentation} "
+                         f"{expert.shape}")
+    outside = ((events[["t", "y", "x"]].round() < 0).any(axis=1)
+               | (events[["t", "y", "x"]].round() >= [s for s in expert.shape]).any(axis=1))
+    if outside.any():
+        row = events[outside].iloc[0]
+        raise InputError(f"{args.expert_annotation}: event at z={row.t:g}, y={row.y:g}, x={row.x:g} lies outside "
+                         f"the movie of shape {expert.shape}")
+    merged, merged_events = merge_detector_expert(detector, events, expert, exclusion_radius=args.exclusion_radius,
+                                                  max_spots=args.max_spots or None, seed=args.seed)
+    write_h5(merged_segmentation, merged)
+    write_events(merged_events, merged_annotation)
+    n_spots = int((merged_events.class_label == 1).sum())
+    erased = int(((detector != 0) & (merged != 1) & (expert == 0)).sum())
+    print(f"{detector_path.parent}: {len(events)} expert event(s) (class 2), {n_spots} bright spot(s) (class 1); "
+          f"{erased} detector voxel(s) near events erased; wrote {merged_segmentation} and {merged_annotation}")
+
+
+def main(argv=None):
+    return run_command(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
