@@ -57,7 +57,8 @@ def _from_reference_columns(table: pd.DataFrame, path) -> pd.DataFrame:
     table["class_label"] = labels.astype(int)
     table = table.drop(columns=[c for c in ("tomo_idx",) if c in table.columns])
     for name in table.columns:
-        if name not in EVENT_COLUMNS and table[name].dtype == object:
+        # XML attributes are strings (object dtype, or 'str' in pandas >= 3): make numbers numeric
+        if name not in EVENT_COLUMNS and not pd.api.types.is_numeric_dtype(table[name]):
             converted = pd.to_numeric(table[name], errors="coerce")
             if not converted.isna().any():
                 table[name] = converted

@@ -1,0 +1,120 @@
+"""Turn a segmentation (label map) into an event list: one event per cluster of event voxels.
+
+Event voxels (label 2) are clustered with mean shift (bandwidth --cluster_radius, as the
+reference) and each cluster becomes one event at its centre, with its size in voxels
+(``cluster_size``) and, if the segmentation was saved with its class probabilities (edf_segment
+--save_scores), its mean event probability (``score``). --min_size and --min_score drop small or
+unsure clusters (spurious detections are mostly small). With --movie, each event is also measured
+in the movie (ΔF/F0, rise, decay time, duration, spot size); the measurements are written as extra
+CSV columns (beside an XML annotation, in ``<annotation>_measurements.csv``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from ._common import add_overwrite_argument, check_output, format_path, run_command
+
+NAME = "generate_annotation"
+BATCH_PATHS = ["segmentation", "annotation", "movie"]
+BATCH_SEGMENTATION = "movie_segmentation.h5"
+
+
+def add_arguments(parser):
+    parser.add_argument("-s", "--segmentation", type=Path, default=None,
+                        help=f"segmentation (.h5) made by edf_segment (with --batch, default: {BATCH_SEGMENTATION})")
+    parser.add_argument("-cr", "--cluster_radius", type=float, default=5,
+                        help="mean-shift bandwidth in voxels: roughly the radius of one event")
+    parser.add_argument("-a", "--annotation", default="{segmentation.parent}/annotation.xml",
+                        help="output event list: reference XML, or CSV if the name ends in .csv")
+    parser.add_argument("-klu", "--keep_labels_unchanged", action="store_true",
+                        help="cluster bright spots (1) and events (2) and keep their labels "
+                             "(default: only events are clustered, written with class_label 1)")
+    parser.add_argument("--min_size", type=int, default=None,
+                        help="drop clusters of fewer voxels (spurious detections are small)")
+    parser.add_argument("--min_score", type=float, default=None,
+                        help="drop clusters whose mean event probability is lower (needs a segmentation "
+                             "saved with edf_segment --save_scores)")
+    parser.add_argument("--movie", type=Path, default=None,
+                        help="movie the segmentation was made from: measure each event in it")
+    parser.add_argument("--camera_offset", type=float, default=0.0,
+                        help="camera baseline (counts) subtracted before measuring F0 and ΔF/F0")
+    add_overwrite_argument(parser)
+
+
+def _open_scores(path: Path, labels):
+    """The ``scores`` dataset of a segmentation file ([t, 3, y, x] class probabilities), or None."""
+    handle = labels.file
+    if "scores" not in handle:
+        return None
+    scores = handle["scores"]
+    if scores.ndim != 4 or scores.shape[0] != labels.shape[0] or scores.shape[2:] != labels.shape[1:] \
+            or scores.shape[1] < 3:
+        raise InputError(f"{path}: 'scores' of shape {scores.shape} does not match labels {labels.shape} "
+                         "(expected [t, 3, y, x])")
+    return scores
+
+
+def run(args):
+    from ..events.cluster import cluster_events
+    from ..io.events import write_events
+    from ..io.h5 import open_h5
+    from ..progress import TqdmProgress
+
+    segmentation = args.segmentation
+    if segmentation is None:
+        if getattr(args, "batch_folder", None) is None:
+            raise InputError("--segmentation: give the segmentation file (.h5)")
+        segmentation = Path(args.batch_folder) / BATCH_SEGMENTATION
+    segmentation = Path(segmentation)
+    if args.cluster_radius <= 0:
+        raise InputError(f"--cluster_radius: must be positive, got {args.cluster_radius}")
+    annotation = check_output(format_path(args.annotation, segmentation=segmentation), args)
+    if annotation.suffix.lower() not in (".xml", ".csv"):
+        raise InputError(f"{annotation}: the annotation must end in .xml or .csv")
+    measurements_path = None
+    if args.movie is not None and annotation.suffix.lower() == ".xml":
+        measurements_path = check_output(annotation.with_name(annotation.stem + "_measurements.csv"), args)
+
+    labels = open_h5(segmentation)
+    try:
+        if labels.ndim != 3:
+            raise InputError(f"{segmentation}: expected a 3D label map [t, y, x], found shape {labels.shape}")
+        scores = _open_scores(segmentation, labels)
+        if args.min_score is not None and scores is None:
+            raise InputError(f"--min_score: {segmentation} has no class probabilities "
+                             "(segment with edf_segment --save_scores)")
+        events = cluster_events(labels, args.cluster_radius, keep_labels_unchanged=args.keep_labels_unchanged,
+                                scores=scores, min_size=args.min_size, min_score=args.min_score,
+                                progress=TqdmProgress(f"{segmentation.name}: reading labels", unit="frame"))
+        shape = labels.shape
+    finally:
+        labels.file.close()
+
+    if args.movie is not None and len(events):
+        from ..events.measure import measure_events
+        from ..io.movie import open_movie
+
+        movie = open_movie(args.movie)
+        if tuple(movie.shape) != tuple(shape):
+            raise InputError(f"{args.movie}: movie of shape {tuple(movie.shape)} but the segmentation is {shape}")
+        events = measure_events(movie, events, offset=args.camera_offset,
+                                progress=TqdmProgress(f"{Path(args.movie).name}: measuring", unit="event"))
+    write_events(events, annotation)
+    if len(events) == 0:
+        print(f"no events found in {segmentation}; wrote an empty event list to {annotation}")
+    else:
+        print(f"wrote {len(events)} events to {annotation}")
+    if measurements_path is not None:
+        write_events(events, measurements_path)
+        print(f"wrote the measurements to {measurements_path}")
+
+
+def main(argv=None):
+    return run_command(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

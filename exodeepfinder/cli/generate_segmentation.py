@@ -1,0 +1,85 @@
+"""Turn an event list (expert annotation) into a segmentation: the training target of a movie.
+
+Each annotated event at (t, y, x) is painted with the reference mask: a disk of radius 4 at
+frame t, of radius 2 at frame t+1 and the single pixel at frame t+2, clipped at the movie
+border; voxels take the event's class_label (1 in expert annotations). The movie is only read
+for its shape.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ._common import add_overwrite_argument, check_output, format_path, run_command
+
+NAME = "generate_segmentation"
+BATCH_PATHS = ["movie", "annotation", "segmentation"]
+BATCH_MOVIE = "movie.h5"
+DEFAULT_ANNOTATION = "expert_annotation.xml"
+VALID_LABELS = (1, 2)
+
+
+def add_arguments(parser):
+    parser.add_argument("-m", "--movie", type=Path, default=None,
+                        help=f"movie (.h5, TIFF stack or folder of frames; with --batch, default: {BATCH_MOVIE})")
+    parser.add_argument("-a", "--annotation", type=Path, default=None,
+                        help=f"event list (.xml or .csv) (default: {DEFAULT_ANNOTATION} in the movie's folder)")
+    parser.add_argument("-s", "--segmentation", default="{movie.parent}/expert_segmentation.h5",
+                        help="output segmentation (.h5)")
+    add_overwrite_argument(parser)
+
+
+def check_events_in_movie(events, shape, path) -> None:
+    """Raise InputError for labels other than 1 or 2 and for event centres outside the movie."""
+    labels = events["class_label"].to_numpy()
+    bad = np.flatnonzero(~np.isin(labels, VALID_LABELS))
+    if len(bad):
+        raise InputError(f"{path}: event {bad[0] + 1} has class_label {labels[bad[0]]} "
+                         f"(expected 1 = event or 2 = event in a merged annotation with spots as 1)")
+    centres = np.round(events[["t", "y", "x"]].to_numpy(float))
+    outside = (centres < 0) | (centres >= np.asarray(shape)[None, :])
+    rows = np.flatnonzero(outside.any(1))
+    if len(rows):
+        row = rows[0]
+        t, y, x = events[["t", "y", "x"]].to_numpy(float)[row]
+        raise InputError(f"{path}: event {row + 1} at z={t:g}, y={y:g}, x={x:g} lies outside the movie "
+                         f"({shape[0]} frames of {shape[1]} x {shape[2]}); {len(rows)} event(s) outside")
+
+
+def run(args):
+    from ..events.targets import events_to_labels
+    from ..io.events import read_events
+    from ..io.h5 import write_h5
+    from ..io.movie import open_movie
+
+    movie_path = args.movie
+    if movie_path is None:
+        if getattr(args, "batch_folder", None) is None:
+            raise InputError("--movie: give the movie (.h5, TIFF stack or folder of frames)")
+        movie_path = Path(args.batch_folder) / BATCH_MOVIE
+    movie_path = Path(movie_path)
+    annotation = args.annotation if args.annotation is not None else movie_path.parent / DEFAULT_ANNOTATION
+    segmentation = check_output(format_path(args.segmentation, movie=movie_path), args)
+    movie = open_movie(movie_path)
+    shape = tuple(int(s) for s in movie.shape)
+    if hasattr(movie, "file"):
+        movie.file.close()
+    events = read_events(annotation)
+    check_events_in_movie(events, shape, annotation)
+    labels = events_to_labels(events, shape)
+    write_h5(segmentation, labels)
+    counts = ", ".join(f"{int((events['class_label'] == v).sum())} of class {v}"
+                       for v in VALID_LABELS if (events["class_label"] == v).any()) or "no events"
+    print(f"wrote {segmentation} ({len(events)} events: {counts})")
+
+
+def main(argv=None):
+    return run_command(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Events: label maps to event lists (clustering), event lists to label maps (targets),
+measurements of each event in the movie, and evaluation against a reference list."""
+
+from .cluster import cluster_events
+from .evaluate import match_events, precision_recall_curve
+from .measure import measure_events
+from .targets import events_to_labels
+
+__all__ = ["cluster_events", "events_to_labels", "match_events", "measure_events", "precision_recall_curve"]
