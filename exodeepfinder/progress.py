@@ -17,7 +17,10 @@ ProgressCallback = Callable[[int, int], Optional[bool]]
 
 def report(progress: ProgressCallback | None, done: int, total: int) -> None:
     """Tell ``progress`` that ``done`` of ``total`` units are finished; raise Cancelled if it says stop."""
-    if progress is not None and progress(done, total) is False:
+    if progress is None:
+        return
+    answer = progress(done, total)
+    if answer is not None and not answer:  # False, or a NumPy False from a GUI callback
         raise Cancelled()
 
 
