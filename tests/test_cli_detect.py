@@ -66,6 +66,8 @@ def test_detect_tiff_folder_and_existing_outputs(tmp_path, simulation, official_
     assert detect.main(args) == 0
     produced = sorted(p.name for p in frames.parent.iterdir())
     assert produced == ["seg.h5", "tiff", "tiff_events.csv", "tiff_events.png", "tiff_events.xml"]
+    with h5py.File(frames.parent / "seg.h5") as handle:  # scores only with --save_scores
+        assert list(handle) == ["dataset"] and handle["dataset"].shape == SHAPE
     before = (frames.parent / "tiff_events.csv").read_bytes()
     capsys.readouterr()
     assert detect.main(args) == 2  # outputs exist: error before any work, files untouched
@@ -97,5 +99,6 @@ def test_detect_input_errors(tmp_path, capsys):
     write_h5(movie, np.zeros((8, 32, 32), np.uint16))
     assert detect.main([str(movie), "-mw", str(tmp_path / "none.h5")]) == 2
     assert "weights file not found" in capsys.readouterr().err
-    assert detect.main([str(movie), "--patch_size", "50"]) == 2
-    assert "--patch_size" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses it before any work
+        detect.main([str(movie), "--patch_size", "50"])
+    assert exit_info.value.code == 2 and "--patch_size" in capsys.readouterr().err

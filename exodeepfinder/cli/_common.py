@@ -27,6 +27,17 @@ def format_path(template, **paths) -> Path:
         raise InputError(f"{template}: unknown placeholder {err} (known: {known})") from None
 
 
+def parse_patch_size(text) -> int:
+    """``--patch_size`` (argparse type): a multiple of 4, at least 56, as the network's tiling needs."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 56 or value % 4:
+        raise argparse.ArgumentTypeError(f"{value}: must be a multiple of 4, at least 56 (default 160)")
+    return value
+
+
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                         help="where to run the network (default: auto = cuda, else mps, else cpu)")
@@ -96,6 +107,19 @@ def run_command(module, argv=None) -> int:
     """Entry point of an ``edf_<command>`` script: parse ``argv`` and run the command."""
     args = build_parser(module).parse_args(argv)
     return execute(module, args)
+
+
+def input_path(args, name: str, batch_default: str, what: str) -> Path:
+    """The input path given as ``--<name>``; with ``--batch``, ``<subfolder>/<batch_default>`` if not given.
+
+    Raises InputError (``--<name>: give <what>``) when neither is there.
+    """
+    value = getattr(args, name)
+    if value is None:
+        if getattr(args, "batch_folder", None) is None:
+            raise InputError(f"--{name}: give {what}")
+        value = Path(args.batch_folder) / batch_default
+    return Path(value)
 
 
 def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:

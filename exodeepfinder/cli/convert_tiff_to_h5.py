@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_overwrite_argument, check_output, format_path, run_command
+from ._common import add_overwrite_argument, check_output, format_path, input_path, run_command
 
 NAME = "convert_tiff_to_h5"
 BATCH_PATHS = ["tiff"]
@@ -46,10 +46,7 @@ def run(args):
     from ..io.movie import TiffFolder, is_tiff, list_tiff_frames
     from ..progress import TqdmProgress
 
-    movie_folder = args.tiff if args.tiff is not None else getattr(args, "batch_folder", None)
-    if movie_folder is None:
-        raise InputError("--tiff: give the folder of TIFF frames")
-    movie_folder = Path(movie_folder)
+    movie_folder = input_path(args, "tiff", ".", "the folder of TIFF frames")  # --batch: the subfolder itself
     if not movie_folder.is_dir():
         raise InputError(f"{movie_folder}: folder not found")
     frames_folder = movie_folder

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._common import add_device_argument, add_overwrite_argument, run_command
+from ._common import add_device_argument, add_overwrite_argument, build_parser, parse_patch_size, run_command
 
 NAME = "demo"
 BATCH_PATHS = None
@@ -27,17 +27,16 @@ def add_arguments(parser):
     parser.add_argument("-mw", "--model_weights", type=Path, default=None,
                         help="network weights (default: $EXODEEPFINDER_WEIGHTS, the downloaded official "
                              "weights, else the bundled default model)")
-    parser.add_argument("-ps", "--patch_size", type=int, default=160, help="patch size (multiple of 4)")
+    parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160, help="patch size (multiple of 4)")
     parser.add_argument("--tolerance", type=float, default=5, help="largest distance (voxels) of a match")
     add_device_argument(parser)
     add_overwrite_argument(parser)
 
 
 def run(args):
-    from types import SimpleNamespace
-
     from ..events.evaluate import match_events
-    from ..io.atomic import atomic_output
+    from ..io.events import read_events
+    from ..io.tables import write_csv
     from . import detect, simulate
 
     folder = args.output
@@ -47,19 +46,16 @@ def run(args):
     simulation = simulate.simulate_to_folder(folder, args.shape, args.seed, options, overwrite=args.overwrite)
 
     print("2/3 detecting events", flush=True)
-    detect_args = SimpleNamespace(
-        movies=[folder / "movie.h5"], movie=None, model_weights=args.model_weights, patch_size=args.patch_size,
-        precision="fast", device=args.device, cluster_radius=5, min_size=detect.DEFAULT_MIN_SIZE, min_score=None,
-        offset=float(simulation.params["offset"]), gallery_size=40, save_scores=False,
-        overwrite=args.overwrite, **detect.OUTPUTS)
-    detect.run(detect_args)
-
-    from ..io.events import read_events
+    # through detect's own parser, so that the demo runs with detect's defaults
+    argv = [str(folder / "movie.h5"), "--patch_size", str(args.patch_size), "--device", args.device,
+            f"--offset={float(simulation.params['offset'])}"]
+    argv += ["--model_weights", str(args.model_weights)] if args.model_weights is not None else []
+    argv += ["--overwrite"] if args.overwrite else []
+    detect.run(build_parser(detect).parse_args(argv))
 
     detected = read_events(folder / "movie_events.csv")
     matching = match_events(detected, simulation.events, tolerance=args.tolerance)
-    with atomic_output(folder / "evaluation.csv") as tmp:
-        matching.table(detected, simulation.events).to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(matching.table(detected, simulation.events), folder / "evaluation.csv")
     summary = matching.summary
     print(f"3/3 evaluation against the simulated truth (tolerance {args.tolerance:g} voxels):")
     print(f"  {summary['tp']} true positives, {summary['fp']} false positives, {summary['fn']} missed "

@@ -17,13 +17,16 @@ The weights: --model_weights, else $EXODEEPFINDER_WEIGHTS, else the official wei
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ._common import add_device_argument, add_overwrite_argument, check_output, format_path, run_command
+from ..pipeline import DEFAULT_MIN_SIZE, detect_events  # noqa: F401  (re-exported for scripts)
+from ._common import (add_device_argument, add_overwrite_argument, check_output, format_path, parse_patch_size,
+                      run_command)
 
 NAME = "detect"
 BATCH_PATHS = []
@@ -31,7 +34,6 @@ BATCH_PATHS = []
 BATCH_MOVIES = ("movie.h5", "tiff")
 #: Movies held in memory up to this size (faster measurements); larger ones are read lazily.
 IN_MEMORY_BYTES = 2 * 1024 ** 3
-DEFAULT_MIN_SIZE = 10
 
 OUTPUTS = {
     "segmentation": "{movie.parent}/{movie.stem}_segmentation.h5",
@@ -49,7 +51,7 @@ def add_arguments(parser):
                         help="with --batch: the movie inside each folder (default: movie.h5, else tiff/)")
     parser.add_argument("-mw", "--model_weights", type=Path, default=None,
                         help="network weights (.h5); default: see above")
-    parser.add_argument("-ps", "--patch_size", type=int, default=160, help="patch size (multiple of 4)")
+    parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160, help="patch size (multiple of 4)")
     parser.add_argument("--precision", choices=["fast", "fp32"], default="fast",
                         help="fast: bfloat16/float16 where the hardware has it; fp32: exact reference numbers")
     add_device_argument(parser)
@@ -69,139 +71,6 @@ def add_arguments(parser):
     out.add_argument("--figure", default=OUTPUTS["figure"], help="events over the maximum projection (.png)")
     out.add_argument("--gallery", default=OUTPUTS["gallery"], help="event crops (.png)")
     add_overwrite_argument(parser)
-
-
-# -- the analysis (no file I/O) ------------------------------------------------------------------
-def detect_events(movie, model, *, patch_size=160, precision="fast", cluster_radius=5, min_size=DEFAULT_MIN_SIZE,
-                  min_score=None, offset=0.0, return_scores=False, progress=None, measure_progress=None):
-    """Segment a movie, cluster its event voxels into events, and measure each event.
-
-    Returns
-    -------
-    labels : ndarray of int8 (t, y, x)
-    events : DataFrame
-        ``t, y, x, class_label, cluster_size, obj_id, score`` and the measurement columns of
-        :func:`exodeepfinder.events.measure.measure_events`.
-    scores : ndarray of float16 (t, 3, y, x), only with ``return_scores``
-    """
-    from ..events.cluster import cluster_events
-    from ..events.measure import measure_events
-    from ..inference import segment_movie
-
-    labels, scores = segment_movie(movie, model, patch_size=patch_size, precision=precision, return_scores=True,
-                                   progress=progress)
-    events = cluster_events(labels, cluster_radius, scores=scores, min_size=min_size, min_score=min_score)
-    events = measure_events(movie, events, offset=offset, progress=measure_progress)
-    return (labels, events, scores) if return_scores else (labels, events)
-
-
-def max_projection(movie, block: int = 64) -> np.ndarray:
-    """Maximum over frames, read block of frames by block of frames."""
-    projection = None
-    for start in range(0, movie.shape[0], block):
-        frames = np.asarray(movie[start:start + block]).max(axis=0)
-        projection = frames if projection is None else np.maximum(projection, frames)
-    return projection
-
-
-def _display_range(image):
-    low, high = np.percentile(image, (1, 99.8))
-    return float(low), float(max(high, low + 1))
-
-
-def events_figure(projection, events, title=""):
-    """A matplotlib Figure: the events (circles coloured by score or frame) over ``projection``."""
-    from matplotlib.figure import Figure
-
-    height, width = projection.shape
-    scale = 8.0 / max(height, width)
-    figure = Figure(figsize=(max(width * scale, 3) + 1.2, max(height * scale, 3) + 0.6), dpi=150)
-    axes = figure.add_subplot()
-    low, high = _display_range(projection)
-    axes.imshow(projection, cmap="gray", vmin=low, vmax=high, interpolation="nearest")
-    if len(events):
-        by_score = "score" in events.columns and events["score"].notna().any()
-        values = events["score"] if by_score else events["t"]
-        from matplotlib import colormaps
-        from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import Normalize
-
-        norm = Normalize(float(values.min()), float(max(values.max(), values.min() + 1e-6)))
-        colours = colormaps["autumn"](norm(values.to_numpy(float)))
-        axes.scatter(events["x"], events["y"], s=60, facecolors="none", edgecolors=colours, linewidths=1.0)
-        bar = figure.colorbar(ScalarMappable(norm, "autumn"), ax=axes, fraction=0.04, pad=0.02)
-        bar.set_label("event score" if by_score else "frame")
-    axes.set_title(title or f"{len(events)} events over the maximum projection", fontsize=9)
-    axes.set_xlim(-0.5, width - 0.5)
-    axes.set_ylim(height - 0.5, -0.5)
-    axes.set_axis_off()
-    figure.tight_layout()
-    return figure
-
-
-def gallery_figure(movie, events, *, n_events=40, half_width=8, frames=(-1, 0, 1, 2, 3), columns=4):
-    """A matplotlib Figure: for the best-scored events, a strip of crops at frames ``t + frames``."""
-    from matplotlib.figure import Figure
-
-    if "score" in events.columns:
-        chosen = events.sort_values("score", ascending=False, kind="stable").head(n_events)
-    else:
-        chosen = events.head(n_events)
-    n_rows = max(1, -(-len(chosen) // columns))
-    n_frames, height, width = movie.shape
-    width_in, height_in = columns * 0.45 * len(frames), n_rows * 0.62 + 0.3
-    figure = Figure(figsize=(width_in, height_in), dpi=150)
-    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.3 / height_in, wspace=0.06, hspace=0.45)
-    size = 2 * half_width + 1
-    for i, (_, event) in enumerate(chosen.iterrows()):
-        t, y, x = int(round(event["t"])), int(round(event["y"])), int(round(event["x"]))
-        strip = np.zeros((size, size * len(frames)), np.float32)
-        for j, dt in enumerate(frames):
-            f = t + dt
-            if not 0 <= f < n_frames:
-                continue
-            y0, x0 = max(y - half_width, 0), max(x - half_width, 0)
-            crop = np.asarray(movie[f, y0:min(y + half_width + 1, height), x0:min(x + half_width + 1, width)],
-                              np.float32)
-            oy, ox = y0 - (y - half_width), x0 - (x - half_width)
-            strip[oy:oy + crop.shape[0], j * size + ox:j * size + ox + crop.shape[1]] = crop
-        axes = figure.add_subplot(n_rows, columns, i + 1)
-        visible = strip[strip > 0]
-        low, high = _display_range(visible) if visible.size else (0, 1)
-        axes.imshow(strip, cmap="gray", vmin=low, vmax=high, interpolation="nearest")
-        label = f"t={t} y={y} x={x}"
-        if "score" in event.index and np.isfinite(event["score"]):
-            label += f" s={event['score']:.2f}"
-        axes.set_title(label, fontsize=4.5, pad=1.5)
-        axes.set_axis_off()
-    figure.suptitle(f"frames t{frames[0]:+d} to t{frames[-1]:+d} around the {len(chosen)} best-scored events",
-                    fontsize=6)
-    return figure
-
-
-# -- files ----------------------------------------------------------------------------------------
-def save_figure(figure, path) -> Path:
-    from ..io.atomic import atomic_output
-
-    with atomic_output(path) as tmp:
-        figure.savefig(tmp)
-    return Path(path)
-
-
-def write_segmentation(path, labels, scores=None) -> Path:
-    """Labels as ``dataset`` (int8), and optionally the class probabilities as ``scores``."""
-    import h5py
-
-    from ..io.atomic import atomic_output
-
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as handle:
-            chunks = (min(labels.shape[0], 16),) + labels.shape[1:]
-            handle.create_dataset("dataset", data=labels, chunks=chunks, compression="gzip")
-            if scores is not None:
-                handle.create_dataset("scores", data=scores, compression="gzip",
-                                      chunks=(min(scores.shape[0], 16),) + scores.shape[1:])
-    return Path(path)
 
 
 def _movies_to_process(args) -> list[Path]:
@@ -238,13 +107,49 @@ def _model(args):
     return model
 
 
-def run(args):
-    from ..io.events import write_events
-    from ..io.movie import open_movie
+def _segment_and_find_events(movie, model, outputs, args, name):
+    """Segment ``movie`` block by block into a file, then find the events in the file's label map.
+
+    The segmentation (with the class scores the clustering needs) is written to a scratch file
+    beside the output, so memory does not grow with the length of the movie; it becomes the
+    output (``--save_scores``) or only its labels are copied there.
+    """
+    import tempfile
+
+    from ..inference import iter_segment
+    from ..io.h5 import write_h5
+    from ..io.segmentation import open_segmentation, write_segmentation
+    from ..pipeline import find_events
     from ..progress import TqdmProgress
 
-    if args.patch_size < 56 or args.patch_size % 4:
-        raise InputError(f"--patch_size: must be a multiple of 4 and at least 56 (got {args.patch_size})")
+    segmentation = outputs["segmentation"]
+    segmentation.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{segmentation.stem}.", dir=segmentation.parent) as scratch:
+        scratch = Path(scratch) / segmentation.name
+        blocks = iter_segment(movie, model, patch_size=args.patch_size, precision=args.precision,
+                              return_scores=True, progress=TqdmProgress(f"{name}: segmenting", "patch"))
+        write_segmentation(scratch, blocks, movie.shape, save_scores=True)
+        labels, scores = open_segmentation(scratch)
+        try:
+            events = find_events(labels, movie, scores=scores, cluster_radius=args.cluster_radius,
+                                 min_size=args.min_size, min_score=args.min_score, offset=args.offset,
+                                 progress=TqdmProgress(f"{name}: clustering", "frame"),
+                                 measure_progress=TqdmProgress(f"{name}: measuring", "event"))
+            if not args.save_scores:
+                write_h5(segmentation, labels)
+        finally:
+            labels.file.close()
+        if args.save_scores:
+            os.replace(scratch, segmentation)
+    return events
+
+
+def run(args):
+    from ..io.events import write_events
+    from ..io.figures import save_figure
+    from ..io.movie import open_movie
+    from ..plots import events_figure, gallery_figure, max_projection
+
     for movie_path in _movies_to_process(args):
         outputs = {name: check_output(format_path(getattr(args, name), movie=movie_path), args)
                    for name in OUTPUTS if name != "gallery" or args.gallery_size > 0}
@@ -254,15 +159,9 @@ def run(args):
         model = _model(args)
         name = movie_path.name
         try:
-            labels, events, scores = detect_events(
-                movie, model, patch_size=args.patch_size, precision=args.precision,
-                cluster_radius=args.cluster_radius, min_size=args.min_size, min_score=args.min_score,
-                offset=args.offset, return_scores=True,
-                progress=TqdmProgress(f"{name}: segmenting", "patch"),
-                measure_progress=TqdmProgress(f"{name}: measuring", "event"))
+            events = _segment_and_find_events(movie, model, outputs, args, name)
         except ValueError as err:
             raise InputError(f"{movie_path}: {err}") from None
-        write_segmentation(outputs["segmentation"], labels, scores if args.save_scores else None)
         write_events(events, outputs["events"])
         write_events(events, outputs["annotation"])
         save_figure(events_figure(max_projection(movie), events,

@@ -54,8 +54,9 @@ def evaluate_one(args) -> dict:
     import pandas as pd
 
     from ..events.evaluate import match_events, precision_recall_curve, precision_recall_figure
-    from ..io.atomic import atomic_output
     from ..io.events import read_events
+    from ..io.figures import save_figure
+    from ..io.tables import write_csv
 
     if args.annotation is None or args.reference is None:
         raise InputError("--annotation and --reference: give the detected and the reference event lists")
@@ -66,8 +67,7 @@ def evaluate_one(args) -> dict:
     reference = read_events(args.reference)
     matching = match_events(detected, reference, args.tolerance)
     table = matching.table(detected, reference)
-    with atomic_output(output) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(table, output)
     summary = matching.summary
     print(f"{Path(args.annotation).name} vs {Path(args.reference).name}: {_format_summary(summary)}")
     print(f"wrote {output}")
@@ -77,11 +77,9 @@ def evaluate_one(args) -> dict:
         curve_csv = check_output(output.with_name(output.stem + "_pr_curve.csv"), args)
         curve_png = check_output(output.with_name(output.stem + "_pr_curve.png"), args)
         curve = precision_recall_curve(detected, reference, args.tolerance, score=column)
-        with atomic_output(curve_csv) as tmp:
-            curve.to_csv(tmp, index=False, float_format="%.6g")
-        figure = precision_recall_figure(curve, title=Path(args.annotation).parent.name, score=column)
-        with atomic_output(curve_png) as tmp:
-            figure.savefig(tmp, dpi=120)
+        write_csv(curve, curve_csv)
+        save_figure(precision_recall_figure(curve, title=Path(args.annotation).parent.name, score=column),
+                    curve_png, dpi=120)
         best = curve.loc[curve["f1"].idxmax()] if curve["f1"].notna().any() else None
         if best is not None:
             print(f"best F1 {best['f1']:.3f} with {column} >= {best['threshold']:.4g}; "
@@ -93,7 +91,7 @@ def run(args):
     import pandas as pd
 
     from ..events.evaluate import summarize
-    from ..io.atomic import atomic_output
+    from ..io.tables import write_csv
 
     if args.pooled_batch is None:
         evaluate_one(args)
@@ -121,8 +119,7 @@ def run(args):
     table = pd.DataFrame(rows)
     pooled = summarize(table["tp"].sum(), table["fp"].sum(), table["fn"].sum())
     table = pd.concat([table, pd.DataFrame([{"movie": "pooled", **pooled}])], ignore_index=True)
-    with atomic_output(summary_path) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(table, summary_path)
     print(f"pooled over {len(rows)} movie(s): {_format_summary(pooled)}")
     print(f"wrote {summary_path}" + (f"; skipped: {', '.join(failed)}" if failed else ""))
     if failed:

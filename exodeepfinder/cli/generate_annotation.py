@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_overwrite_argument, check_output, format_path, run_command
+from ._common import add_overwrite_argument, check_output, format_path, input_path, run_command
 
 NAME = "generate_annotation"
 BATCH_PATHS = ["segmentation", "annotation", "movie"]
@@ -44,31 +44,13 @@ def add_arguments(parser):
     add_overwrite_argument(parser)
 
 
-def _open_scores(path: Path, labels):
-    """The ``scores`` dataset of a segmentation file ([t, 3, y, x] class probabilities), or None."""
-    handle = labels.file
-    if "scores" not in handle:
-        return None
-    scores = handle["scores"]
-    if scores.ndim != 4 or scores.shape[0] != labels.shape[0] or scores.shape[2:] != labels.shape[1:] \
-            or scores.shape[1] < 3:
-        raise InputError(f"{path}: 'scores' of shape {scores.shape} does not match labels {labels.shape} "
-                         "(expected [t, 3, y, x])")
-    return scores
-
-
 def run(args):
     from ..events.cluster import cluster_events
     from ..io.events import write_events
-    from ..io.h5 import open_h5
+    from ..io.segmentation import open_segmentation
     from ..progress import TqdmProgress
 
-    segmentation = args.segmentation
-    if segmentation is None:
-        if getattr(args, "batch_folder", None) is None:
-            raise InputError("--segmentation: give the segmentation file (.h5)")
-        segmentation = Path(args.batch_folder) / BATCH_SEGMENTATION
-    segmentation = Path(segmentation)
+    segmentation = input_path(args, "segmentation", BATCH_SEGMENTATION, "the segmentation file (.h5)")
     if args.cluster_radius <= 0:
         raise InputError(f"--cluster_radius: must be positive, got {args.cluster_radius}")
     annotation = check_output(format_path(args.annotation, segmentation=segmentation), args)
@@ -78,11 +60,8 @@ def run(args):
     if args.movie is not None and annotation.suffix.lower() == ".xml":
         measurements_path = check_output(annotation.with_name(annotation.stem + "_measurements.csv"), args)
 
-    labels = open_h5(segmentation)
+    labels, scores = open_segmentation(segmentation)
     try:
-        if labels.ndim != 3:
-            raise InputError(f"{segmentation}: expected a 3D label map [t, y, x], found shape {labels.shape}")
-        scores = _open_scores(segmentation, labels)
         if args.min_score is not None and scores is None:
             raise InputError(f"--min_score: {segmentation} has no class probabilities "
                              "(segment with edf_segment --save_scores)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ._common import add_overwrite_argument, check_output, format_path, run_command
+from ._common import add_overwrite_argument, check_output, format_path, input_path, run_command
 
 NAME = "generate_segmentation"
 BATCH_PATHS = ["movie", "annotation", "segmentation"]
@@ -33,21 +33,16 @@ def add_arguments(parser):
     add_overwrite_argument(parser)
 
 
-def check_events_in_movie(events, shape, path) -> None:
+def check_events(events, shape, path) -> None:
     """Raise InputError for labels other than 1 or 2 and for event centres outside the movie."""
+    from ..io.events import check_events_in_movie
+
     labels = events["class_label"].to_numpy()
     bad = np.flatnonzero(~np.isin(labels, VALID_LABELS))
     if len(bad):
         raise InputError(f"{path}: event {bad[0] + 1} has class_label {labels[bad[0]]} "
                          f"(expected 1 = event or 2 = event in a merged annotation with spots as 1)")
-    centres = np.round(events[["t", "y", "x"]].to_numpy(float))
-    outside = (centres < 0) | (centres >= np.asarray(shape)[None, :])
-    rows = np.flatnonzero(outside.any(1))
-    if len(rows):
-        row = rows[0]
-        t, y, x = events[["t", "y", "x"]].to_numpy(float)[row]
-        raise InputError(f"{path}: event {row + 1} at z={t:g}, y={y:g}, x={x:g} lies outside the movie "
-                         f"({shape[0]} frames of {shape[1]} x {shape[2]}); {len(rows)} event(s) outside")
+    check_events_in_movie(events, shape, path)
 
 
 def run(args):
@@ -56,12 +51,7 @@ def run(args):
     from ..io.h5 import write_h5
     from ..io.movie import open_movie
 
-    movie_path = args.movie
-    if movie_path is None:
-        if getattr(args, "batch_folder", None) is None:
-            raise InputError("--movie: give the movie (.h5, TIFF stack or folder of frames)")
-        movie_path = Path(args.batch_folder) / BATCH_MOVIE
-    movie_path = Path(movie_path)
+    movie_path = input_path(args, "movie", BATCH_MOVIE, "the movie (.h5, TIFF stack or folder of frames)")
     annotation = args.annotation if args.annotation is not None else movie_path.parent / DEFAULT_ANNOTATION
     segmentation = check_output(format_path(args.segmentation, movie=movie_path), args)
     movie = open_movie(movie_path)
@@ -69,7 +59,7 @@ def run(args):
     if hasattr(movie, "file"):
         movie.file.close()
     events = read_events(annotation)
-    check_events_in_movie(events, shape, annotation)
+    check_events(events, shape, annotation)
     labels = events_to_labels(events, shape)
     write_h5(segmentation, labels)
     counts = ", ".join(f"{int((events['class_label'] == v).sum())} of class {v}"

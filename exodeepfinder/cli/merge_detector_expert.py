@@ -40,7 +40,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..io.events import read_events, write_events
+    from ..io.events import check_events_in_movie, read_events, write_events
     from ..io.h5 import read_h5, write_h5
     from ..training_data.merge import merge_detector_expert
 
@@ -55,12 +55,7 @@ def run(args):
     if detector.shape != expert.shape:
         raise InputError(f"{detector_path}: shape {detector.shape} differs from {args.expert_segmentation} "
                          f"{expert.shape}")
-    outside = ((events[["t", "y", "x"]].round() < 0).any(axis=1)
-               | (events[["t", "y", "x"]].round() >= [s for s in expert.shape]).any(axis=1))
-    if outside.any():
-        row = events[outside].iloc[0]
-        raise InputError(f"{args.expert_annotation}: event at z={row.t:g}, y={row.y:g}, x={row.x:g} lies outside "
-                         f"the movie of shape {expert.shape}")
+    check_events_in_movie(events, expert.shape, args.expert_annotation)
     merged, merged_events = merge_detector_expert(detector, events, expert, exclusion_radius=args.exclusion_radius,
                                                   max_spots=args.max_spots or None, seed=args.seed)
     write_h5(merged_segmentation, merged)

@@ -12,22 +12,11 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_device_argument, add_overwrite_argument, check_output, format_path, run_command
+from ._common import (add_device_argument, add_overwrite_argument, check_output, format_path, input_path,
+                      parse_patch_size, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
-
-
-def _patch_size(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 56 or value % 4:
-        raise argparse.ArgumentTypeError(f"{value}: must be a multiple of 4, at least 56 (default 160)")
-    return value
 
 
 def add_arguments(parser):
@@ -37,7 +26,7 @@ def add_arguments(parser):
     parser.add_argument("-mw", "--model_weights", type=Path, default=None,
                         help="U-Net weights (.h5, Keras layout); default: $EXODEEPFINDER_WEIGHTS, "
                              "the official weights in the user cache, or the bundled model")
-    parser.add_argument("-ps", "--patch_size", type=_patch_size, default=160,
+    parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160,
                         help="patch size of the reference tiling (multiple of 4)")
     parser.add_argument("-v", "--visualization", action="store_true",
                         help="also save orthoslice PNGs of the movie and of the labels beside the segmentation")
@@ -51,44 +40,14 @@ def add_arguments(parser):
     add_overwrite_argument(parser)
 
 
-def _movie_path(args) -> Path:
-    if args.movie is not None:
-        return Path(args.movie)
-    if getattr(args, "batch_folder", None) is not None:
-        return Path(args.batch_folder) / "movie.h5"
-    raise InputError("--movie: give the movie to segment")
-
-
-def _write_segmentation(path, movie, model, args, progress):
-    import h5py
-    import numpy as np
-
-    from ..inference import iter_segment
-    from ..io.atomic import atomic_output
-    from ..io.h5 import DATASET
-
-    n_frames, height, width = movie.shape
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
-        labels = handle.create_dataset(DATASET, shape=movie.shape, dtype=np.int8,
-                                       chunks=(min(n_frames, 16), height, width), compression="gzip")
-        scores = None
-        if args.save_scores:
-            scores = handle.create_dataset("scores", shape=(n_frames, 3, height, width), dtype=np.float16,
-                                           chunks=(min(n_frames, 4), 3, height, width), compression="gzip")
-        for block in iter_segment(movie, model, patch_size=args.patch_size, precision=args.precision,
-                                  return_scores=args.save_scores, progress=progress):
-            labels[block.start:block.stop] = block.labels
-            if scores is not None:
-                scores[block.start:block.stop] = block.scores
-
-
 def run(args):
-    from ..io.h5 import open_h5
+    from ..inference import iter_segment
     from ..io.movie import open_movie
+    from ..io.segmentation import write_segmentation
     from ..model.weights import load_unet
     from ..progress import TqdmProgress
 
-    movie_path = _movie_path(args)
+    movie_path = input_path(args, "movie", "movie.h5", "the movie to segment")
     output = check_output(format_path(args.segmentation, movie=movie_path), args)
     movie = open_movie(movie_path)
     if len(movie.shape) != 3:
@@ -98,19 +57,30 @@ def run(args):
     print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}) on {device}, precision {args.precision}")
     progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="patch")
     try:
-        _write_segmentation(output, movie, model, args, progress)
+        blocks = iter_segment(movie, model, patch_size=args.patch_size, precision=args.precision,
+                              return_scores=args.save_scores, progress=progress)
+        write_segmentation(output, blocks, movie.shape, save_scores=args.save_scores)
     finally:
         progress.close()
     print(f"wrote {output}")
     if args.visualization:
-        from ..inference.visualization import save_orthoslices
+        _save_orthoslices(movie, output)
 
-        labels = open_h5(output)
-        try:
-            written = save_orthoslices(movie, labels, output.parent, output.stem)
-        finally:
-            labels.file.close()
-        print("wrote " + ", ".join(str(p) for p in written))
+
+def _save_orthoslices(movie, segmentation: Path):
+    """``<segmentation>_movie_orthoslices.png`` and ``<segmentation>_labels_orthoslices.png``."""
+    from ..io.figures import save_figure
+    from ..io.h5 import open_h5
+    from ..plots import orthoslices_figure
+
+    labels = open_h5(segmentation)
+    try:
+        written = [save_figure(orthoslices_figure(volume, title=f"{segmentation.stem}: {name}", is_labels=is_labels),
+                               segmentation.with_name(f"{segmentation.stem}_{name}_orthoslices.png"), dpi=80)
+                   for name, volume, is_labels in (("movie", movie, False), ("labels", labels, True))]
+    finally:
+        labels.file.close()
+    print("wrote " + ", ".join(str(p) for p in written))
 
 
 def main(argv=None):

@@ -113,6 +113,7 @@ def simulate_to_folder(folder: Path, shape, seed: int, options: dict, *, tiff: b
     from ..io.atomic import atomic_output
     from ..io.events import write_events
     from ..io.h5 import write_h5
+    from ..io.tables import write_csv
     from ..progress import TqdmProgress
     from ..simulation import simulate_movie
 
@@ -127,8 +128,7 @@ def simulate_to_folder(folder: Path, shape, seed: int, options: dict, *, tiff: b
     write_h5(folder / "movie.h5", simulation.movie)
     write_events(simulation.events, folder / "expert_annotation.xml")
     write_events(simulation.events, folder / "expert_annotation.csv")
-    with atomic_output(folder / "spots.csv") as tmp:
-        simulation.spots.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(simulation.spots, folder / "spots.csv")
     with atomic_output(folder / "simulation.json") as tmp:
         record = {"shape": list(shape), "seed": seed,
                   **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},

@@ -1,5 +1,8 @@
-"""Reading and writing movies, label maps and event lists."""
+"""Reading and writing movies, label maps, event lists, tables and figures."""
 
 from .atomic import atomic_output  # noqa: F401
+from .figures import save_figure  # noqa: F401
 from .h5 import read_h5, write_h5  # noqa: F401
 from .movie import open_movie, read_movie  # noqa: F401
+from .segmentation import open_segmentation, write_segmentation  # noqa: F401
+from .tables import write_csv  # noqa: F401

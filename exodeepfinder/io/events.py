@@ -141,3 +141,16 @@ def write_events(events: pd.DataFrame, path) -> Path:
             ET.indent(root)
             ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=False)
     return path
+
+
+def check_events_in_movie(events: pd.DataFrame, shape, path) -> None:
+    """Raise InputError if an event centre (rounded ``t, y, x``) lies outside a movie of ``shape``.
+
+    ``path`` names the event file in the message.
+    """
+    centres = np.round(events[["t", "y", "x"]].to_numpy(float))
+    rows = np.flatnonzero(((centres < 0) | (centres >= np.asarray(shape)[None, :])).any(axis=1))
+    if len(rows):
+        t, y, x = events[["t", "y", "x"]].to_numpy(float)[rows[0]]
+        raise InputError(f"{path}: event {rows[0] + 1} at z={t:g}, y={y:g}, x={x:g} lies outside the movie "
+                         f"({shape[0]} frames of {shape[1]} x {shape[2]}); {len(rows)} event(s) outside")

@@ -14,6 +14,23 @@ from .atomic import atomic_output
 DATASET = "dataset"
 
 
+def open_h5_file(path, what: str = "file"):
+    """Open an HDF5 file for reading (an ``h5py.File``; close it, or use it in a ``with`` block).
+
+    Raises
+    ------
+    InputError
+        ``<path>: <what> not found`` or ``<path>: not a readable HDF5 <what>``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"{path}: not a readable HDF5 {what} ({err})") from None
+
+
 def open_h5(path):
     """Open an ExoDeepFinder HDF5 file and return its ``dataset`` (read lazily, slice it to read).
 
@@ -25,12 +42,7 @@ def open_h5(path):
         If the file is missing, is not HDF5, or has no ``dataset``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
+    handle = open_h5_file(path)
     if DATASET not in handle:
         names = ", ".join(handle.keys()) or "none"
         handle.close()

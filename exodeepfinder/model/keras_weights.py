@@ -17,6 +17,7 @@ import torch
 
 from ..errors import InputError
 from ..io.atomic import atomic_output
+from ..io.h5 import open_h5_file
 from .unet import CONV_LAYERS, UNet
 
 
@@ -37,13 +38,7 @@ def read_keras_conv_weights(path) -> list[tuple[np.ndarray, np.ndarray]]:
     Kernels keep the Keras shape ``(kt, ky, kx, in, out)``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: weights file not found")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(f"{path}: not a readable HDF5 weights file ({err})") from None
-    with handle:
+    with open_h5_file(path, "weights file") as handle:
         root = handle["model_weights"] if "model_weights" in handle else handle
         if "layer_names" in root.attrs:
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs["layer_names"]]

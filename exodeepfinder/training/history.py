@@ -102,17 +102,14 @@ def save_history(history: History, path) -> Path:
 
 def read_history(path) -> History:
     """Read a history written by :func:`save_history`."""
-    import h5py
+    from ..io.h5 import open_h5_file
 
     path = Path(path)
-    try:
-        with h5py.File(path, "r") as handle:
-            missing = [name for name in _FIELDS if name not in handle]
-            if missing:
-                raise InputError(f"{path}: not a training history of this package (missing {', '.join(missing)})")
-            return History.from_arrays({name: handle[name][()] for name in _FIELDS})
-    except OSError as err:
-        raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
+    with open_h5_file(path, "training history") as handle:
+        missing = [name for name in _FIELDS if name not in handle]
+        if missing:
+            raise InputError(f"{path}: not a training history of this package (missing {', '.join(missing)})")
+        return History.from_arrays({name: handle[name][()] for name in _FIELDS})
 
 
 def plot_history(history: History):
@@ -161,9 +158,7 @@ def plot_history(history: History):
 
 def save_history_plot(history: History, path) -> Path:
     """Draw :func:`plot_history` into a PNG file (atomically)."""
-    path = Path(path)
-    figure = plot_history(history)
-    with atomic_output(path) as tmp:
-        figure.savefig(tmp, dpi=100)
-    return path
+    from ..io.figures import save_figure
+
+    return save_figure(plot_history(history), path, dpi=100)
 

@@ -1,0 +1,18 @@
+"""Tables (pandas DataFrames) saved as CSV: evaluations, precision-recall curves, simulated spots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .atomic import atomic_output
+
+
+def write_csv(table, path) -> Path:
+    """Write a DataFrame to ``path`` as CSV (no index, floats to 6 significant digits), atomically.
+
+    Event tables have their own writer, :func:`exodeepfinder.io.events.write_events`.
+    """
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    return path

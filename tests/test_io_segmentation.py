@@ -1,0 +1,74 @@
+"""Segmentation files: streamed writing, the optional class scores, and reading them back."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from exodeepfinder.errors import InputError
+from exodeepfinder.inference import SegmentedBlock
+from exodeepfinder.io.segmentation import open_segmentation, write_segmentation
+
+SHAPE = (10, 8, 12)
+
+
+def blocks(labels, scores=None, step=4):
+    for start in range(0, len(labels), step):
+        stop = min(start + step, len(labels))
+        yield SegmentedBlock(start, stop, labels[start:stop], None if scores is None else scores[start:stop])
+
+
+@pytest.fixture
+def segmentation():
+    rng = np.random.default_rng(0)
+    scores = rng.random((SHAPE[0], 3) + SHAPE[1:]).astype(np.float16)
+    return scores.argmax(axis=1).astype(np.int8), scores
+
+
+@pytest.mark.parametrize("save_scores", [False, True])
+def test_round_trip(tmp_path, segmentation, save_scores):
+    labels, scores = segmentation
+    path = write_segmentation(tmp_path / "seg.h5", blocks(labels, scores if save_scores else None), SHAPE,
+                              save_scores=save_scores)
+    read_labels, read_scores = open_segmentation(path)
+    try:
+        assert read_labels.dtype == np.int8 and read_labels.compression == "gzip"
+        np.testing.assert_array_equal(read_labels[()], labels)
+        if save_scores:
+            assert read_scores.dtype == np.float16
+            np.testing.assert_array_equal(read_scores[()], scores)
+        else:
+            assert read_scores is None
+    finally:
+        read_labels.file.close()
+
+
+def test_failed_write_leaves_nothing(tmp_path, segmentation):
+    labels, _ = segmentation
+
+    def failing():
+        yield from blocks(labels[:4])
+        raise RuntimeError("network failed")
+
+    with pytest.raises(RuntimeError):
+        write_segmentation(tmp_path / "seg.h5", failing(), SHAPE)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scores_that_do_not_match_the_labels(tmp_path, segmentation):
+    labels, scores = segmentation
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w") as handle:
+        handle["dataset"] = labels
+        handle["scores"] = scores[:, :, :4]
+    with pytest.raises(InputError, match=r"bad\.h5: 'scores' of shape .* does not match labels"):
+        open_segmentation(path)
+
+
+def test_not_a_label_map(tmp_path):
+    path = tmp_path / "flat.h5"
+    with h5py.File(path, "w") as handle:
+        handle["dataset"] = np.zeros((4, 4), np.int8)
+    with pytest.raises(InputError, match=r"flat\.h5: expected a 3D label map"):
+        open_segmentation(path)
