@@ -43,6 +43,15 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
                         help="where to run the network (default: auto = cuda, else mps, else cpu)")
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-mw/--model_weights`` and ``-ps/--patch_size``: the network options of segment, detect and demo."""
+    parser.add_argument("-mw", "--model_weights", type=Path, default=None,
+                        help="U-Net weights (.h5, Keras layout); default: $EXODEEPFINDER_WEIGHTS, "
+                             "the official weights in the user cache, or the bundled model")
+    parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160,
+                        help="patch size of the reference tiling (multiple of 4)")
+
+
 def build_parser(module, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """Create (or fill) the argument parser of a command module."""
     if parser is None:

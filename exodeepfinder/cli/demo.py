@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._common import add_device_argument, add_overwrite_argument, build_parser, parse_patch_size, run_command
+from ._common import add_device_argument, add_overwrite_argument, add_model_arguments, build_parser, run_command
 
 NAME = "demo"
 BATCH_PATHS = None
@@ -24,10 +24,7 @@ def add_arguments(parser):
                         help="size of the simulated movie")
     parser.add_argument("--n_events", type=int, default=15, help="simulated exocytosis events")
     parser.add_argument("--seed", type=int, default=2024, help="random seed of the simulation")
-    parser.add_argument("-mw", "--model_weights", type=Path, default=None,
-                        help="network weights (default: $EXODEEPFINDER_WEIGHTS, the downloaded official "
-                             "weights, else the bundled default model)")
-    parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160, help="patch size (multiple of 4)")
+    add_model_arguments(parser)
     parser.add_argument("--tolerance", type=float, default=5, help="largest distance (voxels) of a match")
     add_device_argument(parser)
     add_overwrite_argument(parser)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..pipeline import DEFAULT_MIN_SIZE, detect_events  # noqa: F401  (re-exported for scripts)
-from ._common import (add_device_argument, add_overwrite_argument, check_output, format_path, parse_patch_size,
+from ._common import (add_device_argument, add_overwrite_argument, check_output, format_path, add_model_arguments,
                       run_command)
 
 NAME = "detect"
@@ -49,9 +49,7 @@ def add_arguments(parser):
                         help="movies: .h5 files, TIFF stacks or folders of TIFF frames")
     parser.add_argument("-m", "--movie", default=None,
                         help="with --batch: the movie inside each folder (default: movie.h5, else tiff/)")
-    parser.add_argument("-mw", "--model_weights", type=Path, default=None,
-                        help="network weights (.h5); default: see above")
-    parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160, help="patch size (multiple of 4)")
+    add_model_arguments(parser)
     parser.add_argument("--precision", choices=["fast", "fp32"], default="fast",
                         help="fast: bfloat16/float16 where the hardware has it; fp32: exact reference numbers")
     add_device_argument(parser)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._common import (add_device_argument, add_overwrite_argument, check_output, format_path, input_path,
-                      parse_patch_size, run_command)
+                      add_model_arguments, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -23,11 +23,7 @@ def add_arguments(parser):
     parser.add_argument("-m", "--movie", type=Path, default=None,
                         help="movie: .h5 file, folder of TIFF frames or TIFF stack (with --batch: "
                              "relative to each subfolder, default movie.h5)")
-    parser.add_argument("-mw", "--model_weights", type=Path, default=None,
-                        help="U-Net weights (.h5, Keras layout); default: $EXODEEPFINDER_WEIGHTS, "
-                             "the official weights in the user cache, or the bundled model")
-    parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160,
-                        help="patch size of the reference tiling (multiple of 4)")
+    add_model_arguments(parser)
     parser.add_argument("-v", "--visualization", action="store_true",
                         help="also save orthoslice PNGs of the movie and of the labels beside the segmentation")
     parser.add_argument("-s", "--segmentation", default="{movie.parent}/{movie.stem}_segmentation.h5",
