@@ -1,20 +1,107 @@
 """ExoDeepFinder: detect exocytosis events in TIRF microscopy movies.
 
-A PyTorch re-implementation of ExoDeepFinder (Lachuer, Moebel et al., PLOS Comput Biol 2025).
-The pipeline, one sub-package per step:
+A PyTorch re-implementation of ExoDeepFinder (Lachuer, Moebel et al., PLOS Comput Biol 2025):
+a 3D U-Net labels every voxel of a 2D + time movie as background, bright spot or exocytosis
+event; the event voxels are clustered into events, and each event is measured in the movie.
 
-- :mod:`exodeepfinder.io` -- movies (HDF5, TIFF), segmentations, event lists (XML, CSV), figures
-- :mod:`exodeepfinder.model` -- the 3D U-Net and its weights
-- :mod:`exodeepfinder.inference` -- tiled segmentation of a movie
-- :mod:`exodeepfinder.events` -- label maps to events, events to targets, evaluation
-- :mod:`exodeepfinder.training_data` -- spot detection, merging, dataset layout
-- :mod:`exodeepfinder.training` -- training the U-Net
-- :mod:`exodeepfinder.pipeline` -- the whole analysis: segmentation, events, measurements
-- :mod:`exodeepfinder.plots` -- figures of movies, segmentations and events
-- :mod:`exodeepfinder.simulation` -- simulated TIRF movies with ground truth
-- :mod:`exodeepfinder.cli` -- command-line tools
+The functions a notebook needs are here::
+
+    import exodeepfinder as edf
+
+    movie = edf.open_movie("cell1/movie.h5")          # lazy [t, y, x]; or any NumPy array
+    model = edf.load_model()                          # bundled, official or your own weights
+    detection = edf.detect(movie, model)              # segmentation + events + measurements
+    detection.events                                  # DataFrame: t, y, x, score, peak_dff...
+    edf.write_events(detection.events, "cell1/events.csv")
+
+Movies and files
+    :func:`open_movie`, :func:`read_movie`, :func:`read_events`, :func:`write_events`,
+    :func:`read_segmentation`, :func:`write_segmentation`
+The model
+    :func:`load_model`, :func:`download_weights`
+Detection
+    :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`detect`,
+    :func:`evaluate`
+Training
+    :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
+    :func:`structure_training_dataset`, :func:`train`
+Simulation
+    :func:`simulate`
+
+Long functions take ``progress``, a callable ``progress(done, total)``; returning False from it
+cancels the work, which raises :class:`Cancelled`. Bad input raises :class:`InputError` with a
+one-line message. Label values: :data:`LABELS`.
+
+The sub-packages follow the pipeline: :mod:`~exodeepfinder.io`, :mod:`~exodeepfinder.model`,
+:mod:`~exodeepfinder.inference`, :mod:`~exodeepfinder.events`,
+:mod:`~exodeepfinder.training_data`, :mod:`~exodeepfinder.training`,
+:mod:`~exodeepfinder.simulation`, :mod:`~exodeepfinder.cli` and :mod:`~exodeepfinder.gui`.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .errors import Cancelled, InputError  # noqa: E402,F401
+import importlib
+from typing import TYPE_CHECKING
+
+from .errors import Cancelled, InputError
+from .labels import LABELS
+
+__version__ = "0.2.0"
+
+# Public name -> (module, attribute). Imported on first use, so that `import exodeepfinder` and
+# every command's --help stay fast (no torch, pandas or h5py until they are needed).
+_API = {
+    "open_movie": ("exodeepfinder.io.movie", "open_movie"),
+    "read_movie": ("exodeepfinder.io.movie", "read_movie"),
+    "read_events": ("exodeepfinder.io.events", "read_events"),
+    "write_events": ("exodeepfinder.io.events", "write_events"),
+    "read_segmentation": ("exodeepfinder.io.segmentation", "read_segmentation"),
+    "write_segmentation": ("exodeepfinder.io.segmentation", "write_segmentation"),
+    "load_model": ("exodeepfinder.model.weights", "load_model"),
+    "download_weights": ("exodeepfinder.model.download", "download_weights"),
+    "segment": ("exodeepfinder.pipeline", "segment"),
+    "detect": ("exodeepfinder.pipeline", "detect"),
+    "Detection": ("exodeepfinder.pipeline", "Detection"),
+    "find_events": ("exodeepfinder.events.cluster", "cluster_events"),
+    "measure_events": ("exodeepfinder.events.measure", "measure_events"),
+    "evaluate": ("exodeepfinder.events.evaluate", "match_events"),
+    "events_to_labels": ("exodeepfinder.events.targets", "events_to_labels"),
+    "detect_spots": ("exodeepfinder.training_data.spots", "detect_spots"),
+    "merge_detector_expert": ("exodeepfinder.training_data.merge", "merge_detector_expert"),
+    "structure_training_dataset": ("exodeepfinder.training_data.dataset", "structure_training_dataset"),
+    "train": ("exodeepfinder.training", "train"),
+    "simulate": ("exodeepfinder.simulation", "simulate_movie"),
+}
+
+__all__ = sorted(_API) + ["Cancelled", "InputError", "LABELS", "__version__"]
+
+
+def __getattr__(name):
+    if name in _API:
+        module, attribute = _API[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'exodeepfinder' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_API))
+
+
+if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from .events.cluster import cluster_events as find_events  # noqa: F401
+    from .events.evaluate import match_events as evaluate  # noqa: F401
+    from .events.measure import measure_events  # noqa: F401
+    from .events.targets import events_to_labels  # noqa: F401
+    from .io.events import read_events, write_events  # noqa: F401
+    from .io.movie import open_movie, read_movie  # noqa: F401
+    from .io.segmentation import read_segmentation, write_segmentation  # noqa: F401
+    from .model.download import download_weights  # noqa: F401
+    from .model.weights import load_model  # noqa: F401
+    from .pipeline import Detection, detect, segment  # noqa: F401
+    from .simulation import simulate_movie as simulate  # noqa: F401
+    from .training import train  # noqa: F401
+    from .training_data.dataset import structure_training_dataset  # noqa: F401
+    from .training_data.merge import merge_detector_expert  # noqa: F401
+    from .training_data.spots import detect_spots  # noqa: F401

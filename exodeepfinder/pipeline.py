@@ -1,82 +1,279 @@
 """The whole analysis of a movie: segmentation, events, measurements.
 
-:func:`detect_events` runs the three steps on arrays in memory. For long movies, the
-``detect`` command streams the segmentation to a file instead and calls :func:`find_events`
-on the (lazy) label map and scores read back from it, so memory does not grow with the movie.
+:func:`segment` labels every voxel of a movie; :func:`detect` goes on to cluster the event
+voxels into events (:func:`~exodeepfinder.events.cluster.cluster_events`) and to measure each
+event in the movie (:func:`~exodeepfinder.events.measure.measure_events`). Both take a model
+from :func:`~exodeepfinder.model.weights.load_model`, or load the default one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .progress import report, within
+
 #: Events of fewer voxels are dropped by default (spurious detections are small).
 DEFAULT_MIN_SIZE = 10
+#: Shares of :func:`detect`'s progress (percent): segmentation, then clustering, then measurements.
+_SEGMENT_SHARE, _CLUSTER_SHARE = 90, 95
 
 
-def find_events(labels, movie, *, scores=None, cluster_radius=5, min_size=DEFAULT_MIN_SIZE, min_score=None,
-                offset=0.0, progress=None, measure_progress=None):
-    """Cluster the event voxels of a segmentation into events and measure each event in the movie.
+def _model_or_default(model):
+    from .model.weights import load_model
+
+    return load_model() if model is None else model
+
+
+def _inference_options(backend, tiling, max_memory) -> dict:
+    # Only what the caller chose: the inference module's defaults apply otherwise.
+    options = {"backend": backend, "tiling": tiling, "max_memory": max_memory}
+    return {name: value for name, value in options.items() if value not in (None, "auto")}
+
+
+def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
+            tiling: str | None = None, return_scores: bool = False, max_memory=None, progress=None):
+    """Label every voxel of a movie as background (0), bright spot (1) or exocytosis event (2).
 
     Parameters
     ----------
-    labels : array-like of int, shape (t, y, x)
-        Segmentation (a NumPy array or a lazy h5py dataset: it is read block by block).
     movie : array-like, shape (t, y, x)
-        The segmented movie (only a small box around each event is read).
-    scores : array-like of float, shape (t, 3, y, x), optional
-        Class probabilities: events then get a ``score`` (mean event probability).
-    cluster_radius, min_size, min_score
-        See :func:`exodeepfinder.events.cluster.cluster_events`.
-    offset : float
-        Camera baseline subtracted before measuring (see :func:`exodeepfinder.events.measure.measure_events`).
-    progress, measure_progress : callable, optional
-        ``progress(done, total)`` over frames of labels read, and over events measured.
+        Raw movie: a NumPy array, or a lazy movie from :func:`~exodeepfinder.io.movie.open_movie`
+        (read block of frames by block of frames).
+    model : UNet, optional
+        From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``).
+    patch_size : int
+        Patch size of the reference tiling (multiple of 4, at least 56).
+    precision : {"fast", "fp32"}
+        ``"fast"``: 16-bit arithmetic where the hardware has it; ``"fp32"``: the reference's
+        float32 numbers (and its tiling).
+    backend : {"auto", "torch", "openvino"}
+        Inference engine (``"auto"``: OpenVINO on CPUs, PyTorch on GPUs).
+    tiling : {"fast", "reference"}, optional
+        ``"reference"``: the reference's windows; ``"fast"``: large windows. Default: reference
+        with ``precision="fp32"``, else fast.
+    return_scores : bool
+        Also return the class probabilities.
+    max_memory : int or str, optional
+        Memory budget of the network's windows (bytes, or text such as ``"2GB"``).
+    progress : callable, optional
+        ``progress(done, total)``; returning False cancels (raises Cancelled).
 
     Returns
     -------
+    labels : ndarray of int8, shape (t, y, x)
+    scores : ndarray of float16, shape (t, 3, y, x)
+        Only with ``return_scores``.
+    """
+    from .inference import segment_movie
+
+    return segment_movie(movie, _model_or_default(model), patch_size=patch_size, precision=precision,
+                         return_scores=return_scores, progress=progress,
+                         **_inference_options(backend, tiling, max_memory))
+
+
+def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
+                 tiling: str | None = None, return_scores: bool = False, max_memory=None, progress=None):
+    """Like :func:`segment`, but yield :class:`~exodeepfinder.inference.SegmentedBlock` s of frames in order.
+
+    Memory holds one block at a time, whatever the length of the movie.
+    """
+    from .inference import iter_segment as iter_blocks
+
+    return iter_blocks(movie, _model_or_default(model), patch_size=patch_size, precision=precision,
+                       return_scores=return_scores, progress=progress,
+                       **_inference_options(backend, tiling, max_memory))
+
+
+@dataclass
+class Detection:
+    """What :func:`detect` found in a movie.
+
+    Attributes
+    ----------
     events : DataFrame
-        ``t, y, x, class_label, cluster_size, obj_id`` (``score`` with ``scores``) and the
-        measurement columns of :func:`exodeepfinder.events.measure.measure_events`.
+        One row per event: ``t, y, x, class_label, cluster_size, obj_id, score`` and the
+        measurement columns of :func:`~exodeepfinder.events.measure.measure_events`.
+    labels : ndarray of int8 (t, y, x) or None
+        The segmentation (None when it was streamed to a file).
+    scores : ndarray of float16 (t, 3, y, x) or None
+        Class probabilities (None when streamed to a file).
+    segmentation : Path or None
+        The segmentation file, when :func:`detect` wrote one.
+    """
+
+    events: pd.DataFrame
+    labels: object = None
+    scores: object = None
+    segmentation: Path | None = None
+
+
+def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, patch_size: int = 160,
+           precision: str = "fast", backend: str = "auto", tiling: str | None = None, max_memory=None,
+           cluster_radius: float = 5, min_size: int | None = DEFAULT_MIN_SIZE, min_score: float | None = None,
+           offset: float = 0.0, overwrite: bool = False, progress=None) -> Detection:
+    """Detect the exocytosis events of a movie: segmentation, clustering, measurements.
+
+    Parameters
+    ----------
+    movie : array-like, shape (t, y, x)
+        Raw movie (a NumPy array or a lazy movie from :func:`~exodeepfinder.io.movie.open_movie`).
+    model : UNet, optional
+        From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``).
+    segmentation : str or Path, optional
+        Stream the segmentation to this HDF5 file instead of keeping it in memory: for movies
+        longer than memory allows. It is written atomically (nothing is left on error or cancel).
+    save_scores : bool
+        With ``segmentation``: also keep the class probabilities in the file (``scores``).
+    overwrite : bool
+        With ``segmentation``: replace an existing file (default: FileExistsError).
+    patch_size, precision, backend, tiling, max_memory
+        See :func:`segment`.
+    cluster_radius, min_size, min_score
+        See :func:`~exodeepfinder.events.cluster.cluster_events`.
+    offset : float
+        Camera baseline subtracted before measuring (see :func:`~exodeepfinder.events.measure.measure_events`).
+    progress : callable, optional
+        ``progress(done, 100)`` in percent over the whole detection; returning False cancels.
+
+    Returns
+    -------
+    Detection
+        ``events``, and ``labels`` and ``scores`` (in memory) or ``segmentation`` (the file).
+
+    Examples
+    --------
+    >>> import exodeepfinder as edf
+    >>> sim = edf.simulate((60, 64, 64), n_events=3, seed=1)
+    >>> detection = edf.detect(sim.movie, edf.load_model("bundled", device="cpu"))   # doctest: +SKIP
+    >>> detection.events[["t", "y", "x", "score"]]                                    # doctest: +SKIP
     """
     from .events.cluster import cluster_events
     from .events.measure import measure_events
 
-    events = cluster_events(labels, cluster_radius, scores=scores, min_size=min_size, min_score=min_score,
-                            progress=progress)
-    return measure_events(movie, events, offset=offset, progress=measure_progress)
+    model = _model_or_default(model)
+    options = dict(patch_size=patch_size, precision=precision, backend=backend, tiling=tiling,
+                   max_memory=max_memory, return_scores=True, progress=within(progress, 0, _SEGMENT_SHARE))
+    cluster_options = dict(cluster_radius=cluster_radius, min_size=min_size, min_score=min_score,
+                           progress=within(progress, _SEGMENT_SHARE, _CLUSTER_SHARE))
+    measure_progress = within(progress, _CLUSTER_SHARE, 100)
+    if segmentation is None:
+        labels, scores = segment(movie, model, **options)
+        events = cluster_events(labels, scores=scores, **cluster_options)
+        events = measure_events(movie, events, offset=offset, progress=measure_progress)
+        report(progress, 100, 100)
+        return Detection(events, labels, scores)
+    events = _detect_to_file(movie, model, Path(segmentation), save_scores, overwrite, options, cluster_options,
+                             lambda found: measure_events(movie, found, offset=offset, progress=measure_progress))
+    report(progress, 100, 100)
+    return Detection(events, segmentation=Path(segmentation))
 
 
-def detect_events(movie, model, *, patch_size=160, precision="fast", cluster_radius=5, min_size=DEFAULT_MIN_SIZE,
-                  min_score=None, offset=0.0, return_scores=False, progress=None, measure_progress=None):
-    """Segment a movie, cluster its event voxels into events, and measure each event.
+def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, cluster_options, measure):
+    """Segment into ``path`` block by block, cluster from the file, then measure; return the events.
 
-    Everything is held in memory (labels and class scores of the whole movie).
+    The clustering needs the class scores: they are written with the labels into the temporary
+    file, and dropped (the labels copied into a file of their own) unless ``save_scores``.
+    """
+    from .events.cluster import cluster_events
+    from .io.atomic import atomic_output
+    from .io.h5 import write_h5
+    from .io.segmentation import open_segmentation, write_segmentation_blocks
+
+    with atomic_output(path, overwrite=overwrite) as scratch:
+        write_segmentation_blocks(scratch, iter_segment(movie, model, **options), movie.shape, save_scores=True)
+        labels, scores = open_segmentation(scratch)
+        try:
+            events = cluster_events(labels, scores=scores, **cluster_options)
+            if not save_scores:
+                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels)
+        finally:
+            labels.file.close()
+        if not save_scores:
+            scratch.with_name(scratch.name + ".labels.h5").replace(scratch)
+        events = measure(events)
+    return events
+
+
+#: The files :func:`detect_file` can write, and what each holds.
+DETECTION_OUTPUTS = {
+    "segmentation": "labels (0 background, 1 bright spot, 2 event) as HDF5, optionally the class probabilities",
+    "events": "events with scores and measurements (CSV)",
+    "annotation": "events as a reference ExoDeepFinder annotation (XML)",
+    "figure": "events over the maximum projection (PNG)",
+    "gallery": "crops of the best-scored events (PNG)",
+}
+#: Movies up to this size are read into memory (faster measurements); larger ones are read lazily.
+IN_MEMORY_BYTES = 2 * 1024 ** 3
+
+
+def detect_file(movie_path, outputs: dict, model=None, *, gallery_size: int = 40, overwrite: bool = False,
+                progress=None, **options) -> pd.DataFrame:
+    """Detect the events of a movie file and write the results: what ``exodeepfinder detect`` runs per movie.
 
     Parameters
     ----------
-    movie : array-like, shape (t, y, x)
-        Raw movie.
-    model : UNet
-        The network (see :func:`exodeepfinder.model.weights.load_unet`).
-    patch_size, precision
-        See :func:`exodeepfinder.inference.segment_movie`.
-    cluster_radius, min_size, min_score, offset, measure_progress
-        See :func:`find_events`.
-    return_scores : bool
-        Also return the class probabilities.
+    movie_path : str or Path
+        An HDF5 movie, a TIFF stack or a folder of TIFF frames.
+    outputs : dict
+        Output path of each file to write, by name (keys of :data:`DETECTION_OUTPUTS`;
+        ``segmentation`` is required, the others are optional).
+    model : UNet, optional
+        See :func:`detect`.
+    gallery_size : int
+        Events shown in the gallery.
+    overwrite : bool
+        Replace existing outputs (default: FileExistsError before any work).
     progress : callable, optional
-        ``progress(done, total)`` over network windows.
+        ``progress(done, 100)`` in percent; returning False cancels (nothing is written).
+    **options
+        Passed to :func:`detect` (``save_scores``, ``patch_size``, ``precision``, ``min_size``...).
 
     Returns
     -------
-    labels : ndarray of int8 (t, y, x)
-    events : DataFrame
-        ``t, y, x, class_label, cluster_size, obj_id, score`` and the measurement columns of
-        :func:`exodeepfinder.events.measure.measure_events`.
-    scores : ndarray of float16 (t, 3, y, x), only with ``return_scores``
-    """
-    from .inference import segment_movie
+    DataFrame
+        The events.
 
-    labels, scores = segment_movie(movie, model, patch_size=patch_size, precision=precision, return_scores=True,
-                                   progress=progress)
-    events = find_events(labels, movie, scores=scores, cluster_radius=cluster_radius, min_size=min_size,
-                         min_score=min_score, offset=offset, measure_progress=measure_progress)
-    return (labels, events, scores) if return_scores else (labels, events)
+    Notes
+    -----
+    Every output is written under a temporary name; they are all renamed at the end, so an error
+    or a cancel leaves none of them.
+    """
+    import contextlib
+
+    import numpy as np
+
+    from .io.atomic import atomic_output
+    from .io.events import write_events
+    from .io.movie import open_movie
+    from .plots import events_figure, gallery_figure, max_projection
+
+    unknown = set(outputs) - set(DETECTION_OUTPUTS)
+    if unknown or "segmentation" not in outputs:
+        raise ValueError(f"outputs: expected 'segmentation' and any of {sorted(DETECTION_OUTPUTS)}, got {sorted(outputs)}")
+    outputs = {name: Path(path) for name, path in outputs.items()}
+    if not overwrite:
+        for path in outputs.values():
+            if path.exists():
+                raise FileExistsError(f"{path}: already exists")
+    movie_path = Path(movie_path)
+    movie = open_movie(movie_path)
+    if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
+        movie = np.asarray(movie[0:movie.shape[0]])
+    with contextlib.ExitStack() as stack:
+        temporary = {name: stack.enter_context(atomic_output(path, overwrite=overwrite))
+                     for name, path in outputs.items()}
+        events = detect(movie, model, segmentation=temporary["segmentation"], overwrite=True, progress=progress,
+                        **options).events
+        if "events" in temporary:
+            write_events(events, temporary["events"])
+        if "annotation" in temporary:
+            write_events(events, temporary["annotation"])
+        if "figure" in temporary:
+            title = f"{movie_path.name}: {len(events)} events over the maximum projection"
+            events_figure(max_projection(movie), events, title).savefig(temporary["figure"])
+        if "gallery" in temporary:
+            gallery_figure(movie, events, n_events=gallery_size).savefig(temporary["gallery"])
+    return events

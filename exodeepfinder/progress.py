@@ -59,3 +59,20 @@ class TqdmProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def within(progress: ProgressCallback | None, start: float, stop: float, total: int = 100) -> ProgressCallback | None:
+    """A callback that reports a step's own ``(done, total)`` as the span ``[start, stop]`` of ``progress``.
+
+    Long work made of several steps (segmentation, then clustering, then measurements) shows
+    one bar: each step is given its share of ``total`` (e.g. percent). Cancelling works as for
+    ``progress``.
+    """
+    if progress is None:
+        return None
+
+    def step(done: int, step_total: int):
+        fraction = done / step_total if step_total else 1.0
+        return progress(int(round(start + (stop - start) * fraction)), total)
+
+    return step

@@ -8,7 +8,7 @@ import pytest
 
 from exodeepfinder.errors import InputError
 from exodeepfinder.inference import SegmentedBlock
-from exodeepfinder.io.segmentation import open_segmentation, write_segmentation
+from exodeepfinder.io.segmentation import open_segmentation, write_segmentation_blocks
 
 SHAPE = (10, 8, 12)
 
@@ -29,7 +29,7 @@ def segmentation():
 @pytest.mark.parametrize("save_scores", [False, True])
 def test_round_trip(tmp_path, segmentation, save_scores):
     labels, scores = segmentation
-    path = write_segmentation(tmp_path / "seg.h5", blocks(labels, scores if save_scores else None), SHAPE,
+    path = write_segmentation_blocks(tmp_path / "seg.h5", blocks(labels, scores if save_scores else None), SHAPE,
                               save_scores=save_scores)
     read_labels, read_scores = open_segmentation(path)
     try:
@@ -52,7 +52,7 @@ def test_failed_write_leaves_nothing(tmp_path, segmentation):
         raise RuntimeError("network failed")
 
     with pytest.raises(RuntimeError):
-        write_segmentation(tmp_path / "seg.h5", failing(), SHAPE)
+        write_segmentation_blocks(tmp_path / "seg.h5", failing(), SHAPE)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -39,17 +39,52 @@ def parse_patch_size(text) -> int:
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+    from ..model.weights import DEVICES
+
+    parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="where to run the network (default: auto = cuda, else mps, else cpu)")
 
 
+def add_precision_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    from ..model.precision import PRECISIONS
+
+    parser.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0], help=help)
+
+
+def weights_argument(text: str):
+    """``--model_weights`` (argparse type): a file, or one of the names 'bundled' and 'official'."""
+    from ..model.weights import WEIGHTS_NAMES
+
+    return text if text in WEIGHTS_NAMES else Path(text)
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """``-mw/--model_weights`` and ``-ps/--patch_size``: the network options of segment, detect and demo."""
-    parser.add_argument("-mw", "--model_weights", type=Path, default=None,
-                        help="U-Net weights (.h5, Keras layout); default: $EXODEEPFINDER_WEIGHTS, "
-                             "the official weights in the user cache, or the bundled model")
+    """The network options of segment, detect and demo: weights, patch size, device, precision."""
+    parser.add_argument("-mw", "--model_weights", type=weights_argument, default=None,
+                        help="U-Net weights: a .h5 file (Keras layout), 'bundled' or 'official'; default: "
+                             "$EXODEEPFINDER_WEIGHTS, the official weights in the user cache, or the bundled model")
     parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160,
                         help="patch size of the reference tiling (multiple of 4)")
+    add_device_argument(parser)
+    add_precision_argument(parser, "fast: 16-bit arithmetic where the hardware computes it natively (else "
+                                   "float32) and large tiles; fp32: the reference's float32 numbers and tiles")
+
+
+_LOADED = {}
+
+
+def load_model_once(args):
+    """The network for ``args``, loaded once also across --batch folders; print which weights run."""
+    from ..model.weights import describe_model, load_model, resolve_weights
+
+    path, _ = resolve_weights(args.model_weights)
+    key = (str(path), path.stat().st_mtime_ns, args.device)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_model(args.model_weights, args.device)
+    model = _LOADED[key]
+    print(describe_model(model), flush=True)
+    return model
 
 
 def build_parser(module, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -112,10 +147,48 @@ def execute(module, args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
 
 
+GUI_INSTALL_HINT = "pip install 'exodeepfinder[gui]'"
+
+
+def _display_available() -> bool:
+    import os
+
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def no_arguments(argv) -> bool:
+    """True when a command was started with no arguments at all (then it opens its form window)."""
+    return argv is None and len(sys.argv) <= 1
+
+
+def open_form_window(parser: argparse.ArgumentParser, command: str | None) -> int:
+    """The form window of ``command`` (or of all commands); without the GUI, the usage and how to get it."""
+    if _display_available():
+        try:
+            from ..gui.forms import launch
+        except ImportError as err:
+            reason = f"the form window needs the GUI extra ({err})"
+        else:
+            return launch(command)
+    else:
+        reason = "no display for the form window"
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: {reason}; run with --help for the options, or install the GUI with: {GUI_INSTALL_HINT}",
+          file=sys.stderr)
+    return EXIT_INPUT_ERROR
+
+
 def run_command(module, argv=None) -> int:
-    """Entry point of an ``edf_<command>`` script: parse ``argv`` and run the command."""
-    args = build_parser(module).parse_args(argv)
-    return execute(module, args)
+    """Entry point of an ``edf_<command>`` script: parse ``argv`` and run the command.
+
+    Run with no arguments, the command opens its form window instead (see :func:`open_form_window`).
+    """
+    parser = build_parser(module)
+    if no_arguments(argv):
+        return open_form_window(parser, module.NAME)
+    return execute(module, parser.parse_args(argv))
 
 
 def input_path(args, name: str, batch_default: str, what: str) -> Path:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._common import add_device_argument, add_overwrite_argument, add_model_arguments, build_parser, run_command
+from ._common import (add_model_arguments, add_overwrite_argument, build_parser, check_output, load_model_once,
+                      run_command)
 
 NAME = "demo"
 BATCH_PATHS = None
@@ -26,40 +27,49 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=2024, help="random seed of the simulation")
     add_model_arguments(parser)
     parser.add_argument("--tolerance", type=float, default=5, help="largest distance (voxels) of a match")
-    add_device_argument(parser)
     add_overwrite_argument(parser)
 
 
 def run(args):
     from ..events.evaluate import match_events
-    from ..io.events import read_events
     from ..io.tables import write_csv
-    from . import detect, simulate
+    from ..pipeline import detect_file
+    from ..progress import TqdmProgress
+    from ..simulation import simulate_to_folder
+    from . import detect
 
     folder = args.output
+    movie_path = folder / "movie.h5"
+    # detect's own defaults, so that the demo shows what `exodeepfinder detect` does
+    detect_args = build_parser(detect).parse_args([str(movie_path)])
+    for name in ("model_weights", "patch_size", "device", "precision", "overwrite"):
+        setattr(detect_args, name, getattr(args, name))
+    outputs = detect.output_paths(detect_args, movie_path)
+    evaluation = check_output(folder / "evaluation.csv", args)
+
     print(f"1/3 simulating a {' x '.join(map(str, args.shape))} movie with {args.n_events} events "
           f"(seed {args.seed}) in {folder}", flush=True)
-    options = dict(n_events=args.n_events)
-    simulation = simulate.simulate_to_folder(folder, args.shape, args.seed, options, overwrite=args.overwrite)
+    simulation = simulate_to_folder(folder, args.shape, args.seed, dict(n_events=args.n_events),
+                                    overwrite=args.overwrite, progress=TqdmProgress("simulating", "frame"))
+    detect_args.offset = float(simulation.params["offset"])
 
     print("2/3 detecting events", flush=True)
-    # through detect's own parser, so that the demo runs with detect's defaults
-    argv = [str(folder / "movie.h5"), "--patch_size", str(args.patch_size), "--device", args.device,
-            f"--offset={float(simulation.params['offset'])}"]
-    argv += ["--model_weights", str(args.model_weights)] if args.model_weights is not None else []
-    argv += ["--overwrite"] if args.overwrite else []
-    detect.run(build_parser(detect).parse_args(argv))
+    progress = TqdmProgress("detecting", unit="%")
+    try:
+        detected = detect_file(movie_path, outputs, load_model_once(detect_args), gallery_size=detect_args.gallery_size,
+                               overwrite=args.overwrite, progress=progress, **detect.detection_options(detect_args))
+    finally:
+        progress.close()
 
-    detected = read_events(folder / "movie_events.csv")
     matching = match_events(detected, simulation.events, tolerance=args.tolerance)
-    write_csv(matching.table(detected, simulation.events), folder / "evaluation.csv")
+    write_csv(matching.table(detected, simulation.events), evaluation)
     summary = matching.summary
     print(f"3/3 evaluation against the simulated truth (tolerance {args.tolerance:g} voxels):")
     print(f"  {summary['tp']} true positives, {summary['fp']} false positives, {summary['fn']} missed "
           f"of {len(simulation.events)} events")
     print(f"  precision {summary['precision']:.3f}  recall {summary['recall']:.3f}  F1 {summary['f1']:.3f}")
-    print(f"outputs in {folder}/: movie.h5 (the movie), expert_annotation.xml (the truth), movie_events.csv "
-          "(detections with measurements), movie_events.png, movie_gallery.png, evaluation.csv")
+    print(f"outputs in {folder}/: movie.h5 (the movie), expert_annotation.xml (the truth), "
+          + ", ".join(path.name for path in outputs.values()) + f", {evaluation.name}")
     return summary
 
 

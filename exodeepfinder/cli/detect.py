@@ -17,23 +17,17 @@ The weights: --model_weights, else $EXODEEPFINDER_WEIGHTS, else the official wei
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError
-from ..pipeline import DEFAULT_MIN_SIZE, detect_events  # noqa: F401  (re-exported for scripts)
-from ._common import (add_device_argument, add_overwrite_argument, check_output, format_path, add_model_arguments,
-                      run_command)
+from ..pipeline import DEFAULT_MIN_SIZE
+from ._common import add_model_arguments, add_overwrite_argument, check_output, format_path, load_model_once, run_command
 
 NAME = "detect"
 BATCH_PATHS = []
 #: Movies looked for in each folder with --batch (first found), unless --movie names one.
 BATCH_MOVIES = ("movie.h5", "tiff")
-#: Movies held in memory up to this size (faster measurements); larger ones are read lazily.
-IN_MEMORY_BYTES = 2 * 1024 ** 3
 
 OUTPUTS = {
     "segmentation": "{movie.parent}/{movie.stem}_segmentation.h5",
@@ -50,9 +44,6 @@ def add_arguments(parser):
     parser.add_argument("-m", "--movie", default=None,
                         help="with --batch: the movie inside each folder (default: movie.h5, else tiff/)")
     add_model_arguments(parser)
-    parser.add_argument("--precision", choices=["fast", "fp32"], default="fast",
-                        help="fast: bfloat16/float16 where the hardware has it; fp32: exact reference numbers")
-    add_device_argument(parser)
     parser.add_argument("-cr", "--cluster_radius", type=float, default=5, help="clustering radius (voxels)")
     parser.add_argument("--min_size", type=int, default=DEFAULT_MIN_SIZE,
                         help="drop events of fewer voxels (spurious detections are small)")
@@ -88,85 +79,35 @@ def _movies_to_process(args) -> list[Path]:
     raise InputError(f"{folder}: no movie ({' or '.join(BATCH_MOVIES)}; choose one with --movie)")
 
 
-_LOADED = {}
+def detection_options(args) -> dict:
+    """The keyword arguments of :func:`exodeepfinder.pipeline.detect` given on the command line."""
+    return dict(save_scores=args.save_scores, patch_size=args.patch_size, precision=args.precision,
+                cluster_radius=args.cluster_radius, min_size=args.min_size, min_score=args.min_score,
+                offset=args.offset)
 
 
-def _model(args):
-    """The network for ``args`` (loaded once, also across --batch folders); say which weights run."""
-    from ..model.weights import load_unet, resolve_weights
-
-    path, _ = resolve_weights(args.model_weights)
-    key = (str(path), path.stat().st_mtime_ns, args.device)
-    if key not in _LOADED:
-        _LOADED.clear()
-        _LOADED[key] = load_unet(args.model_weights, args.device)
-    model, device, source = _LOADED[key]
-    print(f"weights: {source}; device: {device}", flush=True)
-    return model
-
-
-def _segment_and_find_events(movie, model, outputs, args, name):
-    """Segment ``movie`` block by block into a file, then find the events in the file's label map.
-
-    The segmentation (with the class scores the clustering needs) is written to a scratch file
-    beside the output, so memory does not grow with the length of the movie; it becomes the
-    output (``--save_scores``) or only its labels are copied there.
-    """
-    import tempfile
-
-    from ..inference import iter_segment
-    from ..io.h5 import write_h5
-    from ..io.segmentation import open_segmentation, write_segmentation
-    from ..pipeline import find_events
-    from ..progress import TqdmProgress
-
-    segmentation = outputs["segmentation"]
-    segmentation.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{segmentation.stem}.", dir=segmentation.parent) as scratch:
-        scratch = Path(scratch) / segmentation.name
-        blocks = iter_segment(movie, model, patch_size=args.patch_size, precision=args.precision,
-                              return_scores=True, progress=TqdmProgress(f"{name}: segmenting", "patch"))
-        write_segmentation(scratch, blocks, movie.shape, save_scores=True)
-        labels, scores = open_segmentation(scratch)
-        try:
-            events = find_events(labels, movie, scores=scores, cluster_radius=args.cluster_radius,
-                                 min_size=args.min_size, min_score=args.min_score, offset=args.offset,
-                                 progress=TqdmProgress(f"{name}: clustering", "frame"),
-                                 measure_progress=TqdmProgress(f"{name}: measuring", "event"))
-            if not args.save_scores:
-                write_h5(segmentation, labels)
-        finally:
-            labels.file.close()
-        if args.save_scores:
-            os.replace(scratch, segmentation)
-    return events
+def output_paths(args, movie_path: Path) -> dict:
+    """Output file of each kind for ``movie_path``; an error if one exists and --overwrite is not given."""
+    names = [name for name in OUTPUTS if name != "gallery" or args.gallery_size > 0]
+    return {name: check_output(format_path(getattr(args, name), movie=movie_path), args) for name in names}
 
 
 def run(args):
-    from ..io.events import write_events
-    from ..io.figures import save_figure
-    from ..io.movie import open_movie
-    from ..plots import events_figure, gallery_figure, max_projection
+    from ..pipeline import detect_file
+    from ..progress import TqdmProgress
 
     for movie_path in _movies_to_process(args):
-        outputs = {name: check_output(format_path(getattr(args, name), movie=movie_path), args)
-                   for name in OUTPUTS if name != "gallery" or args.gallery_size > 0}
-        movie = open_movie(movie_path)
-        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
-            movie = np.asarray(movie[0:movie.shape[0]])
-        model = _model(args)
-        name = movie_path.name
+        outputs = output_paths(args, movie_path)
+        model = load_model_once(args)
+        progress = TqdmProgress(f"{movie_path.name}: detecting", unit="%")
         try:
-            events = _segment_and_find_events(movie, model, outputs, args, name)
+            events = detect_file(movie_path, outputs, model, gallery_size=args.gallery_size,
+                                 overwrite=args.overwrite, progress=progress, **detection_options(args))
         except ValueError as err:
             raise InputError(f"{movie_path}: {err}") from None
-        write_events(events, outputs["events"])
-        write_events(events, outputs["annotation"])
-        save_figure(events_figure(max_projection(movie), events,
-                                  f"{name}: {len(events)} events over the maximum projection"), outputs["figure"])
-        if "gallery" in outputs:
-            save_figure(gallery_figure(movie, events, n_events=args.gallery_size), outputs["gallery"])
-        print(f"{movie_path}: {len(events)} events ({'x'.join(map(str, movie.shape))} movie)")
+        finally:
+            progress.close()
+        print(f"{movie_path}: {len(events)} events")
         for key, path in outputs.items():
             print(f"  {key:>12}: {path}")
 

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from .. import __version__
-from ._common import build_parser, execute
+from ._common import build_parser, execute, no_arguments, open_form_window
 
 #: Subcommands in pipeline order (module names in exodeepfinder.cli).
 COMMANDS = [
@@ -51,7 +51,10 @@ def build_main_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_main_parser().parse_args(argv)
+    parser = build_main_parser()
+    if no_arguments(argv):
+        return open_form_window(parser, None)
+    args = parser.parse_args(argv)
     return execute(args._module, args)
 
 

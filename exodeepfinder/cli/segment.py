@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import (add_device_argument, add_overwrite_argument, check_output, format_path, input_path,
-                      add_model_arguments, run_command)
+from ._common import (add_model_arguments, add_overwrite_argument, check_output, format_path, input_path,
+                      load_model_once, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -28,55 +28,56 @@ def add_arguments(parser):
                         help="also save orthoslice PNGs of the movie and of the labels beside the segmentation")
     parser.add_argument("-s", "--segmentation", default="{movie.parent}/{movie.stem}_segmentation.h5",
                         help="output segmentation (.h5)")
-    add_device_argument(parser)
-    parser.add_argument("--precision", choices=["fast", "fp32"], default="fast",
-                        help="fast: bfloat16/float16 and larger tiles; fp32: the reference's float32 numbers")
     parser.add_argument("--save_scores", action="store_true",
                         help="also save the class probabilities (float16 dataset 'scores', [t, 3, y, x])")
     add_overwrite_argument(parser)
 
 
+def orthoslice_paths(segmentation: Path) -> dict:
+    """The -v pictures of a segmentation: ``<segmentation>_movie_orthoslices.png`` and ``..._labels_...``."""
+    return {name: segmentation.with_name(f"{segmentation.stem}_{name}_orthoslices.png") for name in ("movie", "labels")}
+
+
 def run(args):
-    from ..inference import iter_segment
     from ..io.movie import open_movie
-    from ..io.segmentation import write_segmentation
-    from ..model.weights import load_unet
+    from ..io.segmentation import write_segmentation_blocks
+    from ..pipeline import iter_segment
     from ..progress import TqdmProgress
 
     movie_path = input_path(args, "movie", "movie.h5", "the movie to segment")
     output = check_output(format_path(args.segmentation, movie=movie_path), args)
+    pictures = {name: check_output(path, args) for name, path in orthoslice_paths(output).items()} \
+        if args.visualization else {}
     movie = open_movie(movie_path)
-    if len(movie.shape) != 3:
-        raise InputError(f"{movie_path}: expected a [t, y, x] movie, found shape {tuple(movie.shape)}")
-    model, device, source = load_unet(args.model_weights, args.device)
-    print(f"weights: {source}")
-    print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}) on {device}, precision {args.precision}")
-    progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="patch")
+    model = load_model_once(args)
+    print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), precision {args.precision}")
+    progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="window")
     try:
         blocks = iter_segment(movie, model, patch_size=args.patch_size, precision=args.precision,
                               return_scores=args.save_scores, progress=progress)
-        write_segmentation(output, blocks, movie.shape, save_scores=args.save_scores)
+        write_segmentation_blocks(output, blocks, movie.shape, save_scores=args.save_scores)
+    except ValueError as err:
+        raise InputError(f"{movie_path}: {err}") from None
     finally:
         progress.close()
     print(f"wrote {output}")
-    if args.visualization:
-        _save_orthoslices(movie, output)
+    if pictures:
+        _save_orthoslices(movie, output, pictures)
 
 
-def _save_orthoslices(movie, segmentation: Path):
-    """``<segmentation>_movie_orthoslices.png`` and ``<segmentation>_labels_orthoslices.png``."""
+def _save_orthoslices(movie, segmentation: Path, pictures: dict):
     from ..io.figures import save_figure
     from ..io.h5 import open_h5
     from ..plots import orthoslices_figure
 
     labels = open_h5(segmentation)
     try:
-        written = [save_figure(orthoslices_figure(volume, title=f"{segmentation.stem}: {name}", is_labels=is_labels),
-                               segmentation.with_name(f"{segmentation.stem}_{name}_orthoslices.png"), dpi=80)
-                   for name, volume, is_labels in (("movie", movie, False), ("labels", labels, True))]
+        for name, volume, is_labels in (("movie", movie, False), ("labels", labels, True)):
+            save_figure(orthoslices_figure(volume, title=f"{segmentation.stem}: {name}", is_labels=is_labels),
+                        pictures[name], dpi=80)
     finally:
         labels.file.close()
-    print("wrote " + ", ".join(str(p) for p in written))
+    print("wrote " + ", ".join(str(p) for p in pictures.values()))
 
 
 def main(argv=None):

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model.precision import PRECISIONS, autocast_dtype, check_precision
 from ..progress import report
 from .normalize import normalize_frames
 from .tiling import PAD, T_REACH, AxisTiling, reference_axis, time_windows
 
-PRECISIONS = ("fast", "fp32")
 #: Voxels of one network call (all windows of a batch together) in each precision; bounds memory.
 MAX_VOXELS = {"fast": 4_000_000, "fp32": 2_000_000}
 
@@ -84,14 +84,10 @@ def _float32_ends(model):
 def _autocast(device, precision):
     import torch
 
-    if precision == "fp32":
+    dtype = autocast_dtype(device, precision)
+    if dtype is None:
         return contextlib.nullcontext()
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    if device.type == "cpu":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return torch.autocast(device.type, dtype=torch.float16)
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def _read_window(movie, window_start, window_stop, y_axis, x_axis) -> np.ndarray:
@@ -120,8 +116,7 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "fast"
     import torch
 
     patch_size = _check_patch_size(patch_size)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+    check_precision(precision)
     shape = tuple(movie.shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"movie: expected a non-empty [t, y, x] array, got shape {shape}")

@@ -13,13 +13,14 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
+from ..labels import LABELS
 from .atomic import atomic_output
 from .h5 import DATASET, open_h5
 
 SCORES = "scores"
 
 
-def write_segmentation(path, blocks, shape, *, save_scores: bool = False) -> Path:
+def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False) -> Path:
     """Write a segmentation block of frames by block of frames, atomically.
 
     Parameters
@@ -53,6 +54,54 @@ def write_segmentation(path, blocks, shape, *, save_scores: bool = False) -> Pat
             if scores is not None:
                 scores[block.start:block.stop] = block.scores
     return path
+
+
+def write_segmentation(labels, path, *, scores=None) -> Path:
+    """Write a label map (and optionally its class probabilities) as a segmentation file, atomically.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (t, y, x)
+        Values 0 (background), 1 (bright spot) and 2 (event); stored as int8.
+    path : str or Path
+        Output HDF5 file.
+    scores : array-like of float, shape (t, 3, y, x), optional
+        Class probabilities, stored as float16 ``scores``.
+
+    Returns
+    -------
+    Path
+    """
+    from ..inference import SegmentedBlock
+
+    labels = np.asarray(labels)
+    if labels.ndim != 3:
+        raise ValueError(f"labels: expected a [t, y, x] label map, got shape {labels.shape}")
+    if labels.size and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= len(LABELS)):
+        raise ValueError(f"labels: expected whole numbers {min(LABELS)} to {max(LABELS)} "
+                         f"({', '.join(LABELS.values())})")
+    if scores is not None and tuple(np.shape(scores)) != (labels.shape[0], len(LABELS)) + labels.shape[1:]:
+        raise ValueError(f"scores: shape {np.shape(scores)} does not match labels {labels.shape} (expected [t, 3, y, x])")
+    step = 64
+    blocks = (SegmentedBlock(start, min(start + step, len(labels)), labels[start:start + step].astype(np.int8),
+                             None if scores is None else np.asarray(scores[start:start + step], np.float16))
+              for start in range(0, len(labels), step))
+    return write_segmentation_blocks(path, blocks, labels.shape, save_scores=scores is not None)
+
+
+def read_segmentation(path):
+    """Read a segmentation file into memory: its labels and, if saved, its class probabilities.
+
+    Returns
+    -------
+    labels : ndarray of int8, shape (t, y, x)
+    scores : ndarray of float16, shape (t, 3, y, x), or None
+    """
+    labels, scores = open_segmentation(path)
+    try:
+        return labels[()], (None if scores is None else scores[()])
+    finally:
+        labels.file.close()
 
 
 def open_segmentation(path):

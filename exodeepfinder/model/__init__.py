@@ -1,4 +1,17 @@
-"""The ExoDeepFinder 3D U-Net and its weights."""
+"""The ExoDeepFinder 3D U-Net and its weights.
 
-from .keras_weights import load_keras_weights, save_keras_weights  # noqa: F401
-from .unet import UNet  # noqa: F401
+:mod:`.unet` (the network), :mod:`.keras_weights` (reading and writing the Keras HDF5 layout of
+the official weights), :mod:`.weights` (which weights to use; :func:`~.weights.load_model`),
+:mod:`.download` (the official weights), :mod:`.precision` (arithmetic modes).
+PyTorch is imported only when the network itself is needed.
+"""
+
+import importlib
+
+_LAZY = {"UNet": "unet", "load_keras_weights": "keras_weights", "save_keras_weights": "keras_weights"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

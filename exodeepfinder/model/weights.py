@@ -1,6 +1,6 @@
 """Find the U-Net weights to use and load them onto a device.
 
-Resolution order: an explicit path (``--model_weights``), the ``EXODEEPFINDER_WEIGHTS``
+Resolution order: a file or name given by the caller, the ``EXODEEPFINDER_WEIGHTS``
 environment variable, the official weights in the user cache (see
 :func:`official_weights_path`), then the default model bundled with the package.
 """
@@ -31,19 +31,38 @@ def official_weights_path() -> Path:
     return cache_dir() / OFFICIAL_FILENAME
 
 
-def resolve_weights(path=None) -> tuple[Path, str]:
+#: Names that ``weights`` may take instead of a path.
+WEIGHTS_NAMES = ("bundled", "official")
+
+
+def resolve_weights(weights=None) -> tuple[Path, str]:
     """Return the weights file to use and a short description of where it came from.
+
+    Parameters
+    ----------
+    weights : str or Path, optional
+        A weights file; ``"bundled"`` (the default model shipped with the package);
+        ``"official"`` (the official ExoDeepFinder weights fetched by ``exodeepfinder
+        download-weights``); or None: ``$EXODEEPFINDER_WEIGHTS``, else the official weights if
+        they were downloaded, else the bundled model.
 
     Raises
     ------
     InputError
-        If an explicit or environment path does not exist, or no weights are found at all.
+        If the file named does not exist, or no weights are found at all.
     """
-    if path is not None:
-        path = Path(path).expanduser()
+    if isinstance(weights, str) and weights in WEIGHTS_NAMES:
+        path = BUNDLED_WEIGHTS if weights == "bundled" else official_weights_path()
+        if not path.is_file():
+            hint = ("run 'exodeepfinder download-weights' first" if weights == "official"
+                    else "the package installation is incomplete")
+            raise InputError(f"{path}: {weights} weights not found ({hint})")
+        return path, ("bundled default model" if weights == "bundled" else "official ExoDeepFinder weights")
+    if weights is not None:
+        path = Path(weights).expanduser()
         if not path.is_file():
             raise InputError(f"{path}: weights file not found")
-        return path, "--model_weights"
+        return path, "given file"
     if os.environ.get(ENV_WEIGHTS):
         path = Path(os.environ[ENV_WEIGHTS]).expanduser()
         if not path.is_file():
@@ -53,8 +72,12 @@ def resolve_weights(path=None) -> tuple[Path, str]:
         return official_weights_path(), "official ExoDeepFinder weights (user cache)"
     if BUNDLED_WEIGHTS.is_file():
         return BUNDLED_WEIGHTS, "bundled default model"
-    raise InputError("no model weights found: pass --model_weights FILE, set EXODEEPFINDER_WEIGHTS, "
+    raise InputError("no model weights found: give a weights file, set EXODEEPFINDER_WEIGHTS, "
                      "or run 'exodeepfinder download-weights' to fetch the official ExoDeepFinder weights")
+
+
+#: Devices the network can run on (``"auto"``: cuda, else mps, else cpu).
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def pick_device(name: str = "auto"):
@@ -69,29 +92,57 @@ def pick_device(name: str = "auto"):
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available to PyTorch")
+        raise InputError("device cuda: no CUDA GPU is available to PyTorch")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InputError("--device mps: Apple MPS is not available to PyTorch")
-    if name not in ("cpu", "cuda", "mps"):
-        raise InputError(f"--device {name}: expected auto, cpu, cuda or mps")
+        raise InputError("device mps: Apple MPS is not available to PyTorch")
+    if name not in DEVICES:
+        raise InputError(f"device {name!r}: expected one of {', '.join(DEVICES)}")
     return torch.device(name)
 
 
-def load_unet(path=None, device="auto"):
-    """Build the U-Net, load weights (resolved by :func:`resolve_weights`) and move it to ``device``.
+def load_model(weights=None, device="auto"):
+    """The ExoDeepFinder U-Net with its weights, ready to segment movies.
+
+    Parameters
+    ----------
+    weights : str or Path, optional
+        A Keras-layout weights file (``.h5``, e.g. the official ``net_weights_FINAL.h5`` or one
+        written by training), ``"bundled"``, ``"official"``, or None for the default choice
+        (see :func:`resolve_weights`).
+    device : str or torch.device
+        ``"auto"`` (CUDA, else Apple MPS, else CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
 
     Returns
     -------
-    model : UNet
-        In eval mode, on ``device``.
-    device : torch.device
-    source : str
-        ``"<path> (<where it came from>)"``, for the user to see which weights run.
+    UNet
+        In eval mode, on ``device``, with attributes ``weights_path`` (the file loaded),
+        ``weights_source`` (where it came from, e.g. ``"bundled default model"``) and ``device``.
+
+    Examples
+    --------
+    >>> model = load_model("bundled", device="cpu")
+    >>> model.weights_source
+    'bundled default model'
     """
     from .keras_weights import load_keras_weights
     from .unet import UNet
 
-    weights, origin = resolve_weights(path)
+    path, source = resolve_weights(weights)
     device = pick_device(device) if isinstance(device, str) else device
-    model = load_keras_weights(UNet(), weights).to(device).eval()
-    return model, device, f"{weights} ({origin})"
+    model = load_keras_weights(UNet(), path).to(device).eval()
+    model.weights_path, model.weights_source, model.device = path, source, device
+    return model
+
+
+def describe_model(model) -> str:
+    """One line saying which weights ``model`` runs, from where, on which device."""
+    path = getattr(model, "weights_path", None)
+    if path is None:
+        return "weights: (given model)"
+    return f"weights: {path} ({model.weights_source}); device: {model.device}"
+
+
+def load_unet(path=None, device="auto"):
+    """Deprecated: ``(model, device, source)`` for :func:`load_model`."""
+    model = load_model(path, device)
+    return model, model.device, f"{model.weights_path} ({model.weights_source})"

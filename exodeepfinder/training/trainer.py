@@ -19,13 +19,13 @@ from typing import Callable
 
 import numpy as np
 
+from ..model.precision import autocast_dtype, check_precision
 from ..progress import report
 from .history import EpochRecord, History
 from .loss import tversky_loss
 from .metrics import class_scores
 from .sampling import PatchSampler
 
-PRECISIONS = ("fast", "fp32")
 N_CLASSES = 3
 
 
@@ -87,16 +87,6 @@ def keras_initialization(model) -> None:
             torch.nn.init.zeros_(conv.bias)
 
 
-def cpu_supports_bfloat16() -> bool:
-    """True if this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where autocast pays."""
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 @dataclass
 class StepInfo:
     """Passed to ``on_step`` after every training step."""
@@ -136,8 +126,7 @@ class Trainer:
                  precision: str = "fast", seed=None):
         import torch
 
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+        check_precision(precision)
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.train_movies = list(train_movies)
@@ -156,15 +145,7 @@ class Trainer:
         self._valid_seed = int(seeds.generate_state(1)[0])
 
     def _autocast_dtype(self, precision):
-        import torch
-
-        if precision == "fp32":
-            return None
-        if self.device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if self.device.type == "cpu" and cpu_supports_bfloat16():
-            return torch.bfloat16
-        return None
+        return autocast_dtype(self.device, precision)
 
     # -- state, for resuming ------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -22,10 +22,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.atomic import atomic_output
+from .layout import MOVIE_SUFFIX, OBJECTS_SUFFIX, TARGET_SUFFIX, TRAIN, VALID
 
-TRAIN, VALID = "train", "valid"
-#: Suffixes of the three files of a movie in the training layout.
-MOVIE_SUFFIX, TARGET_SUFFIX, ANNOTATION_SUFFIX = ".h5", "_target.h5", "_objl.xml"
 
 
 @dataclass
@@ -156,7 +154,7 @@ def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
     # movie in both sets: refuse (deleting them is the user's call)
     for name, folder in destinations.items():
         for other in {output_folder, output_folder / TRAIN, output_folder / VALID} - {folder}:
-            stale = [other / f"{name}{suffix}" for suffix in (MOVIE_SUFFIX, TARGET_SUFFIX, ANNOTATION_SUFFIX)]
+            stale = [other / f"{name}{suffix}" for suffix in (MOVIE_SUFFIX, TARGET_SUFFIX, OBJECTS_SUFFIX)]
             stale = [path for path in stale if path.exists() or path.is_symlink()]
             if stale:
                 raise InputError(f"{stale[0]}: left by an earlier layout, but {name} now goes to {folder}; "
@@ -167,7 +165,7 @@ def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
         folder = destinations[name]
         folder.mkdir(parents=True, exist_ok=True)
         for source, suffix in ((movie_file, MOVIE_SUFFIX), (target_file, TARGET_SUFFIX),
-                               (annotation_file, ANNOTATION_SUFFIX)):
+                               (annotation_file, OBJECTS_SUFFIX)):
             linked &= _place(source, folder / f"{name}{suffix}", copy=copy, overwrite=overwrite)
     layout.linked = linked
     return layout

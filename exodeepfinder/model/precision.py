@@ -1,0 +1,43 @@
+"""The arithmetic precision modes of the network, and which 16-bit type each device computes fast.
+
+``"fast"`` runs the convolutions in a 16-bit float type where the hardware computes it natively
+(bfloat16 on CPUs with AVX512-BF16 or AMX, bfloat16 or float16 on GPUs) and in float32
+elsewhere: on a CPU without bfloat16 units, PyTorch emulates bfloat16 some 20x slower than
+float32. ``"fp32"`` always computes in float32, the reference's arithmetic.
+"""
+
+from __future__ import annotations
+
+#: Precision modes accepted by segmentation and training (``--precision``).
+PRECISIONS = ("fast", "fp32")
+
+
+def check_precision(precision: str) -> str:
+    """Return ``precision`` if it is one of :data:`PRECISIONS`, else raise ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+def cpu_supports_bfloat16() -> bool:
+    """True if this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where autocast pays."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast_dtype(device, precision: str):
+    """The 16-bit type ``precision`` computes in on ``device`` (a torch.device), or None for float32."""
+    import torch
+
+    check_precision(precision)
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_supports_bfloat16() else None
+    return torch.float16
