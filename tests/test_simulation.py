@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from scipy.optimize import curve_fit
 
 from exodeepfinder.simulation import simulate_movie
-from exodeepfinder.simulation.simulate import SPOT_COLUMNS, SPOT_KINDS
+from exodeepfinder.simulation.simulate import EVENT_KINDS, SPOT_COLUMNS, SPOT_KINDS
 
 QUIET = dict(n_spots=0, n_flashes=0, n_flickers=0, n_moving=0)
 
@@ -139,7 +140,8 @@ def test_uneven_cell_footprint():
 def test_distractors():
     sim = simulate_movie((200, 96, 96), n_events=0, n_spots=5, n_flashes=6, n_flickers=4, n_moving=6, seed=10)
     spots = sim.spots
-    assert set(spots.kind) == set(SPOT_KINDS)
+    # the distractors on by default (SPOT_KINDS also lists kinds that are off by default)
+    assert set(spots.kind) == {"docked", "flash", "flicker", "moving"} < set(SPOT_KINDS)
     per_object = spots.groupby("spot_id").agg(kind=("kind", "first"), frames=("t", "size"))
     assert (per_object[per_object.kind == "flash"].frames == 1).all()
     assert (per_object.kind == "flash").sum() == 6
@@ -183,3 +185,143 @@ def test_blank_frames_look_like_padding():
     assert sim.spots.t.between(5, 56).all()
     with pytest.raises(ValueError, match="blank_frames"):
         simulate_movie((10, 32, 32), n_events=1, blank_frames=(5, 5))
+
+
+# --- the options beyond the defaults: event kinetics and kinds, new distractors, drift, illumination ---
+
+FLAT = dict(background_variation=0.0, outside_background=1.0, bleaching_frames=1e12)  # the same photons everywhere
+
+
+@pytest.mark.parametrize("tau, spread", [(0.7, 0.0), (3.0, 0.3), (15.0, 0.3)])
+def test_decay_fit_recovers_tau_over_the_randomised_range(tau, spread):
+    background, offset, half = 50.0, 100.0, 12
+    sim = simulate_movie((260, 96, 96), n_events=6, event_amplitude=15000, event_tau=(tau, tau), event_spread=spread,
+                         event_separation=40, background=background, offset=offset, margin=14, seed=14,
+                         **FLAT, **QUIET)
+    movie = sim.movie.astype(float)
+    baseline = (offset + background) * (2 * half + 1) ** 2  # known exactly: flat background, gain 1
+    estimates = []
+    for t, y, x in sim.events[["t", "y", "x"]].to_numpy():
+        t, y, x = int(t), int(round(y)), int(round(x))
+        ages = np.arange(0, max(2, int(1.5 * tau)) + 1)
+        if t + ages[-1] >= len(movie):
+            continue
+        signal = movie[t + ages, y - half:y + half + 1, x - half:x + half + 1].sum(axis=(1, 2)) - baseline
+        estimates.append(-1 / np.polyfit(ages, np.log(np.clip(signal, 1, None)), 1)[0])
+    assert len(estimates) >= 4
+    assert abs(np.median(estimates) / tau - 1) < 0.1, estimates
+    assert sim.events.tau.eq(tau).all() and sim.events.spread.eq(spread).all()
+
+
+def test_spreading_fraction():
+    sim = simulate_movie((400, 128, 128), n_events=60, event_spread=0.4, event_spread_fraction=0.5, seed=15, **QUIET)
+    spread = sim.events.spread.to_numpy()
+    assert set(np.unique(spread)) == {0.0, 0.4}
+    assert 0.3 < (spread > 0).mean() < 0.7
+    # an event that does not spread keeps its size: fit at the peak and 4 frames later
+    still = sim.events[(sim.events.spread == 0) & (sim.events.t < 390)]
+    quiet = simulate_movie((400, 128, 128), n_events=60, event_amplitude=4000, event_tau=(8.0, 8.0),
+                           event_spread=0.4, event_spread_fraction=0.5, seed=15, **QUIET)
+    for t, y, x in quiet.events[quiet.events.spread == 0][["t", "y", "x"]].to_numpy()[:5]:
+        t, y, x = int(t), int(round(y)), int(round(x))
+        crop = lambda f: quiet.movie[f, y - 7:y + 8, x - 7:x + 8]  # noqa: E731
+        assert abs(fit_sigma(crop(t + 4)) - fit_sigma(crop(t))) < 0.15
+    assert len(still) > 5
+
+
+def test_events_of_docked_vesicles():
+    brightness = 0.3
+    sim = simulate_movie((300, 96, 96), n_events=12, docked_fraction=1.0, event_docking=(10, 30),
+                         event_docking_brightness=brightness, event_amplitude=2000, spot_fluctuation=0.0,
+                         event_separation=30, background=50, seed=16, **FLAT, **QUIET)
+    events, spots = sim.events, sim.spots
+    assert (events.kind == "docked_then_fused").all() and set(spots.kind) == {"docked_then_fused"}
+    assert spots.spot_id.nunique() == len(events)
+    for (t, y, x, amplitude, docked), (_, rows) in zip(
+            events[["t", "y", "x", "amplitude", "docked_frames"]].to_numpy(), spots.groupby("spot_id")):
+        assert 10 <= docked <= 30
+        # the vesicle waits at the fusion site until the frame before the rise
+        assert rows.t.max() == t - 1 and rows.t.min() == max(t - docked, 0)
+        assert np.allclose(rows[["y", "x"]].to_numpy(), [y, x])
+        np.testing.assert_allclose(rows.amplitude.iloc[-1], brightness * amplitude, rtol=1e-4)
+        # in the movie: a dim spot before, the event's peak at t
+        t, yi, xi = int(t), int(round(y)), int(round(x))
+        before = sim.movie[int(t) - 3:int(t), yi, xi].astype(float).mean() - 150
+        peak = float(sim.movie[t, yi, xi]) - 150
+        if t >= 3:
+            assert 0.15 * amplitude < before < 0.5 * amplitude and peak > 0.7 * amplitude
+    mixed = simulate_movie((400, 128, 128), n_events=60, docked_fraction=0.5, seed=17, **QUIET)
+    assert 0.3 < (mixed.events.kind == "docked_then_fused").mean() < 0.7
+    assert set(mixed.events.kind) == set(EVENT_KINDS)
+    assert (mixed.events.docked_frames[mixed.events.kind == "arrived_and_fused"] == 0).all()
+
+
+def test_arriving_leaving_moving_and_blinking_distractors():
+    sim = simulate_movie((200, 96, 96), n_events=0, n_spots=0, n_flashes=0, n_flickers=6, n_moving=6,
+                         n_arriving_leaving=8, flicker_low=0.0, moving_lifetime=(10, 12), seed=18)
+    spots = sim.spots
+    assert set(spots.kind) == {"flicker", "moving", "arriving_leaving"}
+    visits = spots[spots.kind == "arriving_leaving"].groupby("spot_id")
+    assert len(visits) == 8
+    for _, rows in visits:
+        assert len(rows) <= 3 + 8 + 3 and np.all(np.diff(rows.t) == 1)
+        inside = 0 < rows.t.min() and rows.t.max() < 199
+        if inside:  # arrives and leaves: dimmer at both ends than at its brightest
+            assert len(rows) >= 3 and rows.amplitude.iloc[[0, -1]].max() < rows.amplitude.max()
+    for _, rows in spots[spots.kind == "moving"].groupby("spot_id"):
+        assert len(rows) <= 12
+    for _, rows in spots[spots.kind == "flicker"].groupby("spot_id"):
+        if len(rows) > 10:
+            assert np.diff(rows.t).max() > 1  # blinking: off frames (dark) are not listed
+
+
+def test_drift_moves_everything_on_the_sample_by_the_requested_amount():
+    drift, angle = 0.05, 0.6
+    step = drift * np.array([np.sin(angle), np.cos(angle)])
+    sim = simulate_movie((201, 96, 96), n_events=6, n_spots=10, n_flashes=0, n_flickers=0, n_moving=0,
+                         spot_drift=0.0, drift=drift, drift_angle=angle, event_separation=20, seed=19)
+    np.testing.assert_allclose(sim.drift[-1], 200 * step)
+    for _, rows in sim.spots.groupby("spot_id"):  # a vesicle still on the sample moves with the stage
+        np.testing.assert_allclose(np.diff(rows[["y", "x"]].to_numpy(), axis=0), np.tile(step, (len(rows) - 1, 1)),
+                                   atol=1e-9)
+    # the cell: the last frame is the first one shifted by the drift (10 px along x with angle 0); a
+    # bright cell, so that its texture stands out of the shot noise
+    cell = simulate_movie((201, 96, 96), n_events=0, drift=drift, drift_angle=0.0, background=20000,
+                          background_variation=0.4, bleaching_frames=1e12, seed=20, **QUIET).movie.astype(float)
+
+    def mismatch(shift):
+        return np.abs(cell[200, :, 20 + shift:80 + shift] - cell[0, :, 20:80]).mean()
+
+    assert mismatch(10) < 0.7 * min(mismatch(9), mismatch(11))
+    assert mismatch(10) < 2.0 * np.sqrt(cell[0].mean() - 100)  # shot noise only
+
+
+def test_spot_positions_follow_the_drift_in_the_movie():
+    sim = simulate_movie((120, 64, 64), n_events=0, n_spots=1, n_flashes=0, n_flickers=0, n_moving=0,
+                         spot_drift=0.0, spot_lifetime=(400, 400), spot_fade=(0, 0), spot_fluctuation=0.0,
+                         spot_amplitude=3000, background=30, drift=0.05, drift_angle=np.pi / 2, seed=22, **FLAT)
+    rows = sim.spots.set_index("t")
+    first, last = int(rows.index.min()), int(rows.index.max())
+    assert last - first >= 60
+    for t in (first, last):
+        y, x = int(round(rows.y[t])), int(round(rows.x[t]))
+        weights = np.clip(sim.movie[t, y - 5:y + 6, x - 5:x + 6].astype(float) - 130, 0, None)
+        yy, xx = np.mgrid[-5:6, -5:6]
+        assert abs((weights * yy).sum() / weights.sum() + y - rows.y[t]) < 0.2
+        assert abs((weights * xx).sum() / weights.sum() + x - rows.x[t]) < 0.2
+    assert rows.y[last] - rows.y[first] == pytest.approx(0.05 * (last - first))
+    assert rows.x[last] == pytest.approx(rows.x[first])
+
+
+def test_uneven_illumination():
+    falloff, background = 0.5, 400.0
+    sim = simulate_movie((40, 64, 64), n_events=10, event_amplitude=1000, illumination_falloff=falloff,
+                         background=background, seed=22, **FLAT, **QUIET)
+    # the median skips the events, the smoothing the noise
+    light = ndimage.uniform_filter((np.median(sim.movie.astype(float), axis=0) - 100) / background, 5)
+    corners = [light[:3, :3].mean(), light[:3, -3:].mean(), light[-3:, :3].mean(), light[-3:, -3:].mean()]
+    assert min(corners) == pytest.approx(1 - falloff, abs=0.05)
+    assert light.max() == pytest.approx(1.0, abs=0.05) and light.max() > max(corners) + 0.1
+    # the truth gives the photons that reach the camera: dimmer events where the light is weaker
+    ratio = sim.events.amplitude / 1000
+    assert ratio.between(0.7 * (1 - falloff), 1.3).all() and ratio.min() < 0.9

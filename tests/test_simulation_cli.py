@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from exodeepfinder.cli import main as cli_main
 from exodeepfinder.cli import simulate as cli_simulate
@@ -79,3 +80,62 @@ def test_several_movies_feed_the_training_chain(tmp_path, capsys):
         merged = read_events(movies / folder / "merged_annotation.xml")
         truth = read_events(movies / folder / "expert_annotation.xml")
         assert (merged.class_label == 2).sum() == len(truth) == 4
+
+
+def test_randomize_writes_the_drawn_parameters(tmp_path, capsys):
+    from exodeepfinder.simulation import DEFAULT_RANGES, simulate_randomized
+
+    out = tmp_path / "movies"
+    argv = ["-o", str(out), "--shape", "30", "64", "64", "--n_movies", "2", "--seed", "7", "--randomize",
+            "--range", "event_amplitude", "100", "200", "--range", "camera", "scmos", "emccd", "--range", "drift", "0",
+            "--n_events", "3"]
+    assert cli_simulate.main(argv) == 0
+    assert "drawn:" in capsys.readouterr().out
+    records = [json.loads((out / name / "simulation.json").read_text()) for name in ("movie_01", "movie_02")]
+    for seed, record in zip((7, 8), records):
+        assert record["randomized"] is True and record["seed"] == seed
+        assert set(record["settings"]) == set(DEFAULT_RANGES)
+        assert 100 <= record["event_amplitude"] <= 200 and record["camera"] in ("scmos", "emccd")
+        assert record["drift"] == 0 and record["n_events"] == 3  # a flag given on the command line stays fixed
+        assert record["ranges"]["event_amplitude"] == [100, 200]
+        for name, span in DEFAULT_RANGES.items():
+            if name not in ("event_amplitude", "camera", "drift"):
+                assert record["ranges"][name] == list(span)
+    assert records[0]["settings"] != records[1]["settings"]
+    # the record remakes the movie
+    again = simulate_randomized((30, 64, 64), 7, {"event_amplitude": (100, 200), "camera": ("scmos", "emccd"),
+                                                  "drift": 0}, n_events=3)
+    assert np.array_equal(read_h5(out / "movie_01" / "movie.h5"), again.movie)
+    assert len(read_events(out / "movie_01" / "expert_annotation.xml")) == 3
+
+
+def test_range_errors_are_one_line(tmp_path, capsys):
+    for argv, message in [(["--range", "drift", "0", "1"], "--range: needs --randomize"),
+                          (["--randomize", "--range", "drift", "fast"], "--range drift: expected numbers"),
+                          (["--randomize", "--range", "brightness", "1", "2"], "--range: unknown setting"),
+                          (["--randomize", "--range", "camera", "ccd"], "--range: camera must be among"),
+                          (["--event_tau", "3", "1"], "--event_tau: expected 0 < low <= high")]:
+        assert cli_simulate.main(["-o", str(tmp_path / "x"), "--shape", "10", "32", "32", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()
+
+
+def test_new_parameters_are_flags(tmp_path):
+    out = tmp_path / "cell"
+    argv = ["-o", str(out), *SMALL, "--camera", "emccd", "--hot_pixels", "4", "--drift", "0.1",
+            "--docked_fraction", "1", "--n_arriving_leaving", "3"]
+    assert cli_simulate.main(argv) == 0
+    record = json.loads((out / "simulation.json").read_text())
+    assert record["camera"] == "emccd" and len(record["hot_pixels"]) == 4 and record["randomized"] is False
+    assert np.hypot(*record["drift_per_frame"]) == pytest.approx(0.1)
+    events = pd.read_csv(out / "expert_annotation.csv")
+    assert (events.kind == "docked_then_fused").all()
+    assert "arriving_leaving" in set(pd.read_csv(out / "spots.csv").kind)
+
+
+def test_folder_writer_is_importable_from_the_command_module():
+    from exodeepfinder.cli.simulate import simulate_to_folder
+    from exodeepfinder.simulation import simulate_to_folder as library
+
+    assert simulate_to_folder is library

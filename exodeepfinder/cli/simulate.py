@@ -6,16 +6,19 @@ the rise), spots.csv (every visible docked vesicle and distractor, one row per f
 simulation.json (the parameters and seed); with --tiff also tiff/frame_0001.tif ... With
 --n_movies N, N such folders movie_01, movie_02... (seeds seed, seed+1...), ready for
 detect_spots, merge_detector_expert and structure_training_dataset --batch.
-Units: pixels (160 nm) and frames (0.3 s).
+With --randomize, each movie's parameters are drawn from ranges (domain randomisation:
+brightness, spot size, kinetics, distractors, camera...); --range NAME LOW HIGH changes a range,
+and a simulation flag given on the command line fixes that parameter.
+Units: pixels (160 nm) and frames (0.3 s) by default.
 """
 
 from __future__ import annotations
 
+import argparse
 import inspect
-import json
 import sys
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 from ..errors import InputError
 from ._common import add_overwrite_argument, check_output, run_command
@@ -23,8 +26,24 @@ from ._common import add_overwrite_argument, check_output, run_command
 NAME = "simulate"
 BATCH_PATHS = None
 
-OUTPUT_FILES = ("movie.h5", "expert_annotation.xml", "expert_annotation.csv", "spots.csv", "simulation.json")
 _NOT_OPTIONS = ("shape", "seed", "progress")
+
+
+def __getattr__(name):
+    # the folder writer lives in the library; `simulate_to_folder` stays importable from here
+    if name == "simulate_to_folder":
+        from ..simulation.folder import simulate_to_folder
+
+        return simulate_to_folder
+    raise AttributeError(name)
+
+
+class _StoreGiven(argparse.Action):
+    """Store the value and remember that the flag was given (with --randomize it fixes the parameter)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = getattr(namespace, "given", set()) | {self.dest}
 
 
 def _parameter_help() -> dict:
@@ -46,8 +65,18 @@ def _parameter_help() -> dict:
     return helps
 
 
+def _ranges_help() -> str:
+    from ..simulation.randomize import DEFAULT_RANGES
+
+    spans = [f"{name} {' '.join(span)}" if name == "camera" else f"{name} {span[0]:g} {span[1]:g}"
+             for name, span in DEFAULT_RANGES.items()]
+    return ("with --randomize: the range of a drawn setting, e.g. --range event_amplitude 100 500, --range drift 0 "
+            "(one value fixes it), --range camera scmos emccd (the cameras to choose from); repeat for several "
+            "settings. Settings and default ranges (see docs/simulate_detect.md): " + "; ".join(spans))
+
+
 def add_arguments(parser):
-    from ..simulation.simulate import simulate_movie
+    from ..simulation.simulate import CAMERAS, simulate_movie
 
     parser.add_argument("-o", "--output", type=Path, default=Path("simulated_movie"),
                         help="output folder (created); with --n_movies, the folder of the movie folders")
@@ -56,6 +85,11 @@ def add_arguments(parser):
     parser.add_argument("--n_movies", type=int, default=1, help="number of movies (subfolders movie_01...)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (movie i uses seed + i)")
     parser.add_argument("--tiff", action="store_true", help="also write the frames as tiff/frame_0001.tif ...")
+    parser.add_argument("--randomize", action="store_true",
+                        help="draw each movie's parameters from ranges (domain randomisation); simulation flags "
+                             "given on the command line stay fixed")
+    parser.add_argument("--range", dest="ranges", action="append", nargs="+", metavar=("NAME", "VALUE"),
+                        default=None, help=_ranges_help())
     add_overwrite_argument(parser)
     helps = _parameter_help()
     simulator = parser.add_argument_group("simulation parameters (see docs/simulate_detect.md)")
@@ -63,101 +97,102 @@ def add_arguments(parser):
         if name in _NOT_OPTIONS:
             continue
         default = parameter.default
-        if isinstance(default, tuple):
-            kind = int if all(isinstance(v, int) for v in default) else float
-            simulator.add_argument(f"--{name}", type=kind, nargs=2, default=list(default), metavar=("LOW", "HIGH"),
+        if isinstance(default, str):
+            simulator.add_argument(f"--{name}", action=_StoreGiven, choices=CAMERAS, default=default,
                                    help=helps.get(name, ""))
+        elif isinstance(default, tuple):
+            kind = int if all(isinstance(v, int) for v in default) else float
+            simulator.add_argument(f"--{name}", action=_StoreGiven, type=kind, nargs=2, default=list(default),
+                                   metavar=("LOW", "HIGH"), help=helps.get(name, ""))
         else:
             kind = int if isinstance(default, int) else float
-            simulator.add_argument(f"--{name}", type=kind, default=default, help=helps.get(name, ""))
+            simulator.add_argument(f"--{name}", action=_StoreGiven, type=kind, default=default,
+                                   help=helps.get(name, ""))
 
 
 def _simulation_options(args) -> dict:
+    """The simulate_movie arguments of ``args``: all of them, or with --randomize those given."""
     from ..simulation.simulate import simulate_movie
 
     options = {}
     for name, parameter in inspect.signature(simulate_movie).parameters.items():
-        if name in _NOT_OPTIONS:
+        if name in _NOT_OPTIONS or (args.randomize and name not in getattr(args, "given", ())):
             continue
         value = getattr(args, name)
         options[name] = tuple(value) if isinstance(parameter.default, tuple) else value
     return options
 
 
-def _write_tiff_folder(folder: Path, movie, overwrite: bool, progress=None) -> None:
-    """Write one TIFF per frame into ``folder`` (frame_0001.tif ...), all or nothing."""
-    import shutil
-    import tempfile
+def _parse_ranges(entries) -> dict | None:
+    """``--range NAME VALUE...`` entries as the ``ranges`` of simulate_randomized (checked)."""
+    from ..simulation.randomize import check_ranges
 
-    import tifffile
-
-    from ..progress import report
-
-    digits = max(4, len(str(len(movie))))
-    tmp = Path(tempfile.mkdtemp(prefix=".tiff.", dir=folder.parent))
+    if not entries:
+        return None
+    ranges = {}
+    for name, *values in entries:
+        if name != "camera":
+            try:
+                values = [float(v) for v in values]
+            except ValueError:
+                raise InputError(f"--range {name}: expected numbers (got {' '.join(values)})") from None
+            if len(values) not in (1, 2):
+                raise InputError(f"--range {name}: expected LOW HIGH or one value (got {len(values)} values)")
+        ranges[name] = values[0] if len(values) == 1 else tuple(values)
     try:
-        for index, frame in enumerate(movie, start=1):
-            tifffile.imwrite(tmp / f"frame_{index:0{digits}d}.tif", frame)
-            report(progress, index, len(movie))
-        if folder.exists() and overwrite:
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-
-
-def simulate_to_folder(folder: Path, shape, seed: int, options: dict, *, tiff: bool = False,
-                       overwrite: bool = False, quiet: bool = False):
-    """Simulate one movie and write it with its truth into ``folder``; return the Simulation."""
-    from ..io.atomic import atomic_output
-    from ..io.events import write_events
-    from ..io.h5 import write_h5
-    from ..io.tables import write_csv
-    from ..progress import TqdmProgress
-    from ..simulation import simulate_movie
-
-    for name in OUTPUT_FILES + (("tiff",) if tiff else ()):
-        check_output(folder / name, SimpleNamespace(overwrite=overwrite))
-    try:
-        simulation = simulate_movie(tuple(shape), seed=seed, **options,
-                                    progress=None if quiet else TqdmProgress(f"{folder.name}: simulating", "frame"))
+        check_ranges(ranges)
     except ValueError as err:
-        raise InputError(str(err)) from None
-    folder.mkdir(parents=True, exist_ok=True)
-    write_h5(folder / "movie.h5", simulation.movie)
-    write_events(simulation.events, folder / "expert_annotation.xml")
-    write_events(simulation.events, folder / "expert_annotation.csv")
-    write_csv(simulation.spots, folder / "spots.csv")
-    with atomic_output(folder / "simulation.json") as tmp:
-        record = {"shape": list(shape), "seed": seed,
-                  **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
-                  "n_event_rows": len(simulation.events), "n_spot_rows": len(simulation.spots)}
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-    if tiff:
-        _write_tiff_folder(folder / "tiff", simulation.movie, overwrite,
-                           None if quiet else TqdmProgress(f"{folder.name}: writing TIFF frames", "frame"))
-    return simulation
+        raise InputError("--range: " + str(err).removeprefix("ranges: ")) from None
+    return ranges
+
+
+def _as_flag(err: InputError) -> InputError:
+    """A simulator error that names a parameter, reworded to name its flag."""
+    from ..simulation.simulate import simulate_movie
+
+    name = str(err).split(":", 1)[0]
+    if name in inspect.signature(simulate_movie).parameters and name not in ("progress",):
+        return InputError(f"--{err}")
+    return err
 
 
 def run(args):
+    from ..progress import TqdmProgress
+    from ..simulation.folder import OUTPUT_FILES, simulate_to_folder
+
     if args.n_movies < 1:
         raise InputError(f"--n_movies: must be at least 1 (got {args.n_movies})")
     if min(args.shape) < 1:
         raise InputError(f"--shape: sizes must be positive (got {' '.join(map(str, args.shape))})")
+    if args.ranges and not args.randomize:
+        raise InputError("--range: needs --randomize")
+    ranges = _parse_ranges(args.ranges)
     options = _simulation_options(args)
     if args.n_movies == 1:
         folders = [args.output]
     else:
         digits = max(2, len(str(args.n_movies)))
         folders = [args.output / f"movie_{i + 1:0{digits}d}" for i in range(args.n_movies)]
+    for folder in folders:  # every existing output is reported before any work
+        for name in OUTPUT_FILES + (("tiff",) if args.tiff else ()):
+            check_output(folder / name, SimpleNamespace(overwrite=args.overwrite))
     for i, folder in enumerate(folders):
-        simulation = simulate_to_folder(folder, args.shape, args.seed + i, options, tiff=args.tiff,
-                                        overwrite=args.overwrite)
+        try:
+            simulation = simulate_to_folder(folder, args.shape, args.seed + i, options, randomize=args.randomize,
+                                            ranges=ranges, tiff=args.tiff, overwrite=args.overwrite,
+                                            progress=TqdmProgress(f"{folder.name}: simulating", "%"))
+        except InputError as err:
+            raise _as_flag(err) from None
         kinds = simulation.spots.drop_duplicates("spot_id")["kind"].value_counts()
         spots = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+        drawn = ""
+        if args.randomize:
+            p = simulation.params
+            drawn = (f"; drawn: {p['camera']} camera, event amplitude {p['event_amplitude']:.0f}, background "
+                     f"{p['background']:.0f}, sigma {p['event_sigma']:.2f} px, tau {p['event_tau'][0]:.1f}-"
+                     f"{p['event_tau'][1]:.1f} frames")
         print(f"wrote {folder}: {' x '.join(map(str, args.shape))} movie, {len(simulation.events)} events, "
-              f"spots: {spots or 'none'} (seed {args.seed + i})")
+              f"spots: {spots or 'none'} (seed {args.seed + i}){drawn}")
 
 
 def main(argv=None):
