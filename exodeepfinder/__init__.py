@@ -26,7 +26,7 @@ Training
     :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
     :func:`structure_training_dataset`, :func:`train`
 Simulation
-    :func:`simulate`
+    :func:`simulate`, :func:`simulate_randomized` (parameters drawn from wide ranges)
 
 Long functions take ``progress``, a callable ``progress(done, total)``; returning False from it
 cancels the work, which raises :class:`Cancelled`. Bad input raises :class:`InputError` with a
@@ -71,6 +71,7 @@ _API = {
     "structure_training_dataset": ("exodeepfinder.training_data.dataset", "structure_training_dataset"),
     "train": ("exodeepfinder.training", "train"),
     "simulate": ("exodeepfinder.simulation", "simulate_movie"),
+    "simulate_randomized": ("exodeepfinder.simulation", "simulate_randomized"),
 }
 
 __all__ = sorted(_API) + ["Cancelled", "InputError", "LABELS", "__version__"]
@@ -100,7 +101,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .model.download import download_weights  # noqa: F401
     from .model.weights import load_model  # noqa: F401
     from .pipeline import Detection, detect, segment  # noqa: F401
-    from .simulation import simulate_movie as simulate  # noqa: F401
+    from .simulation import simulate_movie as simulate, simulate_randomized  # noqa: F401
     from .training import train  # noqa: F401
     from .training_data.dataset import structure_training_dataset  # noqa: F401
     from .training_data.merge import merge_detector_expert  # noqa: F401

@@ -25,6 +25,7 @@ COMMANDS = [
     "structure_training_dataset",
     "train",
     "download_weights",
+    "export_bioimageio",
 ]
 
 
