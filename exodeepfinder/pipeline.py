@@ -238,14 +238,17 @@ def detect_file(movie_path, outputs: dict, model=None, *, gallery_size: int = 40
 
     Notes
     -----
-    Every output is written under a temporary name; they are all renamed at the end, so an error
-    or a cancel leaves none of them.
+    Every output is written under a temporary name and published only when all of them are
+    complete, together (:func:`~exodeepfinder.io.atomic.atomic_outputs`): an error or a cancel
+    leaves none of them, and if one cannot be published those already published are taken back.
+    Without ``overwrite``, the check that an output does not exist is made again, in one step
+    with its publishing.
     """
-    import contextlib
+    import errno
 
     import numpy as np
 
-    from .io.atomic import atomic_output
+    from .io.atomic import atomic_outputs
     from .io.events import write_events
     from .io.movie import open_movie
     from .plots import events_figure, gallery_figure, max_projection
@@ -254,17 +257,15 @@ def detect_file(movie_path, outputs: dict, model=None, *, gallery_size: int = 40
     if unknown or "segmentation" not in outputs:
         raise ValueError(f"outputs: expected 'segmentation' and any of {sorted(DETECTION_OUTPUTS)}, got {sorted(outputs)}")
     outputs = {name: Path(path) for name, path in outputs.items()}
-    if not overwrite:
+    if not overwrite:  # before any work; checked again when publishing
         for path in outputs.values():
             if path.exists():
-                raise FileExistsError(f"{path}: already exists")
+                raise FileExistsError(errno.EEXIST, "already exists", str(path))
     movie_path = Path(movie_path)
     movie = open_movie(movie_path)
     if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
         movie = np.asarray(movie[0:movie.shape[0]])
-    with contextlib.ExitStack() as stack:
-        temporary = {name: stack.enter_context(atomic_output(path, overwrite=overwrite))
-                     for name, path in outputs.items()}
+    with atomic_outputs(outputs, overwrite=overwrite) as temporary:
         events = detect(movie, model, segmentation=temporary["segmentation"], overwrite=True, progress=progress,
                         **options).events
         if "events" in temporary:

@@ -77,3 +77,21 @@ def test_entry_point_error_is_one_line_without_traceback(tmp_path):
     help_text = subprocess.run([str(BIN / "exodeepfinder"), "convert_tiff_to_h5", "--help"],
                                capture_output=True, text=True).stdout
     assert "--make_subfolder" in help_text and "-ms" in help_text
+
+
+def test_failed_conversion_moves_the_frames_back(tmp_path, movie, monkeypatch, capsys):
+    """With -ms the frames are moved into tiff/ first; if the conversion then fails, they go back."""
+    import errno
+
+    import h5py
+
+    folder = write_frames(tmp_path / "cell1", movie)
+    before = sorted(p.name for p in folder.iterdir())
+
+    def disk_full(self, key, value):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", disk_full)
+    assert convert_tiff_to_h5.main(["-t", str(folder), "-ms"]) == 2
+    assert capsys.readouterr().err == f"error: {folder / 'movie.h5'}: no space left on the disk\n"
+    assert sorted(p.name for p in folder.iterdir()) == before  # frames back, no tiff/, no movie.h5

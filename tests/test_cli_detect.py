@@ -34,11 +34,11 @@ def is_png(path):
     return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_detect_h5_movie(movie_file, simulation, official_weights, capsys):
-    status = detect.main([str(movie_file), "-mw", str(official_weights), "--offset", "100", "--save_scores"])
+def test_detect_h5_movie(movie_file, simulation, network_weights, capsys):
+    status = detect.main([str(movie_file), "-mw", str(network_weights), "--offset", "100", "--save_scores"])
     assert status == 0
     out = capsys.readouterr().out
-    assert f"weights: {official_weights} (--model_weights)" in out
+    assert f"weights: {network_weights} (given file)" in out
     folder = movie_file.parent
     with h5py.File(folder / "movie_segmentation.h5") as handle:
         labels, scores = handle["dataset"][()], handle["scores"][()]
@@ -50,19 +50,19 @@ def test_detect_h5_movie(movie_file, simulation, official_weights, capsys):
     assert (events.cluster_size >= detect.DEFAULT_MIN_SIZE).all() and events.score.between(0, 1).all()
     xml = read_events(folder / "movie_events.xml")
     assert len(xml) == len(events) and "score" in xml.columns
-    # the official weights find the simulated events (they place them about 1 frame late)
+    # the weights find the simulated events (the official ones place them about 1 frame late)
     summary = match_events(read_events(folder / "movie_events.csv"), simulation.events, tolerance=5).summary
     assert summary["recall"] >= 5 / 6
     assert is_png(folder / "movie_events.png") and is_png(folder / "movie_gallery.png")
     assert f"{len(events)} events" in out
 
 
-def test_detect_tiff_folder_and_existing_outputs(tmp_path, simulation, official_weights, capsys):
+def test_detect_tiff_folder_and_existing_outputs(tmp_path, simulation, network_weights, capsys):
     frames = tmp_path / "cell2" / "tiff"
     frames.mkdir(parents=True)
     for i, frame in enumerate(simulation.movie, start=1):
         tifffile.imwrite(frames / f"img_{i:03d}.tif", frame)
-    args = [str(frames), "-mw", str(official_weights), "--gallery_size", "0", "-s", "{movie.parent}/seg.h5"]
+    args = [str(frames), "-mw", str(network_weights), "--gallery_size", "0", "-s", "{movie.parent}/seg.h5"]
     assert detect.main(args) == 0
     produced = sorted(p.name for p in frames.parent.iterdir())
     assert produced == ["seg.h5", "tiff", "tiff_events.csv", "tiff_events.png", "tiff_events.xml"]
@@ -76,16 +76,16 @@ def test_detect_tiff_folder_and_existing_outputs(tmp_path, simulation, official_
     assert (frames.parent / "tiff_events.csv").read_bytes() == before
 
 
-def test_detect_batch(tmp_path, simulation, official_weights, capsys):
+def test_detect_batch(tmp_path, simulation, network_weights, capsys):
     small = simulate_movie((32, 48, 48), n_events=3, n_spots=4, seed=5)
     for name, movie in (("a", simulation.movie[:32, :48, :48]), ("b", small.movie)):
         write_h5(tmp_path / "batch" / name / "movie.h5", movie)
     (tmp_path / "batch" / "c").mkdir()  # no movie: reported and skipped
-    status = detect.main(["--batch", str(tmp_path / "batch"), "-mw", str(official_weights), "--gallery_size", "0"])
+    status = detect.main(["--batch", str(tmp_path / "batch"), "-mw", str(network_weights), "--gallery_size", "0"])
     captured = capsys.readouterr()
     assert status == 2  # one folder skipped
     assert "2 of 3 folder(s) done; skipped: c" in captured.out
-    assert captured.out.count(f"weights: {official_weights}") == 2  # said for each movie
+    assert captured.out.count(f"weights: {network_weights}") == 2  # said for each movie
     for name in ("a", "b"):
         assert (tmp_path / "batch" / name / "movie_events.csv").is_file()
 
@@ -102,3 +102,22 @@ def test_detect_input_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse refuses it before any work
         detect.main([str(movie), "--patch_size", "50"])
     assert exit_info.value.code == 2 and "--patch_size" in capsys.readouterr().err
+
+
+def test_detect_publishes_all_its_outputs_or_none(tmp_path, network_weights, monkeypatch, capsys):
+    """If one output cannot be published (here: another run wrote the gallery meanwhile), none is left."""
+    import exodeepfinder.plots as plots
+
+    movie = write_h5(tmp_path / "cell" / "movie.h5", simulate_movie((24, 32, 32), n_events=2, seed=3).movie)
+    rival = movie.parent / "movie_gallery.png"
+    real_gallery = plots.gallery_figure
+
+    def gallery_while_another_run_finishes(*args, **kwargs):
+        rival.write_bytes(b"the other run's gallery")
+        return real_gallery(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "gallery_figure", gallery_while_another_run_finishes)
+    assert detect.main([str(movie), "-mw", str(network_weights), "-ps", "56", "--min_size", "1"]) == 2
+    assert capsys.readouterr().err == f"error: {rival}: already exists (use --overwrite to replace it)\n"
+    assert sorted(p.name for p in movie.parent.iterdir()) == ["movie.h5", "movie_gallery.png"]
+    assert rival.read_bytes() == b"the other run's gallery"

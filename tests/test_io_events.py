@@ -89,3 +89,29 @@ def test_bad_files(tmp_path):
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(InputError, match="unknown annotation format"):
         read_events(tmp_path / "a.txt")
+
+
+@pytest.mark.parametrize("content", [
+    b"\xef\xbb\xbftomo_idx,class_label,x,y,z\n0,1,1.5,2,3\n",
+    "tomo_idx;class_label;x;y;z\n0;1;1,5;2;3\n".encode(),
+    b"tomo_idx\tclass_label\tx\ty\tz\n0\t1\t1.5\t2\t3\n",
+    b" X , Y ,Z,Class_Label\n1.5,2,3,1\n",
+])
+def test_spreadsheet_dialects(tmp_path, content):
+    path = tmp_path / "events.csv"
+    path.write_bytes(content)
+    events = read_events(path)
+    assert events[["t", "y", "x", "class_label"]].values.tolist() == [[3, 2, 1.5, 1]]
+
+
+@pytest.mark.parametrize("suffix, content, message", [
+    (".xml", "<points/>", "not an object list"),
+    (".csv", "x,y,z\n1,,3\n", "event 1 has no y"),
+    (".csv", "x,y,z\n1,2,-inf\n", "event 1 has a non-finite z"),
+    (".csv", "a;b\n1;2\n", r"missing column\(s\) x, y, z \(found: a, b"),
+])
+def test_bad_event_files(tmp_path, suffix, content, message):
+    path = tmp_path / f"events{suffix}"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        read_events(path)

@@ -109,3 +109,59 @@ def test_write_h5_failure_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         write_h5(tmp_path / "movie.h5", Broken())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lazy_reads_are_checked_and_name_the_frame(tmp_path, movie):
+    bad = movie.astype(np.float32)
+    bad[7, 2, 3] = np.nan
+    path = write_h5(tmp_path / "nan.h5", bad)
+    with open_movie(path) as lazy:
+        np.testing.assert_array_equal(lazy[:7], bad[:7])  # frames before the bad one read fine
+        with pytest.raises(InputError, match=r"nan\.h5: frame t=7 has 1 NaN pixel\(s\), first at y=2, x=3"):
+            lazy[4:10]
+        with pytest.raises(InputError, match="frame t=7"):
+            np.asarray(lazy)
+
+
+def test_corrupt_chunk_names_the_file(tmp_path, movie):
+    path = write_h5(tmp_path / "movie.h5", movie)
+    with h5py.File(path, "r") as handle:
+        chunk = handle["dataset"].id.get_chunk_info(0)
+    with open(path, "r+b") as handle:
+        handle.seek(chunk.byte_offset + chunk.size // 2)
+        handle.write(b"\xff" * 32)
+    with open_movie(path) as lazy, pytest.raises(InputError, match=r"movie\.h5: cannot read frames t=0 to 11"):
+        lazy[:]
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((4, 5, 6), bool), "booleans"),
+    (np.zeros((4, 5, 6), np.complex64), "complex64 are not intensities"),
+    (np.zeros((5, 6)), "a single 2D image"),
+    (np.zeros((4, 5, 6, 2)), "expected a 3D movie"),
+    (np.zeros((0, 5, 6)), "empty movie"),
+])
+def test_movies_that_are_not_movies(tmp_path, array, message):
+    with h5py.File(tmp_path / "m.h5", "w") as handle:
+        handle["dataset"] = array
+    with pytest.raises(InputError, match=message):
+        open_movie(tmp_path / "m.h5")
+
+
+def test_in_memory_movies_are_checked_whole():
+    from exodeepfinder.io.movie import as_movie
+
+    movie = np.ones((3, 4, 4), np.float32)
+    assert as_movie(movie) is movie
+    movie[2, 1, 1] = np.inf
+    with pytest.raises(InputError, match=r"movie: frame t=2 has 1 infinite pixel"):
+        as_movie(movie)
+    with pytest.raises(InputError, match="booleans"):
+        as_movie(movie > 0)
+
+
+def test_damaged_tiff_that_reads_as_nothing(tmp_path, movie):
+    folder = write_frames(tmp_path / "frames", movie[:3])
+    (folder / "frame_002.tif").write_bytes(b"II*\x00 not really a TIFF")  # tifffile logs and returns no pixels
+    with pytest.raises(InputError, match=r"frame_002\.tif: cannot read TIFF"):
+        read_movie(folder)

@@ -72,3 +72,49 @@ def test_not_a_label_map(tmp_path):
         handle["dataset"] = np.zeros((4, 4), np.int8)
     with pytest.raises(InputError, match=r"flat\.h5: expected a 3D label map"):
         open_segmentation(path)
+
+
+def test_written_files_carry_the_marker_and_need_no_value_check(tmp_path, segmentation):
+    from exodeepfinder.io.segmentation import SEGMENTATION_ATTRS, write_segmentation
+
+    labels, scores = segmentation
+    path = write_segmentation(labels, tmp_path / "seg.h5", scores=scores)
+    with h5py.File(path, "r") as handle:
+        assert dict(handle.attrs) == SEGMENTATION_ATTRS
+        assert handle["dataset"].chunks[0] == 10 and handle["scores"].chunks[0] == 4
+    with pytest.raises(FileExistsError):
+        write_segmentation(labels, path, overwrite=False)
+
+
+def test_reference_label_maps_without_marker_are_accepted(tmp_path, segmentation):
+    labels, _ = segmentation
+    with h5py.File(tmp_path / "reference.h5", "w") as handle:
+        handle["dataset"] = labels.astype(np.uint8)
+    read_labels, read_scores = open_segmentation(tmp_path / "reference.h5")
+    try:
+        np.testing.assert_array_equal(read_labels[:], labels)
+    finally:
+        read_labels.close()
+
+
+@pytest.mark.parametrize("values, shown", [(np.full(SHAPE, 840, np.uint16), "840"),
+                                           (np.full(SHAPE, 0.5, np.float32), "0.5"),
+                                           (np.full(SHAPE, -1, np.int16), "-1")])
+def test_a_movie_is_not_a_segmentation(tmp_path, values, shown):
+    with h5py.File(tmp_path / "movie.h5", "w") as handle:
+        handle["dataset"] = values
+    labels, _ = open_segmentation(tmp_path / "movie.h5")
+    with pytest.raises(InputError, match=rf"movie\.h5: not a segmentation: frame t=0 holds the value {shown}"):
+        labels[:4]
+    labels.close()
+
+
+def test_blocks_of_any_length_are_written_in_whole_chunks(tmp_path):
+    from exodeepfinder.io.segmentation import LABEL_CHUNK_FRAMES
+
+    shape = (45, 4, 4)
+    labels = (np.arange(45)[:, None, None] % 3 * np.ones(shape)).astype(np.int8)
+    path = write_segmentation_blocks(tmp_path / "seg.h5", blocks(labels, step=7), shape)
+    with h5py.File(path, "r") as handle:
+        assert handle["dataset"].chunks[0] == LABEL_CHUNK_FRAMES
+        np.testing.assert_array_equal(handle["dataset"][()], labels)

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from pathlib import Path
-
 import pytest
 
 from exodeepfinder.cli import download_weights as cli_download
 from exodeepfinder.errors import InputError
 from exodeepfinder.model import download, weights
-
-OFFICIAL = Path(__file__).parents[1].parent / "shared/data/net_weights_FINAL.h5"
 
 
 @pytest.fixture
@@ -97,11 +93,10 @@ def test_cli_bad_checksum(cache, fake_weights, capsys):
     assert not cache.exists() or not any(cache.iterdir())
 
 
-@pytest.mark.skipif(not OFFICIAL.is_file(), reason=f"official weights not found at {OFFICIAL}")
-def test_cli_official_file_from_local_url(cache, tmp_path, capsys):
+def test_cli_official_file_from_local_url(cache, tmp_path, official_weights, capsys):
     copy = tmp_path / "mirror" / "net_weights_FINAL.h5"
     copy.parent.mkdir()
-    shutil.copyfile(OFFICIAL, copy)
+    shutil.copyfile(official_weights, copy)
     assert cli_download.main(["--url", copy.as_uri()]) == 0
     assert download.sha256sum(cache / "net_weights_FINAL.h5") == download.OFFICIAL_SHA256
     assert "downloaded" in capsys.readouterr().out
@@ -123,7 +118,7 @@ def test_resolution_order(cache, tmp_path, monkeypatch):
     assert weights.resolve_weights()[0] == cache / "net_weights_FINAL.h5"
     monkeypatch.setenv(weights.ENV_WEIGHTS, str(from_env))
     assert weights.resolve_weights() == (from_env, weights.ENV_WEIGHTS)
-    assert weights.resolve_weights(explicit) == (explicit, "--model_weights")
+    assert weights.resolve_weights(explicit) == (explicit, "given file")
     with pytest.raises(InputError, match="not found"):
         weights.resolve_weights(tmp_path / "missing.h5")
     monkeypatch.setenv(weights.ENV_WEIGHTS, str(tmp_path / "gone.h5"))

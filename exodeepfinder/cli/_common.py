@@ -1,16 +1,33 @@
-"""What every command shares: parsing, ``--batch``, path placeholders and error reporting."""
+"""What every command shares: parsing, ``--batch``, path placeholders, outputs and error reporting.
+
+Every failure of a command is one line on stderr, ``error: <file>: <problem>``, and exit status 2
+(130 when cancelled with Ctrl-C, 143 when terminated); ``--debug`` (or the environment variable
+``EXODEEPFINDER_DEBUG=1``) adds the traceback. Outputs are published only when complete, all the
+outputs of one run together (see :func:`publish`), and never over an existing file without
+``--overwrite``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import logging
+import os
+import re
+import signal
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
-from ..errors import Cancelled, InputError
+from ..errors import Cancelled, InputError, error_message
 
 EXIT_INPUT_ERROR = 2
 EXIT_CANCELLED = 130
+EXIT_TERMINATED = 143
+#: Set to 1 to see the traceback of every error (as with --debug).
+ENV_DEBUG = "EXODEEPFINDER_DEBUG"
 
 
 def format_path(template, **paths) -> Path:
@@ -74,17 +91,35 @@ _LOADED = {}
 
 
 def load_model_once(args):
-    """The network for ``args``, loaded once also across --batch folders; print which weights run."""
+    """The network for ``args``, loaded once also across --batch folders; print which weights run.
+
+    A weights file that is not HDF5 is refused before PyTorch is even imported; any failure to
+    load the weights is an InputError naming the file.
+    """
+    from ..io.h5 import open_h5_file
     from ..model.weights import describe_model, load_model, resolve_weights
 
     path, _ = resolve_weights(args.model_weights)
     key = (str(path), path.stat().st_mtime_ns, args.device)
     if key not in _LOADED:
+        open_h5_file(path, "weights file").close()
         _LOADED.clear()
-        _LOADED[key] = load_model(args.model_weights, args.device)
+        try:
+            _LOADED[key] = load_model(args.model_weights, args.device)
+        except (InputError, Cancelled, KeyboardInterrupt):
+            raise
+        except Exception as err:  # a foreign HDF5 file: the loader meets something it does not expect
+            raise InputError(f"{path}: not ExoDeepFinder U-Net weights ({type(err).__name__}: "
+                             f"{' '.join(str(err).split())[:200]})") from None
     model = _LOADED[key]
     print(describe_model(model), flush=True)
     return model
+
+
+def _one_line_usage_error(parser: argparse.ArgumentParser, message: str):
+    # argparse prints its usage block; a command's errors are one line (see --help for the usage)
+    message = re.sub(r"^argument (?:-[^/\s]+/)?(--?[\w-]+)(?:/--?[\w-]+)*: ", r"\1: ", message)
+    parser.exit(EXIT_INPUT_ERROR, f"error: {' '.join(message.split())} (see {parser.prog} --help)\n")
 
 
 def build_parser(module, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -92,11 +127,14 @@ def build_parser(module, parser: argparse.ArgumentParser | None = None) -> argpa
     if parser is None:
         parser = argparse.ArgumentParser(prog=f"edf_{module.NAME}", description=module.__doc__,
                                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.error = _one_line_usage_error.__get__(parser)
     module.add_arguments(parser)
     if getattr(module, "BATCH_PATHS", None) is not None:
         parser.add_argument("-b", "--batch", type=Path, default=None,
                             help="run on every subfolder of this folder; other paths are then relative "
                                  "to each subfolder")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the full traceback of an error (or set {ENV_DEBUG}=1)")
     parser.set_defaults(_module=module)
     return parser
 
@@ -112,39 +150,147 @@ def _in_subfolder(args: argparse.Namespace, folder: Path, names) -> argparse.Nam
     return args
 
 
-def execute(module, args: argparse.Namespace) -> int:
-    """Run a parsed command, once or on every subfolder with ``--batch``; return the exit status."""
-    batch = getattr(args, "batch", None)
+def debugging(args=None) -> bool:
+    """True with --debug or $EXODEEPFINDER_DEBUG set (to anything but 0 or nothing)."""
+    return bool(getattr(args, "debug", False)) or os.environ.get(ENV_DEBUG, "0") not in ("", "0")
+
+
+def describe_failure(err: BaseException, args=None) -> str:
+    """The one line a command prints for ``err`` (without ``error: ``)."""
+    message = error_message(err)
+    if isinstance(err, FileExistsError) and hasattr(args, "overwrite"):
+        message += " (use --overwrite to replace it)"
+    if message.startswith("internal error") and not debugging(args):
+        message += f" (run again with --debug or {ENV_DEBUG}=1 for details)"
+    return message
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C so that partial outputs are removed on the way out."""
+
+
+@contextlib.contextmanager
+def _terminate_cleanly():
+    def terminate(signum, frame):
+        raise _Terminated()
+
     try:
-        if batch is None:
-            module.run(args)
-            return 0
-        batch = Path(batch)
-        if not batch.is_dir():
-            raise InputError(f"{batch}: batch folder not found")
-        folders = sorted(p for p in batch.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if not folders:
-            raise InputError(f"{batch}: no subfolders to process")
-        failed = []
-        for folder in folders:
-            print(f"[{folder.name}]", flush=True)
-            try:
-                module.run(_in_subfolder(args, folder, module.BATCH_PATHS))
-            except InputError as err:
-                failed.append(folder.name)
-                print(f"  skipped {folder.name}: {err}", file=sys.stderr, flush=True)
-        done = len(folders) - len(failed)
-        print(f"{done} of {len(folders)} folder(s) done" + (f"; skipped: {', '.join(failed)}" if failed else ""))
-        return EXIT_INPUT_ERROR if failed else 0
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-    except FileExistsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-    except (Cancelled, KeyboardInterrupt):
-        print("cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except (ValueError, OSError, AttributeError):  # not the main thread (e.g. a GUI worker)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _LogLines(logging.Handler):
+    """Log records as single lines: the package's at once on stderr (``warning: ...``, e.g. a stale
+    partial output removed), the other libraries' kept with the warnings (without a handler, Python
+    would print them on stderr, beside the one error line)."""
+
+    def __init__(self, kept: list):
+        super().__init__(logging.WARNING)
+        self.kept = kept
+
+    def emit(self, record):
+        text = " ".join(record.getMessage().split())
+        if record.name == "exodeepfinder" or record.name.startswith("exodeepfinder."):
+            print(f"warning: {text}", file=sys.stderr, flush=True)
+        else:
+            self.kept.append(f"{record.name}: {text}")
+
+
+class _Notes:
+    """What the libraries said during a run: their warnings and log messages, shown after a success."""
+
+    def __init__(self):
+        self.logged = []
+        self.warned = []
+
+    def show(self) -> None:
+        shown = set()
+        for text in self.logged + [" ".join(str(w.message).split()) for w in self.warned]:
+            if text not in shown:
+                shown.add(text)
+                print(f"warning: {text}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _reporting(args):
+    """Collect the libraries' warnings and log messages (under --debug, warnings show as they come)."""
+    notes = _Notes()
+    root = logging.getLogger()
+    handler = _LogLines(notes.logged)
+    root.addHandler(handler)
+    try:
+        if debugging(args):
+            yield notes
+            return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            notes.warned = caught
+            yield notes
+    finally:
+        root.removeHandler(handler)
+
+
+def _fail(err: BaseException, args) -> int:
+    sys.stdout.flush()
+    if debugging(args):
+        traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
+    print(f"error: {describe_failure(err, args)}", file=sys.stderr, flush=True)
+    return EXIT_INPUT_ERROR
+
+
+def execute(module, args: argparse.Namespace) -> int:
+    """Run a parsed command, once or on every subfolder with ``--batch``; return the exit status.
+
+    Any failure is one line on stderr and status 2; Ctrl-C (or a GUI's Cancel) is status 130,
+    SIGTERM 143. Warnings of the libraries are shown as one line each after a successful run
+    (all of them, with their origin, under --debug).
+    """
+    batch = getattr(args, "batch", None)
+    with _reporting(args) as notes, _terminate_cleanly():
+        try:
+            if batch is None:
+                module.run(args)
+                notes.show()
+                return 0
+            batch = Path(batch)
+            if not batch.is_dir():
+                raise InputError(f"{batch}: batch folder not found")
+            folders = sorted(p for p in batch.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if not folders:
+                raise InputError(f"{batch}: no subfolders to process")
+            failed = []
+            for folder in folders:
+                print(f"[{folder.name}]", flush=True)
+                try:
+                    module.run(_in_subfolder(args, folder, module.BATCH_PATHS))
+                except Exception as err:
+                    if isinstance(err, Cancelled):
+                        raise
+                    failed.append(folder.name)
+                    sys.stdout.flush()
+                    if debugging(args):
+                        traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
+                    print(f"  skipped {folder.name}: {describe_failure(err, args)}", file=sys.stderr, flush=True)
+            done = len(folders) - len(failed)
+            print(f"{done} of {len(folders)} folder(s) done" + (f"; skipped: {', '.join(failed)}" if failed else ""))
+            notes.show()
+            return EXIT_INPUT_ERROR if failed else 0
+        except (Cancelled, KeyboardInterrupt):
+            sys.stdout.flush()
+            print("cancelled", file=sys.stderr, flush=True)
+            return EXIT_CANCELLED
+        except _Terminated:
+            sys.stdout.flush()
+            print("terminated", file=sys.stderr, flush=True)
+            return EXIT_TERMINATED
+        except Exception as err:
+            return _fail(err, args)
 
 
 GUI_INSTALL_HINT = "pip install 'exodeepfinder[gui]'"
@@ -209,9 +355,51 @@ def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
                         help="replace output files that already exist (default: stop with an error)")
 
 
+def overwrite_allowed(args) -> bool:
+    """True if the command was given ``--overwrite``."""
+    return bool(getattr(args, "overwrite", False))
+
+
+def _input_paths(args):
+    """The input files of a command: its Path-valued options (outputs are text templates)."""
+    for name, value in vars(args).items():
+        if name in ("batch", "pooled_batch", "batch_folder", "output") or name.startswith("_"):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Path):
+                yield item
+
+
 def check_output(path, args) -> Path:
-    """Return ``path`` as a Path; raise InputError if it exists and ``--overwrite`` was not given."""
+    """Return output ``path`` as a Path after the checks that can be made before any work.
+
+    Raises InputError if ``path`` exists and ``--overwrite`` was not given, if it is a folder or
+    also an input of the command, or if its folder cannot be created or written to (a file used
+    as a folder, permission denied, a read-only disk). The existence check is repeated, in one
+    step with the publishing, when the output is complete (see :func:`publish`).
+    """
+    from ..io.atomic import check_writable_folder
+
     path = Path(path)
-    if path.exists() and not getattr(args, "overwrite", False):
+    for source in _input_paths(args):
+        with contextlib.suppress(OSError):
+            if source.exists() and path.exists() and os.path.samefile(source, path):
+                raise InputError(f"{path}: is also an input of this command; choose another output")
+    check_writable_folder(path)
+    if path.exists() and not overwrite_allowed(args):
         raise InputError(f"{path}: already exists (use --overwrite to replace it)")
     return path
+
+
+def publish(args, paths):
+    """Write outputs that appear together, complete, or not at all: ``with publish(args, paths) as temporary:``.
+
+    A context manager yielding the temporary path of each of ``paths`` (a list, or a dict for
+    named outputs). When the block succeeds the files are flushed to disk and published under
+    their names, together; on error or Ctrl-C none is. An existing file is replaced only with
+    ``--overwrite``, and the check is made in one step with the publishing (an output created
+    meanwhile by another run is never replaced: FileExistsError).
+    """
+    from ..io.atomic import atomic_outputs
+
+    return atomic_outputs(paths, overwrite=overwrite_allowed(args))

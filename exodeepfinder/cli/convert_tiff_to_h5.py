@@ -27,23 +27,28 @@ def add_arguments(parser):
     add_overwrite_argument(parser)
 
 
-def _move_frames_to_subfolder(movie_folder: Path, frames) -> list[Path]:
-    target = movie_folder / "tiff"
-    if target.exists() and any(target.iterdir()):
-        raise InputError(f"{target}: already exists and is not empty; frames not moved")
-    target.mkdir(exist_ok=True)
+def _move_frames(frames, target: Path) -> list[Path]:
+    """Move ``frames`` into the folder ``target``, all or none (moved ones go back on error); return the new paths."""
     moved = []
-    for frame in frames:
-        destination = target / frame.name
-        frame.rename(destination)
-        moved.append(destination)
-    print(f"moved {len(moved)} frames into {target}")
-    return moved
+    try:
+        for frame in frames:
+            destination = target / frame.name
+            frame.rename(destination)
+            moved.append((frame, destination))
+    except BaseException:
+        _move_back(moved)
+        raise
+    return [destination for _, destination in moved]
+
+
+def _move_back(moved) -> None:
+    for origin, destination in reversed(moved):
+        destination.rename(origin)
 
 
 def run(args):
     from ..io.h5 import write_h5
-    from ..io.movie import TiffFolder, is_tiff, list_tiff_frames
+    from ..io.movie import TiffFolder, check_movie_array, is_tiff, list_tiff_frames
     from ..progress import TqdmProgress
 
     movie_folder = input_path(args, "tiff", ".", "the folder of TIFF frames")  # --batch: the subfolder itself
@@ -55,11 +60,32 @@ def run(args):
         frames_folder = movie_folder / "tiff"
     frames = list_tiff_frames(frames_folder)  # validate the names before moving anything
     output = check_output(format_path(args.output, movie=movie_folder), args)
-    if args.make_subfolder and frames_folder == movie_folder:
-        _move_frames_to_subfolder(movie_folder, frames)
-        frames_folder = movie_folder / "tiff"
     movie = TiffFolder(frames_folder)
-    write_h5(output, movie, progress=TqdmProgress(f"{movie_folder.name}: converting", unit="frame"))
+    check_movie_array(movie.shape, movie.dtype, movie.files[0])
+    subfolder, created, moved = movie_folder / "tiff", False, []
+    if args.make_subfolder and frames_folder == movie_folder:
+        if subfolder.exists() and (not subfolder.is_dir() or any(subfolder.iterdir())):
+            raise InputError(f"{subfolder}: already exists and is not an empty folder; frames not moved")
+        created = not subfolder.exists()
+        subfolder.mkdir(exist_ok=True)
+        try:
+            moved = list(zip(frames, _move_frames(frames, subfolder)))
+        except BaseException:
+            if created:
+                subfolder.rmdir()
+            raise
+        print(f"moved {len(moved)} frames into {subfolder}")
+        movie = TiffFolder(subfolder)
+    try:
+        write_h5(output, movie, overwrite=args.overwrite,
+                 progress=TqdmProgress(f"{movie_folder.name}: converting", unit="frame"))
+    except BaseException:
+        if moved:  # the conversion failed: the frames go back where they were
+            _move_back(moved)
+            if created:
+                subfolder.rmdir()
+            print(f"moved the frames back into {movie_folder}")
+        raise
     print(f"wrote {output} ({movie.shape[0]} frames of {movie.shape[1]} x {movie.shape[2]}, {movie.dtype})")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import InputError
 from ._common import (add_model_arguments, add_overwrite_argument, build_parser, check_output, load_model_once,
                       run_command)
 
@@ -38,6 +39,12 @@ def run(args):
     from ..simulation import simulate_to_folder
     from . import detect
 
+    if min(args.shape) < 1:
+        raise InputError(f"--shape: frames, height and width must be at least 1, got {' '.join(map(str, args.shape))}")
+    if args.n_events < 0:
+        raise InputError(f"--n_events: must be >= 0, got {args.n_events}")
+    if args.tolerance < 0:
+        raise InputError(f"--tolerance: must be >= 0, got {args.tolerance:g}")
     folder = args.output
     movie_path = folder / "movie.h5"
     # detect's own defaults, so that the demo shows what `exodeepfinder detect` does
@@ -62,7 +69,7 @@ def run(args):
         progress.close()
 
     matching = match_events(detected, simulation.events, tolerance=args.tolerance)
-    write_csv(matching.table(detected, simulation.events), evaluation)
+    write_csv(matching.table(detected, simulation.events), evaluation, overwrite=args.overwrite)
     summary = matching.summary
     print(f"3/3 evaluation against the simulated truth (tolerance {args.tolerance:g} voxels):")
     print(f"  {summary['tp']} true positives, {summary['fp']} false positives, {summary['fn']} missed "

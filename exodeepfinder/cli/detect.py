@@ -89,20 +89,41 @@ def detection_options(args) -> dict:
 def output_paths(args, movie_path: Path) -> dict:
     """Output file of each kind for ``movie_path``; an error if one exists and --overwrite is not given."""
     names = [name for name in OUTPUTS if name != "gallery" or args.gallery_size > 0]
-    return {name: check_output(format_path(getattr(args, name), movie=movie_path), args) for name in names}
+    paths = {name: check_output(format_path(getattr(args, name), movie=movie_path), args) for name in names}
+    seen = {}
+    for name, path in paths.items():
+        if path.resolve() in seen:
+            raise InputError(f"{path}: given for two outputs (--{seen[path.resolve()]} and --{name})")
+        seen[path.resolve()] = name
+    return paths
+
+
+def _check_options(args) -> None:
+    if args.cluster_radius <= 0:
+        raise InputError(f"--cluster_radius: must be positive, got {args.cluster_radius:g}")
+    if args.min_size is not None and args.min_size < 0:
+        raise InputError(f"--min_size: must be >= 0, got {args.min_size}")
+    if args.min_score is not None and not 0 <= args.min_score <= 1:
+        raise InputError(f"--min_score: must be between 0 and 1 (a probability), got {args.min_score:g}")
 
 
 def run(args):
     from ..pipeline import detect_file
     from ..progress import TqdmProgress
 
+    from ..io.movie import open_movie
+
+    _check_options(args)
     for movie_path in _movies_to_process(args):
         outputs = output_paths(args, movie_path)
+        open_movie(movie_path).close()  # a file that is not a movie is refused before the network loads
         model = load_model_once(args)
         progress = TqdmProgress(f"{movie_path.name}: detecting", unit="%")
         try:
             events = detect_file(movie_path, outputs, model, gallery_size=args.gallery_size,
                                  overwrite=args.overwrite, progress=progress, **detection_options(args))
+        except InputError:
+            raise
         except ValueError as err:
             raise InputError(f"{movie_path}: {err}") from None
         finally:

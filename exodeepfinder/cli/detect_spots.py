@@ -83,6 +83,8 @@ def open_detection_input(args):
 def builtin_options(args) -> dict:
     if args.radius <= 0:
         raise InputError(f"--radius: must be positive (got {args.radius})")
+    if args.area_limit < 0:
+        raise InputError(f"--area_limit: must be >= 0 (got {args.area_limit})")
     if not 0 < args.pval < 1:
         raise InputError(f"--pval: must be between 0 and 1 (got {args.pval})")
     if args.scale is not None and args.scale <= 0:
@@ -90,13 +92,14 @@ def builtin_options(args) -> dict:
     return dict(radius=args.radius, pval=args.pval, area_limit=args.area_limit, scale=args.scale)
 
 
-def write_detection(output: Path, mask, movie_path: Path, method: str) -> None:
+def write_detection(output: Path, mask, movie_path: Path, method: str, *, overwrite: bool = False) -> None:
     import numpy as np
     from scipy import ndimage as ndi
 
     from ..io.h5 import write_h5
+    from ..io.segmentation import SEGMENTATION_ATTRS
 
-    write_h5(output, mask)
+    write_h5(output, mask, attrs=SEGMENTATION_ATTRS, overwrite=overwrite)
     structure = np.zeros((3, 3, 3), bool)
     structure[1] = ndi.generate_binary_structure(2, 1)
     # counted block by block: labelling a whole long movie at once would need 4 bytes per voxel
@@ -124,7 +127,7 @@ def run(args):
     else:
         mask = detect_spots(movie, progress=progress, **builtin_options(args))
         method = "built-in detector"
-    write_detection(output, mask, movie_path, method)
+    write_detection(output, mask, movie_path, method, overwrite=args.overwrite)
 
 
 def main(argv=None):

@@ -51,7 +51,7 @@ def run(args):
     else:
         mask = detect_spots(movie, progress=progress, **options)
         method = "built-in Atlas method"
-    write_detection(output, mask, movie_path, method)
+    write_detection(output, mask, movie_path, method, overwrite=args.overwrite)
 
 
 def main(argv=None):

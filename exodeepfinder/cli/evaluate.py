@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import InputError
-from ._common import _in_subfolder, add_overwrite_argument, check_output, format_path, run_command
+from ..errors import Cancelled, InputError
+from ._common import (_in_subfolder, add_overwrite_argument, check_output, describe_failure, format_path, publish,
+                      run_command)
 
 NAME = "evaluate"
 BATCH_PATHS = None  # --batch is handled here, to pool the counts of all movies
@@ -65,25 +66,28 @@ def evaluate_one(args) -> dict:
     output = check_output(format_path(args.output, annotation=args.annotation), args)
     detected = read_events(args.annotation)
     reference = read_events(args.reference)
+    column = args.score_column
+    with_curve = column in detected.columns and np.isfinite(pd.to_numeric(detected[column], errors="coerce")).any()
+    outputs = {"table": output}
+    if with_curve:  # every output is checked before any is written
+        outputs["curve_csv"] = check_output(output.with_name(output.stem + "_pr_curve.csv"), args)
+        outputs["curve_png"] = check_output(output.with_name(output.stem + "_pr_curve.png"), args)
     matching = match_events(detected, reference, args.tolerance)
-    table = matching.table(detected, reference)
-    write_csv(table, output)
     summary = matching.summary
+    with publish(args, outputs) as temporary:  # the table and the curve appear together
+        write_csv(matching.table(detected, reference), temporary["table"])
+        if with_curve:
+            curve = precision_recall_curve(detected, reference, args.tolerance, score=column)
+            write_csv(curve, temporary["curve_csv"])
+            save_figure(precision_recall_figure(curve, title=Path(args.annotation).parent.name, score=column),
+                        temporary["curve_png"], dpi=120)
     print(f"{Path(args.annotation).name} vs {Path(args.reference).name}: {_format_summary(summary)}")
     print(f"wrote {output}")
-
-    column = args.score_column
-    if column in detected.columns and np.isfinite(pd.to_numeric(detected[column], errors="coerce")).any():
-        curve_csv = check_output(output.with_name(output.stem + "_pr_curve.csv"), args)
-        curve_png = check_output(output.with_name(output.stem + "_pr_curve.png"), args)
-        curve = precision_recall_curve(detected, reference, args.tolerance, score=column)
-        write_csv(curve, curve_csv)
-        save_figure(precision_recall_figure(curve, title=Path(args.annotation).parent.name, score=column),
-                    curve_png, dpi=120)
+    if with_curve:
         best = curve.loc[curve["f1"].idxmax()] if curve["f1"].notna().any() else None
         if best is not None:
             print(f"best F1 {best['f1']:.3f} with {column} >= {best['threshold']:.4g}; "
-                  f"wrote {curve_png.name} and {curve_csv.name}")
+                  f"wrote {outputs['curve_png'].name} and {outputs['curve_csv'].name}")
     return summary
 
 
@@ -111,15 +115,17 @@ def run(args):
         print(f"[{folder.name}]", flush=True)
         try:
             rows.append({"movie": folder.name, **evaluate_one(_in_subfolder(args, folder, PATHS))})
-        except InputError as err:
+        except Exception as err:
+            if isinstance(err, Cancelled):
+                raise
             failed.append(folder.name)
-            print(f"  skipped {folder.name}: {err}", file=sys.stderr, flush=True)
+            print(f"  skipped {folder.name}: {describe_failure(err, args)}", file=sys.stderr, flush=True)
     if not rows:
         raise InputError(f"{batch}: no subfolder could be evaluated")
     table = pd.DataFrame(rows)
     pooled = summarize(table["tp"].sum(), table["fp"].sum(), table["fn"].sum())
     table = pd.concat([table, pd.DataFrame([{"movie": "pooled", **pooled}])], ignore_index=True)
-    write_csv(table, summary_path)
+    write_csv(table, summary_path, overwrite=args.overwrite)
     print(f"pooled over {len(rows)} movie(s): {_format_summary(pooled)}")
     print(f"wrote {summary_path}" + (f"; skipped: {', '.join(failed)}" if failed else ""))
     if failed:

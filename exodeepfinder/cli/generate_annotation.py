@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_overwrite_argument, check_output, format_path, input_path, run_command
+from ._common import add_overwrite_argument, check_output, format_path, input_path, publish, run_command
 
 NAME = "generate_annotation"
 BATCH_PATHS = ["segmentation", "annotation", "movie"]
@@ -53,12 +53,14 @@ def run(args):
     segmentation = input_path(args, "segmentation", BATCH_SEGMENTATION, "the segmentation file (.h5)")
     if args.cluster_radius <= 0:
         raise InputError(f"--cluster_radius: must be positive, got {args.cluster_radius}")
+    if args.min_size is not None and args.min_size < 0:
+        raise InputError(f"--min_size: must be >= 0, got {args.min_size}")
     annotation = check_output(format_path(args.annotation, segmentation=segmentation), args)
     if annotation.suffix.lower() not in (".xml", ".csv"):
         raise InputError(f"{annotation}: the annotation must end in .xml or .csv")
-    measurements_path = None
+    outputs = {"annotation": annotation}
     if args.movie is not None and annotation.suffix.lower() == ".xml":
-        measurements_path = check_output(annotation.with_name(annotation.stem + "_measurements.csv"), args)
+        outputs["measurements"] = check_output(annotation.with_name(annotation.stem + "_measurements.csv"), args)
 
     labels, scores = open_segmentation(segmentation)
     try:
@@ -70,25 +72,27 @@ def run(args):
                                 progress=TqdmProgress(f"{segmentation.name}: reading labels", unit="frame"))
         shape = labels.shape
     finally:
-        labels.file.close()
+        labels.close()
 
-    if args.movie is not None and len(events):
+    if args.movie is not None:
         from ..events.measure import measure_events
         from ..io.movie import open_movie
 
-        movie = open_movie(args.movie)
-        if tuple(movie.shape) != tuple(shape):
-            raise InputError(f"{args.movie}: movie of shape {tuple(movie.shape)} but the segmentation is {shape}")
-        events = measure_events(movie, events, offset=args.camera_offset,
-                                progress=TqdmProgress(f"{Path(args.movie).name}: measuring", unit="event"))
-    write_events(events, annotation)
+        with open_movie(args.movie) as movie:
+            if tuple(movie.shape) != tuple(shape):
+                raise InputError(f"{args.movie}: movie of shape {tuple(movie.shape)} but the segmentation is {shape}")
+            if len(events):
+                events = measure_events(movie, events, offset=args.camera_offset,
+                                        progress=TqdmProgress(f"{Path(args.movie).name}: measuring", unit="event"))
+    with publish(args, outputs) as temporary:  # the annotation and its measurements appear together
+        for name in outputs:
+            write_events(events, temporary[name])
     if len(events) == 0:
         print(f"no events found in {segmentation}; wrote an empty event list to {annotation}")
     else:
         print(f"wrote {len(events)} events to {annotation}")
-    if measurements_path is not None:
-        write_events(events, measurements_path)
-        print(f"wrote the measurements to {measurements_path}")
+    if "measurements" in outputs:
+        print(f"wrote the measurements to {outputs['measurements']}")
 
 
 def main(argv=None):

@@ -30,6 +30,8 @@ def add_arguments(parser):
                         help=f"event list (.xml or .csv) (default: {DEFAULT_ANNOTATION} in the movie's folder)")
     parser.add_argument("-s", "--segmentation", default="{movie.parent}/expert_segmentation.h5",
                         help="output segmentation (.h5)")
+    parser.add_argument("--allow_empty", action="store_true",
+                        help="accept an annotation without events (an all-background target; default: an error)")
     add_overwrite_argument(parser)
 
 
@@ -50,18 +52,20 @@ def run(args):
     from ..io.events import read_events
     from ..io.h5 import write_h5
     from ..io.movie import open_movie
+    from ..io.segmentation import SEGMENTATION_ATTRS
 
     movie_path = input_path(args, "movie", BATCH_MOVIE, "the movie (.h5, TIFF stack or folder of frames)")
     annotation = args.annotation if args.annotation is not None else movie_path.parent / DEFAULT_ANNOTATION
     segmentation = check_output(format_path(args.segmentation, movie=movie_path), args)
-    movie = open_movie(movie_path)
-    shape = tuple(int(s) for s in movie.shape)
-    if hasattr(movie, "file"):
-        movie.file.close()
+    with open_movie(movie_path) as movie:
+        shape = tuple(int(s) for s in movie.shape)
     events = read_events(annotation)
+    if len(events) == 0 and not args.allow_empty:
+        raise InputError(f"{annotation}: no events in this annotation: the target would be all background "
+                         "(add --allow_empty if that is what you want)")
     check_events(events, shape, annotation)
     labels = events_to_labels(events, shape)
-    write_h5(segmentation, labels)
+    write_h5(segmentation, labels, attrs=SEGMENTATION_ATTRS, overwrite=args.overwrite)
     counts = ", ".join(f"{int((events['class_label'] == v).sum())} of class {v}"
                        for v in VALID_LABELS if (events["class_label"] == v).any()) or "no events"
     print(f"wrote {segmentation} ({len(events)} events: {counts})")

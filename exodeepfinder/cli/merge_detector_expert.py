@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_overwrite_argument, check_output, format_path, run_command
+from ._common import add_overwrite_argument, check_output, format_path, publish, run_command
 
 NAME = "merge_detector_expert"
 BATCH_PATHS = ["detector_segmentation", "expert_annotation", "expert_segmentation"]
@@ -36,30 +36,42 @@ def add_arguments(parser):
     parser.add_argument("--max_spots", type=int, default=9800,
                         help="at most this many bright spots in the annotation (drawn at random; 0 = no limit)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random draw of spots")
+    parser.add_argument("--allow_empty", action="store_true",
+                        help="accept an expert annotation without events (a target without events; default: an error)")
     add_overwrite_argument(parser)
 
 
 def run(args):
     from ..io.events import check_events_in_movie, read_events, write_events
-    from ..io.h5 import read_h5, write_h5
+    from ..io.h5 import write_h5
+    from ..io.segmentation import SEGMENTATION_ATTRS, read_segmentation
     from ..training_data.merge import merge_detector_expert
 
     if args.max_spots < 0:
         raise InputError(f"--max_spots: must be >= 0 (got {args.max_spots})")
+    if args.exclusion_radius < 0:
+        raise InputError(f"--exclusion_radius: must be >= 0 (got {args.exclusion_radius:g})")
     detector_path = Path(args.detector_segmentation)
     merged_segmentation = check_output(format_path(args.merged_segmentation, segmentation=detector_path), args)
     merged_annotation = check_output(format_path(args.merged_annotation, segmentation=detector_path), args)
+    if merged_annotation.suffix.lower() not in (".xml", ".csv"):
+        raise InputError(f"{merged_annotation}: the annotation must end in .xml or .csv")
     events = read_events(args.expert_annotation)
-    expert = read_h5(args.expert_segmentation)
-    detector = read_h5(detector_path)
+    if len(events) == 0 and not args.allow_empty:
+        raise InputError(f"{args.expert_annotation}: no events in this annotation: the training target would "
+                         "have no events (add --allow_empty if that is what you want)")
+    # both must be label maps: a movie given by mistake is refused
+    expert = read_segmentation(args.expert_segmentation)[0]
+    detector = read_segmentation(detector_path)[0]
     if detector.shape != expert.shape:
         raise InputError(f"{detector_path}: shape {detector.shape} differs from {args.expert_segmentation} "
                          f"{expert.shape}")
     check_events_in_movie(events, expert.shape, args.expert_annotation)
     merged, merged_events = merge_detector_expert(detector, events, expert, exclusion_radius=args.exclusion_radius,
                                                   max_spots=args.max_spots or None, seed=args.seed)
-    write_h5(merged_segmentation, merged)
-    write_events(merged_events, merged_annotation)
+    with publish(args, [merged_segmentation, merged_annotation]) as (segmentation_file, annotation_file):
+        write_h5(segmentation_file, merged, attrs=SEGMENTATION_ATTRS)
+        write_events(merged_events, annotation_file)
     n_spots = int((merged_events.class_label == 1).sum())
     erased = int(((detector != 0) & (merged != 1) & (expert == 0)).sum())
     print(f"{detector_path.parent}: {len(events)} expert event(s) (class 2), {n_spots} bright spot(s) (class 1); "

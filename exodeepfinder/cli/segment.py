@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._common import (add_model_arguments, add_overwrite_argument, check_output, format_path, input_path,
-                      load_model_once, run_command)
+                      load_model_once, publish, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -41,7 +41,6 @@ def orthoslice_paths(segmentation: Path) -> dict:
 def run(args):
     from ..io.movie import open_movie
     from ..io.segmentation import write_segmentation_blocks
-    from ..pipeline import iter_segment
     from ..progress import TqdmProgress
 
     movie_path = input_path(args, "movie", "movie.h5", "the movie to segment")
@@ -50,19 +49,25 @@ def run(args):
         if args.visualization else {}
     movie = open_movie(movie_path)
     model = load_model_once(args)
+    from ..pipeline import iter_segment  # after the checks of the inputs: they fail fast
     print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), precision {args.precision}")
     progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="window")
-    try:
-        blocks = iter_segment(movie, model, patch_size=args.patch_size, precision=args.precision,
-                              return_scores=args.save_scores, progress=progress)
-        write_segmentation_blocks(output, blocks, movie.shape, save_scores=args.save_scores)
-    except ValueError as err:
-        raise InputError(f"{movie_path}: {err}") from None
-    finally:
-        progress.close()
-    print(f"wrote {output}")
-    if pictures:
-        _save_orthoslices(movie, output, pictures)
+    # the segmentation and its pictures appear together, or none of them
+    with publish(args, {"segmentation": output, **pictures}) as temporary:
+        try:
+            blocks = iter_segment(movie, model, patch_size=args.patch_size, precision=args.precision,
+                                  return_scores=args.save_scores, progress=progress)
+            write_segmentation_blocks(temporary["segmentation"], blocks, movie.shape, save_scores=args.save_scores)
+        except InputError:
+            raise
+        except ValueError as err:
+            raise InputError(f"{movie_path}: {err}") from None
+        finally:
+            progress.close()
+        if pictures:
+            _save_orthoslices(movie, temporary["segmentation"], {name: temporary[name] for name in pictures})
+    movie.close()
+    print(f"wrote {output}" + "".join(f", {path}" for path in pictures.values()))
 
 
 def _save_orthoslices(movie, segmentation: Path, pictures: dict):
@@ -77,7 +82,6 @@ def _save_orthoslices(movie, segmentation: Path, pictures: dict):
                         pictures[name], dpi=80)
     finally:
         labels.file.close()
-    print("wrote " + ", ".join(str(p) for p in pictures.values()))
 
 
 def main(argv=None):

@@ -275,6 +275,10 @@ def cluster_events(labels, cluster_radius=5, *, keep_labels_unchanged=False, sco
         raise ValueError("min_score: needs scores (a segmentation saved with its class probabilities)")
     if labels.ndim != 3:
         raise ValueError(f"labels: expected a 3D label map [t, y, x], got shape {labels.shape}")
+    if np.dtype(labels.dtype).kind not in "biuf":
+        raise ValueError(f"labels: values of type {labels.dtype} are not labels (expected whole numbers 0 to 2)")
+    if min_size is not None and min_size < 0:
+        raise ValueError(f"min_size: must be >= 0, got {min_size}")
     if scores is not None and (scores.shape[0] != labels.shape[0] or tuple(scores.shape[-2:]) != tuple(labels.shape[1:])):
         raise ValueError(f"scores: shape {scores.shape} does not match the label map {labels.shape}")
     coordinates, values, voxel_scores = _event_voxels(labels, keep_labels_unchanged, scores, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 #: Disk radius painted at frames t, t+1, t+2 of an event (t+2 is the single centre pixel).
 CONE_RADII = (4, 2, 0)
@@ -49,12 +50,27 @@ def events_to_labels(events, shape, label=None, *, radii=CONE_RADII) -> np.ndarr
     shape = tuple(int(s) for s in shape)
     if len(shape) != 3:
         raise ValueError(f"shape: expected (t, y, x), got {shape}")
+    if min(shape) < 0:
+        raise ValueError(f"shape: expected sizes >= 0, got {shape}")
+    needed = ["t", "y", "x"] + (["class_label"] if label is None else [])
+    missing = [c for c in needed if c not in events.columns]
+    if missing:
+        raise ValueError(f"events: missing column(s) {', '.join(missing)}")
     labels = np.zeros(shape, np.int8)
     if len(events) == 0:
         return labels
-    centres = np.round(events[["t", "y", "x"]].to_numpy(float)).astype(np.int64)
+    coordinates = events[["t", "y", "x"]].to_numpy(float)
+    if not np.isfinite(coordinates).all():
+        row = int(np.flatnonzero(~np.isfinite(coordinates).all(axis=1))[0])
+        raise ValueError(f"events: event {row + 1} has a missing or infinite coordinate")
+    centres = np.round(coordinates).astype(np.int64)
     if label is None:
-        values = events["class_label"].to_numpy().astype(np.int64)
+        raw = pd.to_numeric(events["class_label"], errors="coerce").to_numpy(float)
+        if not np.isfinite(raw).all() or (raw != np.round(raw)).any():
+            row = int(np.flatnonzero(~np.isfinite(raw) | (raw != np.round(raw)))[0])
+            raise ValueError(f"events: event {row + 1} has class_label {events['class_label'].iloc[row]!r}, "
+                             "expected a whole number")
+        values = raw.astype(np.int64)
     else:
         values = np.full(len(events), int(label), np.int64)
     if values.min() < -128 or values.max() > 127:

@@ -1,6 +1,6 @@
 """Reading and writing movies, label maps, event lists, tables and figures."""
 
-from .atomic import atomic_output  # noqa: F401
+from .atomic import atomic_output, atomic_outputs  # noqa: F401
 from .figures import save_figure  # noqa: F401
 from .h5 import read_h5, write_h5  # noqa: F401
 from .movie import open_movie, read_movie  # noqa: F401

@@ -1,41 +1,426 @@
-"""Write files so that a crash or an error never leaves a half-written output behind."""
+"""Write files so that an error, a cancel or a crash never leaves a half-written output behind.
+
+Each output ``folder/name`` is first written as ``folder/.name.<pid>-<token>.exodeepfinder-partial/name``
+(a *partial folder* beside it, named after the output and the process writing it; inside, the file
+keeps its final name, so libraries that choose the format from the suffix still work). When it is
+complete it is flushed to the disk (fsync) and published under its final name in one step that
+also checks that the name is free: a hard link, which fails if the name exists, or, when
+overwriting is allowed, a rename. Nothing can slip in between a check and the rename.
+
+Several outputs can be published together (:func:`atomic_outputs`): if one of them cannot be
+published, those already published are taken back (a replaced file is restored), so all of
+them appear or none. Partial folders are removed on errors and on Ctrl-C; one left by a killed
+process is removed by the next write of the same output, which logs a warning (logger
+``exodeepfinder``) saying so.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
+import logging
 import os
-import tempfile
+import re
+import secrets
+import shutil
+import socket
+import sys
 from pathlib import Path
+
+from ..errors import InputError
+
+#: Ending of the name of every partial (not yet published) output.
+PARTIAL_SUFFIX = ".exodeepfinder-partial"
+_PARTIAL_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-(?P<token>[0-9a-f]+)" + re.escape(PARTIAL_SUFFIX) + "$")
+# written into each partial folder first: who writes it (to tell a crashed writer from a running one)
+_OWNER = ".owner.exodeepfinder"
+# a replaced file is kept here until the whole group is published (to restore it if the group fails)
+_REPLACED = ".replaced.exodeepfinder"
+# link(2) is not supported everywhere (FAT, some network drives): then claim the name with O_EXCL
+_NO_LINKS = {getattr(errno, name) for name in ("EPERM", "EXDEV", "EMLINK", "ENOSYS", "EOPNOTSUPP", "ENOTSUP", "EACCES")
+             if hasattr(errno, name)}
+
+log = logging.getLogger("exodeepfinder")
+
+
+def final_path_of(path) -> Path:
+    """The output a temporary path will be published as (``path`` itself if it is not temporary)."""
+    path = Path(path)
+    for index, part in enumerate(path.parts):
+        if _PARTIAL_NAME.match(part):
+            return Path(*path.parts[:index]) / _PARTIAL_NAME.match(part).group("name")
+    return path
+
+
+def is_partial(path) -> bool:
+    """True for a partial folder (an output being written, or left by a killed process)."""
+    return _PARTIAL_NAME.match(Path(path).name) is not None
+
+
+def _process_start(pid: int):
+    """When process ``pid`` started (Linux: clock ticks since boot), to tell a reused pid; None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return int(handle.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _process_running(pid: int, started=None) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, run by someone else
+        return True
+    now = _process_start(pid)
+    return started is None or now is None or now == started
+
+
+def _owner(partial: Path) -> dict:
+    match = _PARTIAL_NAME.match(partial.name)
+    owner = {"pid": int(match.group("pid"))}
+    try:
+        owner.update(json.loads((partial / _OWNER).read_text()))
+    except (OSError, ValueError):
+        pass  # killed before it wrote its owner: the pid in the name is all there is
+    return owner
+
+
+def remove_stale_partials(path) -> list[Path]:
+    """Remove the partial folders of output ``path`` left by processes of this machine that no longer run.
+
+    Partial folders of running processes (e.g. another run writing the same output right now)
+    and of other machines (on a shared drive) are left alone. Each removal is logged as a warning.
+
+    Returns
+    -------
+    list of Path
+        The partial folders removed.
+    """
+    path = Path(path)
+    removed = []
+    try:
+        candidates = [p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.") and is_partial(p)]
+    except OSError:
+        return removed
+    for partial in candidates:
+        match = _PARTIAL_NAME.match(partial.name)
+        if match.group("name") != path.name:
+            continue
+        owner = _owner(partial)
+        if owner.get("host", socket.gethostname()) != socket.gethostname():
+            continue
+        if _process_running(owner["pid"], owner.get("started")):
+            continue
+        if partial.is_dir() and not partial.is_symlink():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+        if not os.path.lexists(partial):
+            removed.append(partial)
+            log.warning(f"{path}: removed {partial.name}, left by an interrupted run (process {owner['pid']} "
+                        "no longer runs)")
+    return removed
+
+
+def check_writable_folder(path) -> None:
+    """Raise InputError if the folder of output ``path`` cannot be created or written to.
+
+    Catches, before any work, a file used as a folder, a path that is a folder, and a folder
+    without write permission (or on a read-only file system).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder (give a file name)")
+    folder = path.parent
+    existing = folder
+    while not existing.exists():
+        if existing.is_symlink():
+            raise InputError(f"{path}: {existing} is a broken link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        problem = "read-only file system" if _read_only(existing) else "permission denied"
+        raise InputError(f"{path}: cannot write in {existing} ({problem})")
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):
+        return False
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    if directory and os.name == "nt":
+        return  # Windows cannot open a folder to flush it
+    flags = os.O_RDONLY if os.name != "nt" else os.O_RDWR
+    try:
+        fd = os.open(path, flags | getattr(os, "O_DIRECTORY", 0) if directory else flags)
+    except OSError:
+        if directory:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:  # some file systems cannot flush a folder: the files themselves are flushed
+            raise
+    finally:
+        os.close(fd)
+
+
+def _inside_own_partial(path: Path) -> bool:
+    """True when ``path`` lies in a partial folder of this process: it is published with that folder's output."""
+    match = _PARTIAL_NAME.match(path.parent.name)
+    return match is not None and int(match.group("pid")) == os.getpid()
+
+
+class _Output:
+    """One output of a group: its final path, its partial folder and what publishing it did."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.partial = None
+        self.created_folders = []
+        self.direct = False  # written straight into an enclosing partial folder, published with it
+        self.published = None  # "linked", "replaced" or "direct"
+        self.existed = False  # with overwrite: a file was there before
+
+    @property
+    def temporary(self) -> Path:
+        return self.path if self.partial is None else self.partial / self.path.name
+
+    def open(self) -> Path:
+        if _inside_own_partial(self.path):
+            self.direct = True
+            return self.path
+        self.created_folders = _make_folders(self.path)
+        remove_stale_partials(self.path)
+        name = f".{self.path.name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+        partial = self.path.parent / name
+        try:
+            partial.mkdir()
+        except OSError as err:
+            from ..errors import os_error_problem
+
+            problem = "cannot create files there" if err.errno == errno.ENOENT else os_error_problem(err)
+            raise InputError(f"{self.path}: cannot write in {self.path.parent} ({problem})") from None
+        self.partial = partial
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_start(os.getpid()),
+                 "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])[:500] if sys.argv else ""}
+        (partial / _OWNER).write_text(json.dumps(owner))
+        return self.temporary
+
+    def check_written(self) -> None:
+        if not os.path.lexists(self.temporary):
+            raise RuntimeError(f"{self.path}: nothing was written to its temporary file")
+        if self.partial is not None and self.temporary.is_file() and not self.temporary.is_symlink():
+            _fsync(self.temporary)
+
+    def publish(self, overwrite: bool) -> None:
+        if self.direct:
+            self.published = "direct"
+            return
+        source = self.temporary
+        if overwrite:
+            self.existed = os.path.lexists(self.path)
+            if self.existed and not self.path.is_dir():
+                with contextlib.suppress(OSError, NotImplementedError):  # kept until the group is published
+                    if os.link in os.supports_follow_symlinks:
+                        os.link(self.path, self.partial / _REPLACED, follow_symlinks=False)
+                    else:
+                        os.link(self.path, self.partial / _REPLACED)
+            os.replace(source, self.path)
+            self.published = "replaced"
+        else:
+            try:
+                if source.is_symlink() and os.link in os.supports_follow_symlinks:
+                    os.link(source, self.path, follow_symlinks=False)  # the link itself, not its target
+                elif source.is_symlink():
+                    raise OSError(getattr(errno, "ENOTSUP", errno.EPERM), "cannot hard-link a symbolic link here")
+                else:
+                    os.link(source, self.path)
+            except FileExistsError:
+                raise FileExistsError(errno.EEXIST, "already exists", str(self.path)) from None
+            except OSError as err:
+                if err.errno not in _NO_LINKS:
+                    raise
+                # no hard links here: claim the name (fails if it exists), then move the file onto it
+                try:
+                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    raise FileExistsError(errno.EEXIST, "already exists", str(self.path)) from None
+                os.replace(source, self.path)
+            self.published = "linked"
+        _fsync(self.path.parent, directory=True)
+
+    def take_back(self) -> None:
+        """Undo :meth:`publish` (another output of the group failed)."""
+        try:
+            if self.published == "linked":
+                if not os.path.lexists(self.temporary):  # moved there (no hard links): it is ours
+                    self.path.unlink()
+                elif os.path.samestat(os.lstat(self.temporary), os.lstat(self.path)):
+                    self.path.unlink()
+            elif self.published == "replaced":
+                backup = self.partial / _REPLACED
+                if os.path.lexists(backup):
+                    os.replace(backup, self.path)
+                elif not self.existed:
+                    self.path.unlink()
+                else:
+                    log.warning(f"{self.path}: replaced, and the previous file could not be kept to restore it")
+        except OSError as err:
+            log.warning(f"{self.path}: could not be taken back ({err})")
+        self.published = None
+
+    def discard(self) -> None:
+        if self.direct:
+            if self.path.is_dir() and not self.path.is_symlink():
+                shutil.rmtree(self.path)
+            elif os.path.lexists(self.path):
+                self.path.unlink()
+            return
+        if self.partial is not None:
+            shutil.rmtree(self.partial, ignore_errors=True)
+            self.partial = None
+        for folder in reversed(self.created_folders):  # folders made for this output, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        self.created_folders = []
+
+
+def _make_folders(path: Path) -> list[Path]:
+    """Create the missing folders of ``path``; return them (outermost first)."""
+    check_writable_folder(path)
+    missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()][::-1]
+    for folder in missing:
+        folder.mkdir(exist_ok=True)
+    return missing
+
+
+def _describe_write_error(err: OSError, outputs) -> OSError:
+    """The same error, about the output (not its temporary file), so that the user knows which one."""
+    from ..errors import os_error_code, os_error_filename
+
+    filename = os_error_filename(err)
+    if filename is not None:
+        target = final_path_of(filename)
+    elif len(outputs) == 1:
+        target = outputs[0].path
+    else:
+        folders = {o.path.parent for o in outputs}
+        target = folders.pop() if len(folders) == 1 else outputs[0].path
+    code = os_error_code(err)
+    if code is None:
+        return OSError(None, str(err).split(" (")[0], str(target))
+    return OSError(code, os.strerror(code), str(target))
+
+
+@contextlib.contextmanager
+def atomic_outputs(paths, *, overwrite: bool = False):
+    """Write several files that appear together or not at all.
+
+    Parameters
+    ----------
+    paths : sequence or dict of str or Path
+        Final locations of the files.
+    overwrite : bool
+        Replace files that exist (default: FileExistsError when publishing, an existing file is
+        never touched).
+
+    Yields
+    ------
+    list or dict of Path
+        The temporary path of each output (same keys as ``paths``); write each file there. Every
+        one must be written.
+
+    Raises
+    ------
+    FileExistsError
+        If an output exists (or appeared meanwhile) and ``overwrite`` is False; nothing is published.
+    OSError
+        On a write error (disk full, permission denied...), about the output, not its temporary name.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_outputs([folder / "a.txt", folder / "b.txt"]) as (a, b):
+    ...     _ = a.write_text("A"), b.write_text("B")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['a.txt', 'b.txt']
+    """
+    keyed = isinstance(paths, dict)
+    keys = list(paths) if keyed else list(range(len(paths)))
+    outputs = [_Output(Path(paths[key] if keyed else paths[key])) for key in keys]
+    seen = set()
+    for output in outputs:
+        if output.path.resolve() in seen:
+            raise InputError(f"{output.path}: given for two outputs")
+        seen.add(output.path.resolve())
+    try:
+        temporary = [output.open() for output in outputs]
+        yield dict(zip(keys, temporary)) if keyed else temporary
+        for output in outputs:
+            output.check_written()
+        published = []
+        try:
+            for output in outputs:
+                output.publish(overwrite)
+                published.append(output)
+        except BaseException:
+            for output in reversed(published):
+                output.take_back()
+            raise
+    except OSError as err:
+        if isinstance(err, FileExistsError) and err.filename is not None and \
+                any(str(o.path) == str(err.filename) for o in outputs):
+            raise
+        raise _describe_write_error(err, outputs) from err
+    finally:
+        for output in reversed(outputs):  # the first output made the folders: it removes them last
+            output.discard() if output.published is None else _cleanup(output)
+
+
+def _cleanup(output: _Output) -> None:
+    """After a successful publish: remove the partial folder (its file now lives under the final name)."""
+    if output.partial is not None:
+        shutil.rmtree(output.partial, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def atomic_output(path, *, overwrite: bool = True):
-    """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds.
+    """Yield a temporary path for ``path``; publish it as ``path`` only if the block succeeds.
 
-    The temporary file keeps the suffix of ``path`` (libraries such as h5py and matplotlib
-    choose the format from it). On error it is removed and ``path`` is left untouched.
+    The temporary file has the same name as ``path``, in a partial folder beside it (see the
+    module's description). On error or cancel it is removed and ``path`` is left untouched.
 
     Parameters
     ----------
     path : str or Path
         Final location of the file.
     overwrite : bool
-        If False and ``path`` exists, raise FileExistsError before writing anything.
+        If False and ``path`` exists when the file is complete, raise FileExistsError (the check
+        and the publishing are one step); the existing file is never touched.
     """
-    path = Path(path)
-    if not overwrite and path.exists():
-        raise FileExistsError(f"{path}: already exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_outputs([path], overwrite=overwrite) as (temporary,):
+        yield temporary

@@ -36,19 +36,29 @@ def make_events(t=(), y=(), x=(), class_label=1, **columns) -> pd.DataFrame:
 
 
 def _from_reference_columns(table: pd.DataFrame, path) -> pd.DataFrame:
-    table = table.rename(columns=lambda c: str(c).strip())
+    reference = ("tomo_idx", "class_label", "x", "y", "z")
+    # headers typed by hand: ' X', 'Class_Label'...
+    table = table.rename(columns=lambda c: str(c).strip().lower() if str(c).strip().lower() in reference
+                         else str(c).strip())
     missing = [c for c in ("x", "y", "z") if c not in table.columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (expected tomo_idx,class_label,x,y,z)")
+        found = ", ".join(map(str, table.columns[:8])) or "none"
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: {found}; "
+                         "expected tomo_idx,class_label,x,y,z)")
     if "class_label" not in table.columns:
         table["class_label"] = 1
     table = table.rename(columns={"z": "t"})
     for name in ("t", "y", "x"):
         values = pd.to_numeric(table[name], errors="coerce")
-        if values.isna().any():
-            row = int(np.flatnonzero(values.isna())[0])
-            raise InputError(f"{path}: event {row + 1} has a non-numeric {'z' if name == 't' else name} "
-                             f"({table[name].iloc[row]!r})")
+        bad = values.isna() | ~np.isfinite(values.fillna(0).astype(float))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            shown = "z" if name == "t" else name
+            raw = table[name].iloc[row]
+            what = f"no {shown}" if pd.isna(raw) or str(raw).strip() == "" else f"a non-numeric {shown} ({raw!r})"
+            if not pd.isna(values.iloc[row]):
+                what = f"a non-finite {shown} ({raw!r})"
+            raise InputError(f"{path}: event {row + 1} has {what}")
         table[name] = values.astype(float)
     labels = pd.to_numeric(table["class_label"], errors="coerce")
     if labels.isna().any() or (labels != labels.round()).any():
@@ -66,8 +76,30 @@ def _from_reference_columns(table: pd.DataFrame, path) -> pd.DataFrame:
     return table[ordered].reset_index(drop=True)
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV table; ``;`` or tab separators (spreadsheets in many languages) are recognised from the header."""
+    options = dict(encoding="utf-8-sig")
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            header = handle.readline()
+        if "," not in header:
+            for separator in (";", "\t"):
+                if separator in header:
+                    # with ';' between cells, spreadsheets write decimal commas
+                    options.update(sep=separator, decimal="," if separator == ";" else ".")
+                    break
+        return pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file (expected a header tomo_idx,class_label,x,y,z)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+
+
 def read_events(path) -> pd.DataFrame:
-    """Read an XML or CSV object list (CSV may start with a UTF-8 BOM) as an events table.
+    """Read an XML or CSV object list as an events table.
+
+    CSV files may start with a UTF-8 BOM and may separate cells with ``;`` (then with decimal
+    commas) or tabs, as spreadsheets save them.
 
     Returns
     -------
@@ -88,15 +120,12 @@ def read_events(path) -> pd.DataFrame:
             root = ET.parse(path).getroot()
         except ET.ParseError as err:
             raise InputError(f"{path}: not valid XML ({err})") from None
+        if root.tag != "objlist":
+            raise InputError(f"{path}: not an object list (root element <{root.tag}>, expected <objlist>)")
         rows = [dict(obj.attrib) for obj in root.iter("object")]
         table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["class_label", "x", "y", "z"])
     elif suffix == ".csv":
-        try:
-            table = pd.read_csv(path, encoding="utf-8-sig")
-        except pd.errors.EmptyDataError:
-            raise InputError(f"{path}: empty file (expected a header tomo_idx,class_label,x,y,z)") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as err:
-            raise InputError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+        table = _read_csv(path)
     else:
         raise InputError(f"{path}: unknown annotation format '{path.suffix}' (expected .xml or .csv)")
     return _from_reference_columns(table, path)
@@ -110,12 +139,13 @@ def _format(name: str, value) -> str:
     return str(value)
 
 
-def write_events(events: pd.DataFrame, path) -> Path:
+def write_events(events: pd.DataFrame, path, *, overwrite: bool = True) -> Path:
     """Write an events table as a reference XML object list, or as CSV if ``path`` ends in ``.csv``.
 
     XML holds the reference attributes (``tomo_idx, class_label, x, y, z`` and the optional
     ``obj_id, cluster_size, score, phi, psi, the``); CSV holds those first, then every other column.
-    The file is written atomically.
+    The file is written atomically; with ``overwrite=False`` an existing ``path`` is never
+    replaced (FileExistsError).
     """
     path = Path(path)
     missing = [c for c in EVENT_COLUMNS if c not in events.columns]
@@ -126,7 +156,7 @@ def write_events(events: pd.DataFrame, path) -> Path:
         table.insert(0, "tomo_idx", 0)
     reference = ["tomo_idx", "class_label", "x", "y", "z"]
     optional = [c for c in OPTIONAL_COLUMNS if c in table.columns]
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         if path.suffix.lower() == ".csv":
             other = [c for c in table.columns if c not in reference + optional]
             table[reference + optional + other].to_csv(tmp, index=False, float_format="%.6g")

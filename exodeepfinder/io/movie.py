@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -71,13 +72,33 @@ def _abbreviate(values, limit=5):
     return text + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
 def _read_tiff(path) -> np.ndarray:
     import tifffile
 
+    # tifffile logs what it finds wrong in a damaged file (and may then return no pixels): keep it for the message
+    logger, problems = logging.getLogger("tifffile"), _Collect()
+    logger.addHandler(problems)
+    propagate, logger.propagate = logger.propagate, False
     try:
-        return tifffile.imread(path)
+        image = tifffile.imread(path)
     except Exception as err:  # tifffile raises many types for corrupt files
         raise InputError(f"{path}: cannot read TIFF ({type(err).__name__}: {err})") from None
+    finally:
+        logger.removeHandler(problems)
+        logger.propagate = propagate
+    if image.size == 0 or image.ndim < 2:
+        reason = problems.messages[-1] if problems.messages else "no image in the file"
+        raise InputError(f"{path}: cannot read TIFF ({reason})")
+    return image
 
 
 class TiffFolder:
@@ -101,6 +122,9 @@ class TiffFolder:
         if frame.shape != self.shape[1:]:
             raise InputError(f"{self.files[index]}: frame of shape {frame.shape}, "
                              f"but {self.files[0].name} has shape {self.shape[1:]}")
+        if frame.dtype != self.dtype and not np.can_cast(frame.dtype, self.dtype, "safe"):
+            raise InputError(f"{self.files[index]}: pixels of type {frame.dtype}, but {self.files[0].name} "
+                             f"has {self.dtype} (all frames must have one pixel type)")
         return frame.astype(self.dtype, copy=False)
 
     def __getitem__(self, key):
@@ -143,6 +167,75 @@ def _open_tiff_stack(path):
     return movie
 
 
+def check_movie_array(shape, dtype, name) -> None:
+    """Raise InputError unless ``shape`` and ``dtype`` are those of a movie: ``[t, y, x]`` of numbers.
+
+    ``name`` (a path, or an argument name) starts the message. Integers and floats of any size
+    are movies; booleans (a mask?), complex numbers, text and records are refused.
+    """
+    shape, dtype = tuple(shape), np.dtype(dtype)
+    if len(shape) == 2:
+        raise InputError(f"{name}: a single 2D image of shape {shape}, not a movie (expected [t, y, x])")
+    if len(shape) != 3:
+        raise InputError(f"{name}: expected a 3D movie [t, y, x], found shape {shape}")
+    if min(shape) < 1:
+        raise InputError(f"{name}: empty movie of shape {shape} (no frames or no pixels)")
+    if dtype.kind == "b":
+        raise InputError(f"{name}: the pixels are booleans (a mask?), not intensities; "
+                         "expected a movie of integers or floats")
+    if dtype.kind not in "iuf":
+        raise InputError(f"{name}: pixels of type {dtype} are not intensities; expected integers or floats")
+
+
+def check_finite_frames(block, frames, name) -> None:
+    """Raise InputError naming the first frame of ``block`` with NaN or infinite pixels.
+
+    ``block`` holds frames ``frames`` (indices in the movie) of a movie, or one frame.
+    """
+    block = np.asarray(block)
+    if block.dtype.kind != "f":
+        return
+    finite = np.isfinite(block)
+    if finite.all():
+        return
+    if block.ndim >= 3 and len(frames) == len(block):
+        first = int(np.flatnonzero(~finite.reshape(len(block), -1).all(axis=1))[0])
+        frame, bad = block[first], ~finite[first]
+        t = int(frames[first])
+    else:
+        frame, bad, t = block, ~finite, int(frames[0])
+    kinds = " or ".join(k for k, m in (("NaN", np.isnan(frame)), ("infinite", np.isinf(frame))) if m.any())
+    where = ""
+    if frame.ndim == 2:
+        y, x = np.argwhere(bad)[0]
+        where = f", first at y={y}, x={x}"
+    raise InputError(f"{name}: frame t={t} has {int(bad.sum())} {kinds} pixel(s){where}; "
+                     "replace them (e.g. by the frame minimum) before analysing the movie")
+
+
+def as_movie(movie, name="movie"):
+    """Check an in-memory or lazy movie (shape and pixel type); return it, NaN checks added to lazy reads.
+
+    For the library functions that take arrays: a NumPy array is checked whole (NaN and
+    infinite pixels included); a :class:`~exodeepfinder.io.checked.CheckedArray` from
+    :func:`open_movie` already checks what it reads.
+
+    Raises
+    ------
+    InputError
+        Naming ``name``, for anything that is not a ``[t, y, x]`` movie of finite numbers.
+    """
+    from .checked import CheckedArray
+
+    check_movie_array(movie.shape, movie.dtype, name)
+    if isinstance(movie, CheckedArray):
+        return movie
+    if isinstance(movie, np.ndarray):
+        check_finite_frames(movie, np.arange(len(movie)), name)
+        return movie
+    return CheckedArray(movie, name, check=check_finite_frames)
+
+
 def open_movie(path):
     """Open a movie lazily as a ``[t, y, x]`` array-like (slicing reads frames from disk).
 
@@ -154,29 +247,42 @@ def open_movie(path):
 
     Returns
     -------
-    array-like
-        An h5py dataset, a :class:`TiffFolder` or a NumPy memory map: all have ``shape``,
-        ``dtype`` and frame slicing (``movie[t0:t1]`` returns a NumPy array).
+    CheckedArray
+        With ``shape``, ``dtype`` and frame slicing (``movie[t0:t1]`` returns a NumPy array);
+        ``close()`` closes the file. Every read is checked: NaN or infinite pixels, and a
+        damaged file, raise InputError naming the file and the frame.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, or does not hold a ``[t, y, x]`` movie of integers
+        or floats (a 2D image, a 4D array, booleans... are refused).
     """
+    from .checked import CheckedArray
+
     path = Path(path)
+    handle = None
     if path.is_dir():
-        return TiffFolder(path)
-    if not path.exists():
+        source = TiffFolder(path)
+    elif not path.exists():
         raise InputError(f"{path}: file not found")
-    if is_tiff(path):
-        return _open_tiff_stack(path)
-    if path.suffix.lower() in H5_SUFFIXES:
-        movie = open_h5(path)
-        if movie.ndim != 3:
-            raise InputError(f"{path}: expected a 3D movie [t, y, x], found shape {movie.shape}")
-        return movie
-    raise InputError(f"{path}: unknown movie format (expected .h5, .tif/.tiff or a folder of TIFF frames)")
+    elif is_tiff(path):
+        source = _open_tiff_stack(path)
+    elif path.suffix.lower() in H5_SUFFIXES:
+        source = open_h5(path)
+        handle = source.file
+    else:
+        raise InputError(f"{path}: unknown movie format (expected .h5, .tif/.tiff or a folder of TIFF frames)")
+    try:
+        check_movie_array(source.shape, source.dtype, path)
+    except InputError:
+        if handle is not None:
+            handle.close()
+        raise
+    return CheckedArray(source, path, check=check_finite_frames, handle=handle)
 
 
 def read_movie(path) -> np.ndarray:
     """Read a whole movie into memory as a ``[t, y, x]`` NumPy array (see :func:`open_movie`)."""
-    movie = open_movie(path)
-    array = np.asarray(movie[:])
-    if hasattr(movie, "file"):
-        movie.file.close()
-    return array
+    with open_movie(path) as movie:
+        return movie[:]

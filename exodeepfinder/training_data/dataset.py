@@ -13,7 +13,6 @@ copies). Nothing is ever deleted or moved; existing files are replaced only when
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.atomic import atomic_output
+from ..io.atomic import atomic_outputs
 from .layout import MOVIE_SUFFIX, OBJECTS_SUFFIX, TARGET_SUFFIX, TRAIN, VALID
 
 
@@ -65,25 +64,15 @@ def split_movies(names, split: float = 70, seed=None) -> tuple[list, list]:
     return train, valid
 
 
-def _place(source: Path, destination: Path, *, copy: bool, overwrite: bool) -> bool:
-    """Link (or copy) ``source`` to ``destination``; return True if it made a symbolic link."""
-    if destination.exists() or destination.is_symlink():
-        if not overwrite:
-            raise InputError(f"{destination}: already exists (use --overwrite to replace it)")
+def _place(source: Path, destination: Path, *, copy: bool) -> bool:
+    """Make ``destination`` (a temporary path) a symbolic link to ``source``, or a copy; True if a link."""
     if not copy:
-        # a link is made under a temporary name, then renamed: an existing file is replaced at once
-        tmp = destination.with_name(f".{destination.name}.tmp-link")
         try:
-            if tmp.is_symlink():
-                tmp.unlink()
-            tmp.symlink_to(source.resolve())
-            os.replace(tmp, destination)
+            destination.symlink_to(source.resolve())
             return True
         except OSError:  # no symlinks here (Windows without developer mode, some network drives)
-            if tmp.is_symlink():
-                tmp.unlink()
-    with atomic_output(destination) as tmp_copy:
-        shutil.copyfile(source, tmp_copy)
+            pass
+    shutil.copyfile(source, destination)
     return False
 
 
@@ -160,12 +149,18 @@ def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
                 raise InputError(f"{stale[0]}: left by an earlier layout, but {name} now goes to {folder}; "
                                  "remove it or use another output folder (or the same --seed)")
 
-    linked = True
+    placed = {}
     for name, (movie_file, target_file, annotation_file) in sorted(sources.items()):
-        folder = destinations[name]
-        folder.mkdir(parents=True, exist_ok=True)
         for source, suffix in ((movie_file, MOVIE_SUFFIX), (target_file, TARGET_SUFFIX),
                                (annotation_file, OBJECTS_SUFFIX)):
-            linked &= _place(source, folder / f"{name}{suffix}", copy=copy, overwrite=overwrite)
+            destination = destinations[name] / f"{name}{suffix}"
+            if not overwrite and (destination.exists() or destination.is_symlink()):
+                raise InputError(f"{destination}: already exists (use --overwrite to replace it)")
+            placed[destination] = source
+    # the whole dataset appears at once, or nothing of it (an existing file is replaced only with overwrite)
+    linked = True
+    with atomic_outputs(list(placed), overwrite=overwrite) as temporary:
+        for tmp, source in zip(temporary, placed.values()):
+            linked &= _place(source, tmp, copy=copy)
     layout.linked = linked
     return layout

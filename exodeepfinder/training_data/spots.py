@@ -199,6 +199,8 @@ def detect_spots(movie, *, radius: float = 21, pval: float = 0.001, area_limit: 
     >>> mask.shape, mask.dtype
     ((20, 64, 64), dtype('uint8'))
     """
+    from ..io.movie import as_movie
+
     shape = tuple(movie.shape)
     if len(shape) != 3:
         raise ValueError(f"movie: expected a [t, y, x] array, found shape {shape}")
@@ -206,6 +208,11 @@ def detect_spots(movie, *, radius: float = 21, pval: float = 0.001, area_limit: 
         raise ValueError(f"radius: must be positive (got {radius})")
     if not 0 < pval < 1:
         raise ValueError(f"pval: must be between 0 and 1 (got {pval})")
+    if area_limit < 0:
+        raise ValueError(f"area_limit: must be >= 0 (got {area_limit})")
+    if scale is not None and scale <= 0:
+        raise ValueError(f"scale: must be positive (got {scale})")
+    movie = as_movie(movie)  # integers or floats; NaN and infinite pixels are refused as frames are read
     n_frames = shape[0]
     mask = np.zeros(shape, np.uint8)
     if n_frames == 0:
