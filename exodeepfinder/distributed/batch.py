@@ -1,0 +1,334 @@
+"""Run a command on every movie folder of a batch: one task per folder, in this process or on a Dask cluster.
+
+A task runs the command exactly as the serial ``--batch`` loop does (``module.run(args)`` with
+the paths of the folder), so its files are written by the same code, with the same atomic
+publishing, and are the same as a serial run's. Folders whose outputs are all there are skipped,
+so a batch cut short (a lost node, a walltime) is finished by running it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import os
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Cancelled, InputError
+from ..progress import report
+from .outputs import count_events, expected_outputs, outputs_state
+
+#: The status of a folder in the summary.
+STATUSES = ("done", "skipped", "failed")
+
+
+@dataclass
+class FolderResult:
+    """What happened to one movie folder.
+
+    Attributes
+    ----------
+    movie : str
+        The folder's name.
+    status : str
+        ``"done"``, ``"skipped"`` (its outputs were already there) or ``"failed"``.
+    events : int or None
+        Events in its event list (commands that write one), else None.
+    seconds : float or None
+        Time the command ran (None when skipped).
+    error : str
+        One line saying what went wrong (failed folders).
+    details : str
+        The traceback of an unexpected error (not an InputError), for bug reports.
+    log : str
+        What the command printed (captured when it ran on a Dask worker).
+    threads : int or None
+        PyTorch threads of the process that ran it.
+    """
+
+    movie: str
+    status: str
+    events: int | None = None
+    seconds: float | None = None
+    error: str = ""
+    details: str = ""
+    log: str = ""
+    threads: int | None = None
+
+
+def portable_args(args: argparse.Namespace) -> argparse.Namespace:
+    """A copy of a command's parsed arguments that can be sent to another process.
+
+    Private entries (``_module``, the command module set by the parser) stay behind.
+    """
+    return argparse.Namespace(**{name: value for name, value in vars(args).items() if not name.startswith("_")})
+
+
+def command_module(name: str):
+    """The command-line module of a command: ``"detect"`` or ``"exodeepfinder.cli.detect"``."""
+    try:
+        return importlib.import_module(name if "." in name else f"exodeepfinder.cli.{name}")
+    except ModuleNotFoundError:
+        raise InputError(f"command {name!r}: no such command") from None
+
+
+def folder_args(module, args: argparse.Namespace, folder: Path) -> argparse.Namespace:
+    """The arguments of one folder: relative paths made relative to it, as the serial --batch loop does."""
+    from ..cli._common import _in_subfolder
+
+    return _in_subfolder(args, Path(folder), module.BATCH_PATHS)
+
+
+def _one_line(err: BaseException, args=None) -> str:
+    """The one line the command line prints for ``err`` (as the serial --batch loop does)."""
+    from ..cli._common import describe_failure
+
+    return describe_failure(err, args)
+
+
+def _use_threads(threads: int | None, uses_network: bool) -> int | None:
+    """Give this process's PyTorch (and OpenMP libraries loaded later) ``threads`` threads; return its count.
+
+    The count is PyTorch's when PyTorch is loaded, else what OpenMP libraries will take (None: unset).
+    """
+    if threads is not None:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = str(threads)
+    if not uses_network and "torch" not in sys.modules:
+        # no need to load PyTorch (seconds) for commands that do not run the network
+        value = os.environ.get("OMP_NUM_THREADS", "")
+        return int(value) if value.isdigit() else None
+    import torch
+
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def _worker_slot() -> int | None:
+    """The number of this Dask worker on its machine (LocalCluster names them 0, 1...), else None."""
+    try:
+        from distributed import get_worker
+
+        name = str(get_worker().name)
+    except (ImportError, ValueError):
+        return None
+    last = name.rsplit("-", 1)[-1]
+    return int(last) if last.isdigit() else None
+
+
+def _use_own_gpu(args) -> None:
+    """On a machine with several GPUs, worker k runs on GPU k mod the number of GPUs."""
+    if getattr(args, "device", None) not in ("auto", "cuda"):
+        return
+    import torch
+
+    slot = _worker_slot()
+    if slot is not None and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        torch.cuda.set_device(slot % torch.cuda.device_count())
+
+
+def folder_status(module, args: argparse.Namespace, folder: Path):
+    """Before running: ``(state, outputs, events file)`` of a folder.
+
+    ``state`` is ``"complete"`` (every output is there), ``"partial"``, ``"missing"`` or
+    ``"unknown"`` (the outputs cannot be known before running; the run reports why).
+    """
+    expected = expected_outputs(module, folder_args(module, args, folder))
+    if expected is None:
+        return "unknown", [], None
+    paths, events = expected
+    return outputs_state(paths), paths, events
+
+
+def _skipped_or_partial(module, args, folder: Path) -> FolderResult | None:
+    """The result of a folder that need not (or cannot safely) run again, else None."""
+    if getattr(args, "overwrite", False):
+        return None
+    state, paths, events = folder_status(module, args, folder)
+    if state == "complete":
+        return FolderResult(folder.name, "skipped", events=count_events(events))
+    if state == "partial":
+        present = ", ".join(p.name for p in paths if p.exists())
+        missing = ", ".join(p.name for p in paths if not p.exists())
+        return FolderResult(folder.name, "failed",
+                            error=f"{folder}: outputs of an earlier run are incomplete ({present} present, "
+                                  f"{missing} missing); remove them or overwrite")
+    return None
+
+
+def process_folder(command: str, args: argparse.Namespace, folder, *, threads: int | None = None,
+                   capture: bool = True) -> FolderResult:
+    """Run ``command`` on one movie folder, as one step of the serial --batch loop would: the task of a worker.
+
+    Never raises for a problem of this folder: it is reported in the result. A folder whose
+    outputs are all there is skipped.
+
+    Parameters
+    ----------
+    command : str
+        The command's module, ``"exodeepfinder.cli.detect"`` (or its short name, ``"detect"``).
+    args : argparse.Namespace
+        The command's arguments (see :func:`portable_args`), paths relative to the folder.
+    folder : Path
+        The movie folder.
+    threads : int, optional
+        PyTorch threads for this process (default: leave them).
+    capture : bool
+        Keep what the command prints in ``result.log`` instead of printing it.
+    """
+    module = command_module(command)
+    folder = Path(folder)
+    uses_network = hasattr(args, "model_weights")
+    used_threads = _use_threads(threads, uses_network)
+    already = _skipped_or_partial(module, args, folder)
+    if already is not None:
+        return already
+    start = time.perf_counter()
+    log = io.StringIO()
+    redirect = contextlib.ExitStack()
+    if capture:
+        redirect.enter_context(contextlib.redirect_stdout(log))
+        redirect.enter_context(contextlib.redirect_stderr(log))
+    error = details = ""
+    try:
+        with redirect:
+            if uses_network:
+                _use_own_gpu(args)
+            module.run(folder_args(module, args, folder))
+    except Cancelled:
+        raise
+    except Exception as err:  # reported for this folder; the others go on
+        error = _one_line(err, args)
+        if not isinstance(err, InputError):
+            details = traceback.format_exc()
+    seconds = time.perf_counter() - start
+    if error:
+        return FolderResult(folder.name, "failed", seconds=seconds, error=error, details=details,
+                            log=log.getvalue(), threads=used_threads)
+    expected = expected_outputs(module, folder_args(module, args, folder))
+    events = count_events(expected[1]) if expected is not None else None
+    return FolderResult(folder.name, "done", events=events, seconds=seconds, log=log.getvalue(),
+                        threads=used_threads)
+
+
+def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, cluster_options=None,
+                progress=None, started=None) -> list[FolderResult]:
+    """Run a command on movie folders, in this process or one task per folder on a Dask cluster.
+
+    Folders whose outputs are all there are skipped (unless ``args.overwrite``); if none is
+    left, no cluster is started.
+
+    Parameters
+    ----------
+    module : module
+        The command (a module of :mod:`exodeepfinder.cli` with ``NAME``, ``BATCH_PATHS``, ``run``).
+    args : argparse.Namespace
+        Its parsed arguments.
+    folders : list of Path
+        The movie folders.
+    cluster : str, optional
+        Where to run (see :func:`exodeepfinder.distributed.clusters.start_cluster`): ``"local[:N]"``,
+        ``"slurm"``, ``"pbs"``, ``"sge"`` or ``"tcp://host:port"``. Default: in this process,
+        one folder after the other, printing what the command prints.
+    cluster_options : dict, list of str or path, optional
+        Options of a ``slurm``/``pbs``/``sge`` cluster (see ``parse_cluster_options``).
+    progress : callable, optional
+        ``progress(done, total)`` in folders; returning False stops: pending tasks are cancelled
+        and :class:`~exodeepfinder.errors.Cancelled` is raised.
+    started : callable, optional
+        Called once with the cluster's Dask dashboard address when it is up.
+
+    Returns
+    -------
+    list of FolderResult
+        In the order of ``folders``.
+    """
+    folders = [Path(folder) for folder in folders]
+    args = portable_args(args)
+    results = {}
+    pending = []
+    for folder in folders:
+        already = _skipped_or_partial(module, args, folder)
+        if already is None:
+            pending.append(folder)
+        else:
+            results[folder] = already
+    report(progress, len(results), len(folders))
+    if cluster is None:
+        for folder in pending:
+            print(f"[{folder.name}]", flush=True)
+            results[folder] = process_folder(module.__name__, args, folder, capture=False)
+            report(progress, len(results), len(folders))
+    elif pending:
+        from .clusters import start_cluster
+
+        uses_gpus = hasattr(args, "model_weights") and getattr(args, "device", "auto") != "cpu"
+        with start_cluster(cluster, cluster_options, n_tasks=len(pending), gpus=uses_gpus) as session:
+            if started is not None:
+                started(session.dashboard_link)
+            results.update(_run_on_cluster(session, module.__name__, args, pending, len(folders) - len(pending),
+                                           len(folders), progress))
+    return [results[folder] for folder in folders]
+
+
+def _run_on_cluster(session, command, args, folders, done, total, progress) -> dict:
+    from distributed import as_completed
+
+    batch = uuid.uuid4().hex[:8]
+    futures = {}
+    for folder in folders:
+        future = session.client.submit(process_folder, command, args, folder, threads=session.threads,
+                                       capture=True, key=f"{command.rsplit('.', 1)[-1]}-{folder.name}-{batch}", pure=False,
+                                       resources=session.resources)
+        futures[future] = folder
+    results = {}
+    try:
+        for future in as_completed(futures):
+            folder = futures[future]
+            try:
+                results[folder] = future.result()
+            except Exception as err:  # the worker died (out of memory, lost node) too many times
+                results[folder] = FolderResult(folder.name, "failed", error=f"{folder}: {_one_line(err)}")
+            session.shrink(len(folders) - len(results))
+            report(progress, done + len(results), total)
+    except BaseException:  # cancelled, Ctrl-C, SIGTERM: the movies not started are not started
+        session.client.cancel([f for f, folder in futures.items() if folder not in results])
+        raise
+    return results
+
+
+def summary_table(results):
+    """The summary of a batch: one row per movie with its status, events, seconds and error."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "movie": [r.movie for r in results],
+        "status": [r.status for r in results],
+        "events": pd.array([r.events for r in results], dtype="Int64"),
+        "seconds": [round(r.seconds, 1) if r.seconds is not None else None for r in results],
+        "error": [r.error for r in results],
+    })
+
+
+def format_summary(results) -> str:
+    """The summary table as text (movie, status, events, seconds, error), with a last line of counts."""
+    rows = [("movie", "status", "events", "seconds", "error")]
+    for r in results:
+        rows.append((r.movie, r.status, "-" if r.events is None else str(r.events),
+                     "-" if r.seconds is None else f"{r.seconds:.1f}", r.error))
+    if not any(r.error for r in results):
+        rows = [row[:-1] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = (False, False, True, True, False)
+    lines = ["  ".join(cell.rjust(w) if right[i] else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             .rstrip() for row in rows]
+    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
+    footer = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no movies"
+    return "\n".join(lines) + f"\n{len(results)} movie(s): {footer}"

@@ -1,0 +1,110 @@
+"""The --cluster, --cluster_options and --shard options of the --batch commands.
+
+``exodeepfinder.cli._common`` adds these options where it adds ``--batch`` and hands the batch
+to :func:`run_batch_command` when one of them is used (or when the command runs as a task of a
+SLURM job array); without them the serial --batch loop is unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import InputError
+
+EXIT_FAILED = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --cluster, --cluster_options and --shard (commands that take --batch)."""
+    group = parser.add_argument_group("running a --batch on several processes or machines "
+                                      "(needs pip install 'exodeepfinder[distributed]', except --shard)")
+    group.add_argument("--cluster", default=None, metavar="SPEC",
+                       help="one Dask task per movie folder on: local[:N] (N worker processes on this machine), "
+                            "slurm, pbs, sge (workers as batch jobs; see --cluster_options) or tcp://host:port "
+                            "(a running Dask scheduler); folders whose outputs exist are skipped")
+    group.add_argument("--cluster_options", nargs="+", default=None, metavar="KEY=VALUE",
+                       help="slurm/pbs/sge: queue=, cores=, memory=, walltime=, gpus=, processes=, job_extra= "
+                            "(repeatable), job_script_prologue= (repeatable), account=, max_workers= (default 10); "
+                            "or a YAML file of these")
+    group.add_argument("--shard", default=None, metavar="K/N",
+                       help="only the folders of shard K of N (folder i, in sorted order, goes to shard i mod N; "
+                            "K from 0), for the tasks of a job array; default inside a SLURM job array: "
+                            "$SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT; folders whose outputs exist are skipped")
+
+
+def shard_of(args) -> tuple[int, int] | None:
+    """The shard asked for by --shard, else the SLURM job array's (when --batch runs in one), else None."""
+    from .shard import parse_shard, shard_from_environment
+
+    text = getattr(args, "shard", None)
+    if text is not None:
+        try:
+            return parse_shard(text)
+        except InputError as err:
+            raise InputError(f"--shard: {err}") from None
+    if getattr(args, "batch", None) is None:
+        return None
+    return shard_from_environment()
+
+
+def requested(args) -> bool:
+    """True when the batch runs through :func:`run_batch_command` (--cluster or a shard).
+
+    Raises InputError for --cluster, --cluster_options or --shard without --batch.
+    """
+    given = [f"--{name}" for name in ("cluster", "cluster_options", "shard") if getattr(args, name, None) is not None]
+    if getattr(args, "batch", None) is None:
+        if given:
+            raise InputError(f"{given[0]}: only with --batch")
+        return False
+    if getattr(args, "cluster_options", None) is not None and getattr(args, "cluster", None) is None:
+        raise InputError("--cluster_options: give --cluster slurm, pbs or sge too")
+    return bool(given) or shard_of(args) is not None
+
+
+def run_batch_command(module, args, folders) -> int:
+    """Run a command on its --batch folders with --cluster and/or --shard; print a summary; return the exit status.
+
+    Exit status 2 when a movie failed (the others still ran), 0 otherwise.
+    """
+    from ..cli._common import debugging
+    from ..progress import TqdmProgress
+    from .batch import format_summary, run_folders
+    from .shard import select_shard
+
+    shard = shard_of(args)
+    if shard is not None:
+        index, count = shard
+        folders = select_shard(folders, index, count)
+        print(f"shard {index}/{count}: {len(folders)} movie folder(s)", flush=True)
+        if not folders:
+            return 0
+    cluster = getattr(args, "cluster", None)
+
+    def started(link):
+        import importlib.util
+
+        # a scheduler started here serves the dashboard only if bokeh is installed
+        here = "://" not in cluster
+        note = " (pip install bokeh to open it)" if here and importlib.util.find_spec("bokeh") is None else ""
+        print(f"Dask dashboard: {link}{note}", flush=True)
+
+    progress = TqdmProgress("movies", unit="movie") if cluster is not None else None
+    try:
+        results = run_folders(module, args, folders, cluster=cluster,
+                              cluster_options=getattr(args, "cluster_options", None), progress=progress,
+                              started=started)
+    except InputError as err:
+        if cluster is not None and not str(err).startswith("--"):
+            raise InputError(f"--cluster {cluster}: {err}") from None
+        raise
+    finally:
+        if progress is not None:
+            progress.close()
+    print(format_summary(results), flush=True)
+    if debugging(args):
+        for result in results:
+            if result.details:
+                print(f"[{result.movie}] {result.details}", file=sys.stderr)
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else 0

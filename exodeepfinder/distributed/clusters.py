@@ -1,0 +1,320 @@
+"""Dask clusters from a short spec: this machine, an HPC scheduler (SLURM, PBS, SGE) or a running scheduler.
+
+``"local[:N]"``
+    A :class:`distributed.LocalCluster` of N worker processes on this machine, each running one
+    movie at a time with ``cores // N`` PyTorch threads, so that N x threads = cores. Without N:
+    one worker per GPU when the command runs the network on CUDA GPUs, else one per 4 cores.
+``"slurm"``, ``"pbs"``, ``"sge"``
+    A dask-jobqueue cluster: each worker is a batch job (``processes`` workers per job). Its
+    options (queue, cores, memory, walltime, GPUs...) come from ``options``; the workers asked
+    for are as many as the movies, up to ``max_workers``, and are released as the movies run out.
+``"tcp://host:port"``
+    A Dask scheduler that is already running, with its own workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+
+JOBQUEUE = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster"}
+#: Options of a batch-scheduler cluster that are numbers.
+INTEGER_OPTIONS = ("cores", "processes", "gpus", "max_workers")
+#: Options that may be given several times (a list in a YAML file).
+LIST_OPTIONS = ("job_extra", "job_script_prologue", "worker_extra_args", "job_directives_skip")
+#: Short names accepted for options of dask-jobqueue.
+ALIASES = {"job_extra_directives": "job_extra", "prologue": "job_script_prologue", "env_extra": "job_script_prologue"}
+#: Workers asked for at most, unless the options say ``max_workers``.
+DEFAULT_MAX_WORKERS = 10
+#: A Dask resource that every task takes one of, so that a worker runs one movie at a time
+#: whatever its thread count (dask-jobqueue gives a worker as many threads as its cores).
+TASK_RESOURCE = "movie"
+
+
+def available_cores() -> int:
+    """The CPU cores this process may use (its affinity mask, e.g. a SLURM allocation)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def local_layout(n_workers: int | None, cores: int, *, n_tasks: int | None = None, n_gpus: int = 0) -> tuple[int, int]:
+    """``(workers, threads per worker)`` of a local cluster: workers x threads = cores.
+
+    Without ``n_workers``: one worker per GPU, else one per 4 cores. Never more workers than
+    tasks (the cores of an idle worker are better used by the others) or cores.
+    """
+    if n_workers is None:
+        n_workers = n_gpus if n_gpus else max(1, cores // 4)
+    n_workers = max(1, min(n_workers, cores, n_tasks or n_workers))
+    return n_workers, max(1, cores // n_workers)
+
+
+def parse_cluster_spec(spec: str) -> tuple[str, int | str | None]:
+    """``"local:4"`` -> ``("local", 4)``, ``"slurm"`` -> ``("slurm", None)``, ``"tcp://h:8786"`` -> ``("tcp", "tcp://h:8786")``."""
+    text = str(spec).strip()
+    if "://" in text:
+        return "tcp", text
+    kind, _, value = text.partition(":")
+    kind = kind.lower()
+    if kind == "local":
+        if not value:
+            return "local", None
+        if value.isdigit() and int(value) > 0:
+            return "local", int(value)
+        raise InputError(f"cluster {spec!r}: expected local:N with N a number of worker processes, e.g. local:2")
+    if kind in JOBQUEUE and not value:
+        return kind, None
+    raise InputError(f"cluster {spec!r}: expected local, local:N, {', '.join(JOBQUEUE)} or a scheduler address "
+                     "tcp://host:port")
+
+
+def _option_value(name: str, value):
+    if name in INTEGER_OPTIONS:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise InputError(f"cluster option {name}={value!r}: not a whole number") from None
+        if number < (0 if name == "gpus" else 1):
+            raise InputError(f"cluster option {name}={value!r}: must be positive")
+        return number
+    if name in LIST_OPTIONS:
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return value
+
+
+def _read_options_file(path: Path) -> dict:
+    import yaml
+
+    try:
+        options = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError(f"{path}: not a readable YAML file of cluster options ({str(err).splitlines()[0]})") from None
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InputError(f"{path}: expected 'name: value' lines of cluster options")
+    return options
+
+
+def parse_cluster_options(options=None) -> dict:
+    """Options of a batch-scheduler cluster from a dict, a YAML file, or ``key=value`` texts.
+
+    A key given twice in ``key=value`` texts adds to a list for ``job_extra`` (one scheduler
+    directive each) and ``job_script_prologue`` (shell lines run before the worker), and
+    replaces the value for the others.
+
+    >>> parse_cluster_options(["cores=8", "memory=32GB", "job_extra=--qos=high", "job_extra=--exclusive"])
+    {'cores': 8, 'memory': '32GB', 'job_extra': ['--qos=high', '--exclusive']}
+    """
+    if options is None:
+        return {}
+    if isinstance(options, (str, Path)):
+        options = [options]
+    if isinstance(options, dict):
+        items = list(options.items())
+    else:
+        items = []
+        for text in options:
+            text = str(text)
+            if "=" not in text:
+                path = Path(text)
+                if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+                    raise InputError(f"cluster option {text!r}: expected key=value or a YAML file (.yaml)")
+                items.extend(_read_options_file(path).items())
+                continue
+            key, _, value = text.partition("=")
+            items.append((key.strip(), value.strip()))
+    parsed = {}
+    for key, value in items:
+        name = ALIASES.get(str(key).strip().replace("-", "_"), str(key).strip().replace("-", "_"))
+        value = _option_value(name, value)
+        if name in LIST_OPTIONS and name in parsed:
+            parsed[name] = parsed[name] + value
+        else:
+            parsed[name] = value
+    return parsed
+
+
+def _gpu_directives(kind: str, gpus: int, options: dict) -> None:
+    """Ask the scheduler for ``gpus`` GPUs per job, in its own words."""
+    if kind == "slurm":
+        options["job_extra"] = options.get("job_extra", []) + [f"--gres=gpu:{gpus}"]
+    elif kind == "sge":
+        options["job_extra"] = options.get("job_extra", []) + [f"-l gpu={gpus}"]
+    elif kind == "pbs":
+        if "resource_spec" in options:
+            options["resource_spec"] += f":ngpus={gpus}"
+        else:
+            from dask.utils import parse_bytes
+            from dask_jobqueue.pbs import pbs_format_bytes_ceil
+
+            if "cores" not in options or "memory" not in options:
+                raise InputError("cluster options: gpus on PBS needs cores and memory (or a resource_spec)")
+            options["resource_spec"] = (f"select=1:ncpus={options['cores']}:"
+                                        f"mem={pbs_format_bytes_ceil(parse_bytes(options['memory']))}:ngpus={gpus}")
+
+
+def _jobqueue_modules():
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise InputError("batch-scheduler clusters need dask-jobqueue: pip install 'exodeepfinder[distributed]'") from None
+    return dask_jobqueue
+
+
+def make_cluster(spec: str, options=None, *, n_tasks: int | None = None, gpus: bool = False):
+    """Create the Dask cluster of ``spec`` (no workers asked for yet from a batch scheduler).
+
+    Parameters
+    ----------
+    spec : str
+        ``"local"``, ``"local:N"``, ``"slurm"``, ``"pbs"`` or ``"sge"`` (``"tcp://..."`` has no
+        cluster object: see :func:`start_cluster`).
+    options : dict, list of str or path, optional
+        Batch-scheduler options (:func:`parse_cluster_options`): ``queue``, ``cores``, ``memory``
+        (per job, e.g. ``"32GB"``), ``walltime`` (``"02:00:00"``), ``gpus`` (per job),
+        ``processes`` (workers per job, default 1), ``job_extra`` (scheduler directives),
+        ``job_script_prologue`` (shell lines, e.g. ``module load cuda``), ``account``,
+        ``max_workers`` (default 10), and any other option of the dask-jobqueue cluster class.
+    n_tasks : int, optional
+        Movies to run (a local cluster has no more workers than that).
+    gpus : bool
+        The tasks run the network and may use CUDA GPUs (a local cluster then has one worker per GPU
+        by default).
+
+    Returns
+    -------
+    cluster, threads
+        The cluster and the PyTorch threads each task should use.
+    """
+    kind, value = parse_cluster_spec(spec)
+    if kind == "tcp":
+        raise InputError(f"cluster {spec!r}: an existing scheduler has no cluster to create")
+    if kind == "local":
+        if options:
+            raise InputError("cluster options: only for slurm, pbs and sge clusters (local takes local:N)")
+        from distributed import LocalCluster
+
+        n_gpus = _cuda_gpus() if gpus and value is None else 0
+        n_workers, threads = local_layout(value, available_cores(), n_tasks=n_tasks, n_gpus=n_gpus)
+        env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+        # one task slot per worker: a movie uses all the threads of its worker through PyTorch
+        with warnings.catch_warnings():
+            # "Port 8787 is already in use ... on port N instead": the dashboard link says where it is
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, env=env,
+                                   silence_logs=logging.ERROR)
+        return cluster, threads
+    dask_jobqueue = _jobqueue_modules()
+    import dask
+
+    options = parse_cluster_options(options)
+    options.pop("max_workers", None)
+    n_gpus = options.pop("gpus", 0)
+    if n_gpus:
+        _gpu_directives(kind, n_gpus, options)
+    if "processes" not in options and dask.config.get(f"jobqueue.{kind}.processes", None) is None:
+        options["processes"] = 1  # dask-jobqueue would split a job into about sqrt(cores) workers
+    job_extra = options.pop("job_extra", [])
+    worker_args = options.pop("worker_extra_args", []) + ["--resources", f"{TASK_RESOURCE}=1"]
+    cls = getattr(dask_jobqueue, JOBQUEUE[kind])
+    try:
+        cluster = cls(job_extra_directives=job_extra, worker_extra_args=worker_args, silence_logs="error", **options)
+    except TypeError as err:
+        raise InputError(f"cluster options: {err}") from None
+    except ValueError as err:
+        if "cores and memory" in str(err):  # not given, here nor in the dask-jobqueue configuration
+            raise InputError("cluster options: give the cores and memory of a job, e.g. cores=8 memory=32GB") from None
+        raise InputError(f"cluster options: {str(err).splitlines()[0]}") from None
+    return cluster, max(1, int(cluster._dummy_job.worker_process_threads))
+
+
+def _cuda_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@dataclass
+class ClusterSession:
+    """A Dask client and what tasks need to know about its workers.
+
+    Attributes
+    ----------
+    client : distributed.Client
+    cluster : the cluster object, or None (existing scheduler)
+    threads : int or None
+        PyTorch threads per task (None: leave them as the workers have them).
+    resources : dict or None
+        Dask resources each task asks for.
+    max_workers : int or None
+        Workers asked for from a batch scheduler.
+    """
+
+    client: object
+    cluster: object = None
+    threads: int | None = None
+    resources: dict | None = None
+    max_workers: int | None = None
+    _asked: int = field(default=0, repr=False)
+
+    @property
+    def dashboard_link(self) -> str:
+        return self.client.dashboard_link
+
+    def shrink(self, n_left: int) -> None:
+        """Release batch-scheduler workers beyond the movies left to run."""
+        if self.max_workers is not None and n_left < self._asked:
+            self._asked = n_left
+            self.cluster.scale(n=n_left)
+
+
+@contextlib.contextmanager
+def start_cluster(spec: str, options=None, *, n_tasks: int, gpus: bool = False):
+    """Start (or connect to) the cluster of ``spec``, yield a :class:`ClusterSession`, close it after.
+
+    For a batch scheduler, ``min(n_tasks, max_workers)`` workers are asked for (each a job, or
+    ``processes`` per job). See :func:`make_cluster` for ``options``.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("clusters need Dask: pip install 'exodeepfinder[distributed]'") from None
+    kind, value = parse_cluster_spec(spec)
+    if kind == "tcp":
+        if options:
+            raise InputError("cluster options: only for slurm, pbs and sge clusters")
+        try:
+            client = Client(value, timeout="20s")
+        except (OSError, TimeoutError) as err:
+            raise InputError(f"{value}: no Dask scheduler answers ({str(err).splitlines()[0]})") from None
+        try:
+            yield ClusterSession(client)
+        finally:
+            client.close()
+        return
+    parsed = parse_cluster_options(options) if kind != "local" else options
+    max_workers = parsed.get("max_workers", DEFAULT_MAX_WORKERS) if kind != "local" else None
+    cluster, threads = make_cluster(spec, parsed, n_tasks=n_tasks, gpus=gpus)
+    try:
+        client = Client(cluster)
+        try:
+            session = ClusterSession(client, cluster, threads)
+            if max_workers is not None:
+                session.resources = {TASK_RESOURCE: 1}
+                session.max_workers = max_workers
+                session._asked = min(n_tasks, max_workers)
+                cluster.scale(n=session._asked)
+            yield session
+        finally:
+            client.close()
+    finally:
+        cluster.close()
