@@ -68,8 +68,9 @@ def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast"
         Only with ``return_scores``.
     """
     from .inference import segment_movie
+    from .io.movie import as_movie
 
-    return segment_movie(movie, _model_or_default(model), patch_size=patch_size, precision=precision,
+    return segment_movie(as_movie(movie), _model_or_default(model), patch_size=patch_size, precision=precision,
                          return_scores=return_scores, progress=progress,
                          **_inference_options(backend, tiling, max_memory))
 
@@ -81,8 +82,9 @@ def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "
     Memory holds one block at a time, whatever the length of the movie.
     """
     from .inference import iter_segment as iter_blocks
+    from .io.movie import as_movie
 
-    return iter_blocks(movie, _model_or_default(model), patch_size=patch_size, precision=precision,
+    return iter_blocks(as_movie(movie), _model_or_default(model), patch_size=patch_size, precision=precision,
                        return_scores=return_scores, progress=progress,
                        **_inference_options(backend, tiling, max_memory))
 
@@ -152,15 +154,18 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     """
     from .events.cluster import cluster_events
     from .events.measure import measure_events
+    from .inference import segment_movie
+    from .io.movie import as_movie
 
+    movie = as_movie(movie)  # checked once, here: the inference functions below do not check again
     model = _model_or_default(model)
-    options = dict(patch_size=patch_size, precision=precision, backend=backend, tiling=tiling,
-                   max_memory=max_memory, return_scores=True, progress=within(progress, 0, _SEGMENT_SHARE))
+    options = dict(patch_size=patch_size, precision=precision, return_scores=True,
+                   progress=within(progress, 0, _SEGMENT_SHARE), **_inference_options(backend, tiling, max_memory))
     cluster_options = dict(cluster_radius=cluster_radius, min_size=min_size, min_score=min_score,
                            progress=within(progress, _SEGMENT_SHARE, _CLUSTER_SHARE))
     measure_progress = within(progress, _CLUSTER_SHARE, 100)
     if segmentation is None:
-        labels, scores = segment(movie, model, **options)
+        labels, scores = segment_movie(movie, model, **options)
         events = cluster_events(labels, scores=scores, **cluster_options)
         events = measure_events(movie, events, offset=offset, progress=measure_progress)
         report(progress, 100, 100)
@@ -178,17 +183,18 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
     file, and dropped (the labels copied into a file of their own) unless ``save_scores``.
     """
     from .events.cluster import cluster_events
+    from .inference import iter_segment as iter_blocks
     from .io.atomic import atomic_output
     from .io.h5 import write_h5
-    from .io.segmentation import open_segmentation, write_segmentation_blocks
+    from .io.segmentation import SEGMENTATION_ATTRS, open_segmentation, write_segmentation_blocks
 
     with atomic_output(path, overwrite=overwrite) as scratch:
-        write_segmentation_blocks(scratch, iter_segment(movie, model, **options), movie.shape, save_scores=True)
+        write_segmentation_blocks(scratch, iter_blocks(movie, model, **options), movie.shape, save_scores=True)
         labels, scores = open_segmentation(scratch)
         try:
             events = cluster_events(labels, scores=scores, **cluster_options)
             if not save_scores:
-                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels)
+                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=SEGMENTATION_ATTRS)
         finally:
             labels.file.close()
         if not save_scores:

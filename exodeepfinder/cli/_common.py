@@ -133,6 +133,9 @@ def build_parser(module, parser: argparse.ArgumentParser | None = None) -> argpa
         parser.add_argument("-b", "--batch", type=Path, default=None,
                             help="run on every subfolder of this folder; other paths are then relative "
                                  "to each subfolder")
+        from ..distributed.cli import add_arguments as add_distributed_arguments
+
+        add_distributed_arguments(parser)
     parser.add_argument("--debug", action="store_true",
                         help=f"show the full traceback of an error (or set {ENV_DEBUG}=1)")
     parser.set_defaults(_module=module)
@@ -254,6 +257,9 @@ def execute(module, args: argparse.Namespace) -> int:
     batch = getattr(args, "batch", None)
     with _reporting(args) as notes, _terminate_cleanly():
         try:
+            from ..distributed import cli as distributed
+
+            in_parallel = distributed.requested(args)  # --cluster or --shard (an error without --batch)
             if batch is None:
                 module.run(args)
                 notes.show()
@@ -264,6 +270,10 @@ def execute(module, args: argparse.Namespace) -> int:
             folders = sorted(p for p in batch.iterdir() if p.is_dir() and not p.name.startswith("."))
             if not folders:
                 raise InputError(f"{batch}: no subfolders to process")
+            if in_parallel:
+                status = distributed.run_batch_command(module, args, folders)
+                notes.show()
+                return status
             failed = []
             for folder in folders:
                 print(f"[{folder.name}]", flush=True)

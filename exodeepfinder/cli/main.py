@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from .. import __version__
-from ._common import build_parser, execute, no_arguments, open_form_window
+from ._common import _one_line_usage_error, build_parser, execute, no_arguments, open_form_window
 
 #: Subcommands in pipeline order (module names in exodeepfinder.cli).
 COMMANDS = [
@@ -40,6 +40,7 @@ def _available_modules():
 
 def build_main_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exodeepfinder", description=__doc__)
+    parser.error = _one_line_usage_error.__get__(parser)
     parser.add_argument("--version", action="version", version=f"exodeepfinder {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in _available_modules():
