@@ -8,11 +8,14 @@ which then raises :class:`~exodeepfinder.errors.Cancelled`. The command line pas
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional
 
 from .errors import Cancelled
 
 ProgressCallback = Callable[[int, int], Optional[bool]]
+#: Set to "1" to draw progress bars even when stderr is not a terminal (the GUI reads them from a pipe).
+PROGRESS_ENV = "EXODEEPFINDER_PROGRESS"
 
 
 def report(progress: ProgressCallback | None, done: int, total: int) -> None:
@@ -38,6 +41,8 @@ class TqdmProgress:
     """
 
     def __init__(self, desc: str = "", unit: str = "it", disable: bool | None = None):
+        if disable is None and os.environ.get(PROGRESS_ENV) == "1":
+            disable = False
         self.desc = desc
         self.unit = unit
         self.disable = disable

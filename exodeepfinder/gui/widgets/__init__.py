@@ -1,0 +1,12 @@
+"""The dock widgets of the napari plugin (Qt through qtpy; long work in napari thread workers).
+
+- :class:`~.detect.DetectWidget`: segmentation and clustering of a movie layer, live filters;
+- :class:`~.review.ReviewWidget`: add, delete, move and browse events, side views, intensity trace;
+- :class:`~.training.TrainingSetWidget`: expert target, spot detection, merge, dataset folders;
+- :class:`~.training.TrainWidget`: training with a live loss plot, cancel and resume;
+- :class:`~.evaluate.EvaluateWidget`: precision, recall and F1 of one points layer against another.
+
+Each widget is thin: it reads its inputs from layers and fields, calls one library function in
+a worker thread (:class:`~._common.TaskPanel` shows its progress and cancels it) and turns the
+result into layers (:mod:`exodeepfinder.gui.layers`).
+"""

@@ -1,0 +1,198 @@
+"""Detect widget: segment a movie layer with the U-Net and cluster its event voxels into events.
+
+Calls :func:`exodeepfinder.detect` in a worker thread and adds three layers named after the
+movie: ``<movie> segmentation`` (labels), ``<movie> event probability`` (image, hidden) and
+``<movie> events`` (points with score, cluster size and measurements as features). The min size
+and min score sliders then choose which of the detected events the points layer shows, without
+detecting again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QPushButton, QSlider, QSpinBox,
+                            QVBoxLayout, QWidget)
+
+from ...labels import EVENT
+from ...model.precision import PRECISIONS
+from ...model.weights import DEVICES, WEIGHTS_NAMES
+from ...pipeline import DEFAULT_MIN_SIZE
+from .. import layers
+from ._common import LayerChoice, PathField, TaskPanel, add_layer, is_movie_layer, section_title
+
+#: Choices of the weights box, and the value passed to load_model for each.
+WEIGHTS_CHOICES = {"automatic (official if downloaded, else bundled)": None,
+                   **{f"{name}": name for name in WEIGHTS_NAMES}, "file…": "file"}
+#: Resolution of the min score slider.
+SCORE_STEPS = 100
+
+
+class DetectWidget(QWidget):
+    """Detect the exocytosis events of a movie layer (segmentation, clustering, measurements)."""
+
+    def __init__(self, napari_viewer, parent=None):
+        from napari.layers import Image
+
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.movie_choice = LayerChoice(napari_viewer, Image, accept=is_movie_layer)
+        self.weights_choice = QComboBox()
+        self.weights_choice.addItems(list(WEIGHTS_CHOICES))
+        self.weights_choice.setToolTip("U-Net weights: the bundled default model (trained on simulated movies), the "
+                                       "official ExoDeepFinder weights (after 'exodeepfinder download-weights'), "
+                                       "or a weights file (.h5) of your own training")
+        self.weights_file = PathField("open", "U-Net weights (*.h5)", "weights file (.h5)")
+        self.weights_file.setVisible(False)
+        self.weights_choice.currentTextChanged.connect(
+            lambda text: self.weights_file.setVisible(WEIGHTS_CHOICES[text] == "file"))
+        self.device_choice = QComboBox()
+        self.device_choice.addItems(list(DEVICES))
+        self.precision_choice = QComboBox()
+        self.precision_choice.addItems(list(PRECISIONS))
+        self.precision_choice.setToolTip("fast: 16-bit arithmetic where the hardware computes it natively; "
+                                         "fp32: the reference's float32 numbers")
+        self.patch_size = QSpinBox()
+        self.patch_size.setRange(56, 1024)
+        self.patch_size.setSingleStep(4)
+        self.patch_size.setValue(160)
+        self.patch_size.setToolTip("patch size of the reference tiling (multiple of 4, at least 56)")
+        self.cluster_radius = QDoubleSpinBox()
+        self.cluster_radius.setRange(0.5, 50)
+        self.cluster_radius.setValue(5)
+        self.cluster_radius.setToolTip("clustering radius (voxels): roughly the radius of one event")
+        self.run_button = QPushButton("Detect events")
+        self.run_button.clicked.connect(self.run)
+        self.task = TaskPanel()
+        self.task.started.connect(lambda: self.run_button.setEnabled(False))
+        self.task.finished.connect(lambda: self.run_button.setEnabled(True))
+
+        self.min_size = QSlider(Qt.Orientation.Horizontal)
+        self.min_size.setRange(1, 100)
+        self.min_size.setValue(DEFAULT_MIN_SIZE)
+        self.min_size.setToolTip("hide events of fewer voxels (spurious detections are small)")
+        self.min_size_label = QLabel()
+        self.min_score = QSlider(Qt.Orientation.Horizontal)
+        self.min_score.setRange(0, SCORE_STEPS)
+        self.min_score.setValue(0)
+        self.min_score.setToolTip("hide events whose mean event probability is lower")
+        self.min_score_label = QLabel()
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        for slider in (self.min_size, self.min_score):
+            slider.valueChanged.connect(self.apply_filters)
+            slider.setEnabled(False)
+
+        form = QFormLayout()
+        form.addRow("Movie", self.movie_choice)
+        form.addRow("Weights", self.weights_choice)
+        form.addRow("", self.weights_file)
+        form.addRow("Device", self.device_choice)
+        form.addRow("Precision", self.precision_choice)
+        form.addRow("Patch size", self.patch_size)
+        form.addRow("Cluster radius", self.cluster_radius)
+        filters = QFormLayout()
+        filters.addRow(self.min_size_label, self.min_size)
+        filters.addRow(self.min_score_label, self.min_score)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.task)
+        layout.addWidget(section_title("Filter the events (no new detection)"))
+        layout.addLayout(filters)
+        layout.addWidget(self.summary)
+        layout.addStretch(1)
+
+        self.events = None          # every event found by the last detection
+        self.points_layer = None    # the layer showing them
+        self._model = None
+        self._model_key = None
+        self._show_filter_values()
+
+    def weights(self):
+        """What :func:`exodeepfinder.load_model` gets: None, "bundled", "official" or a path."""
+        choice = WEIGHTS_CHOICES[self.weights_choice.currentText()]
+        if choice == "file":
+            path = self.weights_file.path()
+            if path is None:
+                raise ValueError("weights: choose a weights file (.h5)")
+            return path
+        return choice
+
+    def _load_model(self, weights, device):
+        """The network, loaded once for a given choice of weights and device."""
+        from ... import load_model
+
+        key = (str(weights), device)
+        if self._model_key != key:
+            self._model = load_model(weights, device=device)
+            self._model_key = key
+        return self._model
+
+    def run(self) -> None:
+        """Detect the events of the chosen movie layer (in a worker thread)."""
+        import exodeepfinder as edf
+
+        movie_layer = self.movie_choice.layer()
+        if movie_layer is None:
+            self.task.set_status("Open a movie first (File > Open, or File > Open Sample)", error=True)
+            return
+        if movie_layer.data.ndim != 3 or getattr(movie_layer, "rgb", False):
+            self.task.set_status(f"{movie_layer.name}: expected a movie [t, y, x], "
+                                 f"found shape {movie_layer.data.shape}", error=True)
+            return
+        try:
+            weights = self.weights()
+        except ValueError as err:
+            self.task.set_status(str(err), error=True)
+            return
+        movie = movie_layer.data
+        device = self.device_choice.currentText()
+        options = dict(patch_size=self.patch_size.value(), precision=self.precision_choice.currentText(),
+                       cluster_radius=self.cluster_radius.value(), min_size=None, min_score=None)
+
+        def task(progress):
+            model = self._load_model(weights, device)
+            return edf.detect(movie, model, progress=progress, **options)
+
+        self.task.run(task, on_result=lambda detection: self._show(detection, movie_layer),
+                      description=f"Detecting events in {movie_layer.name}")
+
+    def _show(self, detection, movie_layer) -> None:
+        name = movie_layer.name
+        add_layer(self.viewer, layers.labels_layer(detection.labels, name=f"{name} segmentation"))
+        probability = np.ascontiguousarray(detection.scores[:, EVENT])
+        add_layer(self.viewer, layers.probability_layer(probability, name=f"{name} event probability"))
+        self.events = detection.events.reset_index(drop=True)
+        largest = int(self.events["cluster_size"].max()) if len(self.events) else 1
+        self.min_size.setMaximum(max(largest, DEFAULT_MIN_SIZE, 2))
+        for slider in (self.min_size, self.min_score):
+            slider.setEnabled(True)
+        self.points_layer = add_layer(self.viewer, layers.events_layer(self._filtered(), name=f"{name} events"))
+        self.viewer.layers.selection.active = self.points_layer
+        self._show_filter_values()
+
+    def _filtered(self):
+        events = self.events
+        keep = events["cluster_size"].to_numpy() >= self.min_size.value()
+        if "score" in events.columns:
+            keep &= events["score"].to_numpy() >= self.min_score.value() / SCORE_STEPS
+        return events[keep].reset_index(drop=True)
+
+    def apply_filters(self) -> None:
+        """Show the detected events that pass the min size and min score filters."""
+        self._show_filter_values()
+        if self.events is None or self.points_layer is None or self.points_layer not in self.viewer.layers:
+            return
+        data, attributes, _ = layers.events_layer(self._filtered())
+        self.points_layer.data = data
+        self.points_layer.features = attributes["features"]
+        self.points_layer.border_color = attributes["border_color"]
+        self._show_filter_values()
+
+    def _show_filter_values(self) -> None:
+        self.min_size_label.setText(f"Min size: {self.min_size.value()} voxels")
+        self.min_score_label.setText(f"Min score: {self.min_score.value() / SCORE_STEPS:.2f}")
+        if self.events is not None:
+            shown = len(self.points_layer.data) if self.points_layer is not None else 0
+            self.summary.setText(f"{shown} of {len(self.events)} detected events shown")
