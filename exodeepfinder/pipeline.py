@@ -115,7 +115,8 @@ class Detection:
 def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, patch_size: int = 160,
            precision: str = "fast", backend: str = "auto", tiling: str | None = None, max_memory=None,
            cluster_radius: float = 5, min_size: int | None = DEFAULT_MIN_SIZE, min_score: float | None = None,
-           offset: float = 0.0, overwrite: bool = False, progress=None) -> Detection:
+           offset: float = 0.0, pixel_size=None, frame_interval: float | None = None, overwrite: bool = False,
+           progress=None) -> Detection:
     """Detect the exocytosis events of a movie: segmentation, clustering, measurements.
 
     Parameters
@@ -137,6 +138,11 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
         See :func:`~exodeepfinder.events.cluster.cluster_events`.
     offset : float
         Camera baseline subtracted before measuring (see :func:`~exodeepfinder.events.measure.measure_events`).
+    pixel_size : float or (float, float), optional
+        Pixel size in micrometres (``(y, x)`` or one value); default: the movie file's, for a
+        movie from :func:`~exodeepfinder.io.movie.open_movie`.
+    frame_interval : float, optional
+        Time between frames in seconds; default: the movie file's.
     progress : callable, optional
         ``progress(done, 100)`` in percent over the whole detection; returning False cancels.
 
@@ -144,6 +150,9 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     -------
     Detection
         ``events``, and ``labels`` and ``scores`` (in memory) or ``segmentation`` (the file).
+        When the pixel size and frame interval are known, the events also have their positions
+        and measurements in micrometres and seconds (``t_s, y_um, x_um``... see
+        :func:`~exodeepfinder.events.measure.add_physical_units`).
 
     Examples
     --------
@@ -153,10 +162,15 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     >>> detection.events[["t", "y", "x", "score"]]                                    # doctest: +SKIP
     """
     from .events.cluster import cluster_events
-    from .events.measure import measure_events
+    from .events.measure import add_physical_units, measure_events
     from .inference import segment_movie
     from .io.movie import as_movie
 
+    file_metadata = getattr(movie, "metadata", None)  # a movie from open_movie knows its units
+    if pixel_size is None:
+        pixel_size = getattr(file_metadata, "pixel_size", None)
+    if frame_interval is None:
+        frame_interval = getattr(file_metadata, "frame_interval", None)
     movie = as_movie(movie)  # checked once, here: the inference functions below do not check again
     model = _model_or_default(model)
     options = dict(patch_size=patch_size, precision=precision, return_scores=True,
@@ -168,10 +182,13 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
         labels, scores = segment_movie(movie, model, **options)
         events = cluster_events(labels, scores=scores, **cluster_options)
         events = measure_events(movie, events, offset=offset, progress=measure_progress)
+        events = add_physical_units(events, pixel_size=pixel_size, frame_interval=frame_interval)
         report(progress, 100, 100)
         return Detection(events, labels, scores)
     events = _detect_to_file(movie, model, Path(segmentation), save_scores, overwrite, options, cluster_options,
-                             lambda found: measure_events(movie, found, offset=offset, progress=measure_progress))
+                             lambda found: add_physical_units(measure_events(movie, found, offset=offset,
+                                                                             progress=measure_progress),
+                                                              pixel_size=pixel_size, frame_interval=frame_interval))
     report(progress, 100, 100)
     return Detection(events, segmentation=Path(segmentation))
 
@@ -215,19 +232,22 @@ DETECTION_OUTPUTS = {
 IN_MEMORY_BYTES = 2 * 1024 ** 3
 
 
-def detect_file(movie_path, outputs: dict, model=None, *, gallery_size: int = 40, overwrite: bool = False,
-                progress=None, **options) -> pd.DataFrame:
+def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=None, gallery_size: int = 40,
+                overwrite: bool = False, progress=None, **options) -> pd.DataFrame:
     """Detect the events of a movie file and write the results: what ``exodeepfinder detect`` runs per movie.
 
     Parameters
     ----------
     movie_path : str or Path
-        An HDF5 movie, a TIFF stack or a folder of TIFF frames.
+        An HDF5 movie, a TIFF stack, a folder of TIFF frames or a microscope file (see
+        :func:`~exodeepfinder.io.movie.open_movie`).
     outputs : dict
         Output path of each file to write, by name (keys of :data:`DETECTION_OUTPUTS`;
         ``segmentation`` is required, the others are optional).
     model : UNet, optional
         See :func:`detect`.
+    channel, scene : str or int, optional
+        The channel and scene of a microscope file with several (see :func:`~exodeepfinder.io.movie.open_movie`).
     gallery_size : int
         Events shown in the gallery.
     overwrite : bool
@@ -240,7 +260,8 @@ def detect_file(movie_path, outputs: dict, model=None, *, gallery_size: int = 40
     Returns
     -------
     DataFrame
-        The events.
+        The events; with ``t_s, y_um, x_um``... when the movie file gives its pixel size and
+        frame interval (and ``options`` do not set them).
 
     Notes
     -----
@@ -268,7 +289,9 @@ def detect_file(movie_path, outputs: dict, model=None, *, gallery_size: int = 40
             if path.exists():
                 raise FileExistsError(errno.EEXIST, "already exists", str(path))
     movie_path = Path(movie_path)
-    movie = open_movie(movie_path)
+    movie = open_movie(movie_path, channel=channel, scene=scene)
+    options.setdefault("pixel_size", movie.metadata.pixel_size)
+    options.setdefault("frame_interval", movie.metadata.frame_interval)
     if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
         movie = np.asarray(movie[0:movie.shape[0]])
     with atomic_outputs(outputs, overwrite=overwrite) as temporary:

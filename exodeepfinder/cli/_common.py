@@ -87,6 +87,21 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                                    "float32) and large tiles; fp32: the reference's float32 numbers and tiles")
 
 
+def add_movie_format_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--channel`` and ``--scene``: which part of a microscope file (OME-TIFF, ND2, CZI, LIF...) is the movie."""
+    group = parser.add_argument_group("microscope files (OME-TIFF, ND2, CZI, LIF, Micro-Manager, MetaMorph)")
+    group.add_argument("--channel", default=None, metavar="NAME_OR_INDEX",
+                       help="channel to analyse, by name or index (0 = first); required when the file has "
+                            "several (the error lists them)")
+    group.add_argument("--scene", default=None, metavar="NAME_OR_INDEX",
+                       help="scene (position, series) to analyse, by name or index; required when the file has several")
+
+
+def movie_format_options(args) -> dict:
+    """The ``channel`` and ``scene`` keyword arguments of :func:`exodeepfinder.io.movie.open_movie` in ``args``."""
+    return {"channel": getattr(args, "channel", None), "scene": getattr(args, "scene", None)}
+
+
 _LOADED = {}
 
 

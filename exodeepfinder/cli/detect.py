@@ -1,12 +1,16 @@
 """Detect exocytosis events in movies: segmentation, events with scores and measurements, pictures.
 
-The whole analysis in one command, for a TIFF folder, a TIFF stack or an HDF5 movie (several
-movies, or --batch over the movie folders of a folder). For each movie it writes, beside it:
+The whole analysis in one command, for a TIFF folder, a TIFF stack, an HDF5 movie or a microscope
+file (OME-TIFF, Nikon .nd2, Zeiss .czi, Leica .lif, Micro-Manager, MetaMorph .stk; --channel and
+--scene choose in files with several) (several movies, or --batch over the movie folders of a
+folder). For each movie it writes, beside it:
 
 - {movie.stem}_segmentation.h5: labels (0 background, 1 bright spot, 2 event) as `dataset`,
   with --save_scores also the class probabilities as `scores` [t, 3, y, x];
 - {movie.stem}_events.csv: one row per event: t (frame), y, x, cluster_size, score (mean event
-  probability) and the measurements (f0, peak_dff, decay_tau, duration, spot_sigma...);
+  probability) and the measurements (f0, peak_dff, decay_tau, duration, spot_sigma...); when
+  the movie file gives its pixel size and frame interval, also t_s, y_um, x_um, decay_tau_s,
+  duration_s and spot_sigma_um (seconds and micrometres);
 - {movie.stem}_events.xml: the same events as a reference ExoDeepFinder annotation;
 - {movie.stem}_events.png: the events over the movie's maximum projection;
 - {movie.stem}_gallery.png: crops of the best-scored events, frames t-1 to t+3.
@@ -22,7 +26,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..pipeline import DEFAULT_MIN_SIZE
-from ._common import add_model_arguments, add_overwrite_argument, check_output, format_path, load_model_once, run_command
+from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
+                      format_path, load_model_once, movie_format_options, run_command)
 
 NAME = "detect"
 BATCH_PATHS = []
@@ -40,9 +45,11 @@ OUTPUTS = {
 
 def add_arguments(parser):
     parser.add_argument("movies", nargs="*", type=Path,
-                        help="movies: .h5 files, TIFF stacks or folders of TIFF frames")
+                        help="movies: .h5 files, TIFF stacks, folders of TIFF frames or microscope files "
+                             "(OME-TIFF, .nd2, .czi, .lif, .stk)")
     parser.add_argument("-m", "--movie", default=None,
                         help="with --batch: the movie inside each folder (default: movie.h5, else tiff/)")
+    add_movie_format_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("-cr", "--cluster_radius", type=float, default=5, help="clustering radius (voxels)")
     parser.add_argument("--min_size", type=int, default=DEFAULT_MIN_SIZE,
@@ -116,12 +123,13 @@ def run(args):
     _check_options(args)
     for movie_path in _movies_to_process(args):
         outputs = output_paths(args, movie_path)
-        open_movie(movie_path).close()  # a file that is not a movie is refused before the network loads
+        open_movie(movie_path, **movie_format_options(args)).close()  # refused before the network loads
         model = load_model_once(args)
         progress = TqdmProgress(f"{movie_path.name}: detecting", unit="%")
         try:
             events = detect_file(movie_path, outputs, model, gallery_size=args.gallery_size,
-                                 overwrite=args.overwrite, progress=progress, **detection_options(args))
+                                 overwrite=args.overwrite, progress=progress, **movie_format_options(args),
+                                 **detection_options(args))
         except InputError:
             raise
         except ValueError as err:

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_overwrite_argument, check_output, format_path, run_command
+from ._common import (add_movie_format_arguments, add_overwrite_argument, check_output, format_path,
+                      movie_format_options, run_command)
 
 NAME = "detect_spots"
 BATCH_PATHS = ["movie"]
@@ -26,10 +27,11 @@ DEFAULT_MOVIES = ("tiff", "movie.h5")
 
 def add_movie_arguments(parser):
     parser.add_argument("-m", "--movie", type=Path, default=None,
-                        help="movie: folder of TIFF frames, .h5 or TIFF stack (default: tiff/ if it exists, "
-                             "else movie.h5; with --batch: relative to each subfolder)")
+                        help="movie: folder of TIFF frames, .h5, TIFF stack or microscope file (default: tiff/ "
+                             "if it exists, else movie.h5; with --batch: relative to each subfolder)")
     parser.add_argument("-o", "--output", default="{movie.parent}/detector_segmentation.h5",
                         help="output segmentation (.h5, 1 = spot); {movie.parent} is the folder holding the movie")
+    add_movie_format_arguments(parser)
 
 
 def add_builtin_arguments(parser):
@@ -75,7 +77,7 @@ def open_detection_input(args):
 
     movie_path = resolve_movie(args)
     output = check_output(format_path(args.output, movie=movie_path), args)
-    movie = open_movie(movie_path)
+    movie = open_movie(movie_path, **movie_format_options(args))
     frames_folder = movie_path if movie_path.is_dir() else None
     return movie_path, movie, frames_folder, output
 

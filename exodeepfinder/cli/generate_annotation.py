@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_overwrite_argument, check_output, format_path, input_path, publish, run_command
+from ._common import (add_movie_format_arguments, add_overwrite_argument, check_output, format_path, input_path,
+                      movie_format_options, publish, run_command)
 
 NAME = "generate_annotation"
 BATCH_PATHS = ["segmentation", "annotation", "movie"]
@@ -39,6 +40,7 @@ def add_arguments(parser):
                              "saved with edf_segment --save_scores)")
     parser.add_argument("--movie", type=Path, default=None,
                         help="movie the segmentation was made from: measure each event in it")
+    add_movie_format_arguments(parser)
     parser.add_argument("--camera_offset", type=float, default=0.0,
                         help="camera baseline (counts) subtracted before measuring F0 and ΔF/F0")
     add_overwrite_argument(parser)
@@ -78,7 +80,7 @@ def run(args):
         from ..events.measure import measure_events
         from ..io.movie import open_movie
 
-        with open_movie(args.movie) as movie:
+        with open_movie(args.movie, **movie_format_options(args)) as movie:
             if tuple(movie.shape) != tuple(shape):
                 raise InputError(f"{args.movie}: movie of shape {tuple(movie.shape)} but the segmentation is {shape}")
             if len(events):

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ._common import add_overwrite_argument, check_output, format_path, input_path, run_command
+from ._common import (add_movie_format_arguments, add_overwrite_argument, check_output, format_path, input_path,
+                      movie_format_options, run_command)
 
 NAME = "generate_segmentation"
 BATCH_PATHS = ["movie", "annotation", "segmentation"]
@@ -25,7 +26,9 @@ VALID_LABELS = (1, 2)
 
 def add_arguments(parser):
     parser.add_argument("-m", "--movie", type=Path, default=None,
-                        help=f"movie (.h5, TIFF stack or folder of frames; with --batch, default: {BATCH_MOVIE})")
+                        help=f"movie (.h5, TIFF stack, folder of frames or microscope file; with --batch, "
+                             f"default: {BATCH_MOVIE})")
+    add_movie_format_arguments(parser)
     parser.add_argument("-a", "--annotation", type=Path, default=None,
                         help=f"event list (.xml or .csv) (default: {DEFAULT_ANNOTATION} in the movie's folder)")
     parser.add_argument("-s", "--segmentation", default="{movie.parent}/expert_segmentation.h5",
@@ -57,7 +60,7 @@ def run(args):
     movie_path = input_path(args, "movie", BATCH_MOVIE, "the movie (.h5, TIFF stack or folder of frames)")
     annotation = args.annotation if args.annotation is not None else movie_path.parent / DEFAULT_ANNOTATION
     segmentation = check_output(format_path(args.segmentation, movie=movie_path), args)
-    with open_movie(movie_path) as movie:
+    with open_movie(movie_path, **movie_format_options(args)) as movie:
         shape = tuple(int(s) for s in movie.shape)
     events = read_events(annotation)
     if len(events) == 0 and not args.allow_empty:

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import (add_model_arguments, add_overwrite_argument, check_output, format_path, input_path,
-                      load_model_once, publish, run_command)
+from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
+                      format_path, input_path, load_model_once, movie_format_options, publish, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -21,8 +21,9 @@ BATCH_PATHS = ["movie"]
 
 def add_arguments(parser):
     parser.add_argument("-m", "--movie", type=Path, default=None,
-                        help="movie: .h5 file, folder of TIFF frames or TIFF stack (with --batch: "
-                             "relative to each subfolder, default movie.h5)")
+                        help="movie: .h5 file, folder of TIFF frames, TIFF stack or microscope file (OME-TIFF, "
+                             ".nd2, .czi, .lif, .stk) (with --batch: relative to each subfolder, default movie.h5)")
+    add_movie_format_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("-v", "--visualization", action="store_true",
                         help="also save orthoslice PNGs of the movie and of the labels beside the segmentation")
@@ -47,7 +48,7 @@ def run(args):
     output = check_output(format_path(args.segmentation, movie=movie_path), args)
     pictures = {name: check_output(path, args) for name, path in orthoslice_paths(output).items()} \
         if args.visualization else {}
-    movie = open_movie(movie_path)
+    movie = open_movie(movie_path, **movie_format_options(args))
     model = load_model_once(args)
     from ..pipeline import iter_segment  # after the checks of the inputs: they fail fast
     print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), precision {args.precision}")

@@ -239,3 +239,50 @@ def measure_events(movie, events: pd.DataFrame, *, disk_radius: float = 3, annul
         measured["measure_note"] = measured["measure_note"].astype(object)
     result = events.drop(columns=[c for c in MEASUREMENT_COLUMNS if c in events.columns]).copy()
     return pd.concat([result, measured], axis=1)
+
+
+#: Columns in physical units added by :func:`add_physical_units`: name -> (column in pixels or frames, unit).
+PHYSICAL_COLUMNS = {"t_s": ("t", "s"), "y_um": ("y", "um y"), "x_um": ("x", "um x"),
+                    "decay_tau_s": ("decay_tau", "s"), "duration_s": ("duration", "s"),
+                    "spot_sigma_um": ("spot_sigma", "um")}
+
+
+def add_physical_units(events: pd.DataFrame, *, pixel_size=None, frame_interval=None) -> pd.DataFrame:
+    """Add the positions and measurements of the events in micrometres and seconds.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Events table (``t, y, x`` in frames and pixels, and the measurements of
+        :func:`measure_events` if present).
+    pixel_size : float or (float, float), optional
+        Size of a pixel in micrometres: one value, or ``(y, x)``. None: no length columns.
+    frame_interval : float, optional
+        Time between frames in seconds. None: no time columns.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``events`` with, for the columns it has, each placed right after its source:
+        ``t_s = t * frame_interval``, ``y_um = y * pixel_size_y``, ``x_um = x * pixel_size_x``,
+        ``decay_tau_s`` and ``duration_s`` (frames to seconds) and ``spot_sigma_um`` (pixels to
+        micrometres; the geometric mean of the two pixel sides for non-square pixels).
+        Columns whose unit is not known are left out (not filled with NaN): a missing column
+        says that the movie file did not give the pixel size or the frame interval.
+    """
+    if pixel_size is not None:
+        pixel_size = np.broadcast_to(np.asarray(pixel_size, float), (2,))
+        if not np.all(np.isfinite(pixel_size) & (pixel_size > 0)):
+            raise ValueError(f"pixel_size: must be positive micrometres, got {pixel_size.tolist()}")
+    if frame_interval is not None and not (np.isfinite(frame_interval) and frame_interval > 0):
+        raise ValueError(f"frame_interval: must be positive seconds, got {frame_interval}")
+    scales = {"s": None if frame_interval is None else float(frame_interval)}
+    if pixel_size is not None:
+        scales.update({"um y": float(pixel_size[0]), "um x": float(pixel_size[1]),
+                       "um": float(np.sqrt(pixel_size[0] * pixel_size[1]))})
+    result = events.drop(columns=[c for c in PHYSICAL_COLUMNS if c in events.columns]).copy()
+    for name, (source, unit) in PHYSICAL_COLUMNS.items():
+        if scales.get(unit) is not None and source in result.columns:
+            values = pd.to_numeric(result[source], errors="coerce").astype(float) * scales[unit]
+            result.insert(result.columns.get_loc(source) + 1, name, values)
+    return result

@@ -1,4 +1,6 @@
-"""Movies: 3D arrays indexed ``[t, y, x]`` read from HDF5, a folder of TIFF frames or a TIFF stack."""
+"""Movies: 3D arrays indexed ``[t, y, x]`` read from HDF5, a folder of TIFF frames, a TIFF stack or a
+microscope file (OME-TIFF, Micro-Manager, MetaMorph, Nikon ND2, Zeiss CZI, Leica LIF: see
+:mod:`exodeepfinder.io.formats`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .checked import CheckedArray
+from .formats import MovieMetadata
 from .h5 import open_h5
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -225,8 +229,6 @@ def as_movie(movie, name="movie"):
     InputError
         Naming ``name``, for anything that is not a ``[t, y, x]`` movie of finite numbers.
     """
-    from .checked import CheckedArray
-
     check_movie_array(movie.shape, movie.dtype, name)
     if isinstance(movie, CheckedArray):
         return movie
@@ -236,19 +238,53 @@ def as_movie(movie, name="movie"):
     return CheckedArray(movie, name, check=check_finite_frames)
 
 
-def open_movie(path):
+class Movie(CheckedArray):
+    """A movie file opened by :func:`open_movie`: a :class:`CheckedArray` that knows its metadata.
+
+    Attributes
+    ----------
+    metadata : MovieMetadata
+        Pixel size (µm) and frame interval (s) when the file says them, the channel and scene
+        read, and the file's channels and scenes.
+    """
+
+    def __init__(self, source, path, *, metadata: MovieMetadata, handle=None):
+        super().__init__(source, path, check=check_finite_frames, handle=handle)
+        self.metadata = metadata
+
+    @property
+    def pixel_size(self):
+        """``(y, x)`` size of a pixel in micrometres, or None."""
+        return self.metadata.pixel_size
+
+    @property
+    def frame_interval(self):
+        """Time between frames in seconds, or None."""
+        return self.metadata.frame_interval
+
+
+def open_movie(path, *, channel=None, scene=None) -> Movie:
     """Open a movie lazily as a ``[t, y, x]`` array-like (slicing reads frames from disk).
 
     Parameters
     ----------
     path : str or Path
-        An HDF5 file (``.h5``; array in ``dataset``), a folder of one TIFF per frame, or a
-        multi-page TIFF stack.
+        An HDF5 file (``.h5``; array in ``dataset``), a folder of one TIFF per frame, a
+        multi-page TIFF stack, or a microscope file: OME-TIFF, Micro-Manager stack, MetaMorph
+        ``.stk``, ImageJ hyperstack, and with the ``formats`` extra Nikon ``.nd2``, Zeiss
+        ``.czi``, Leica ``.lif`` and any other file a bioio reader plugin reads.
+    channel : str or int, optional
+        The channel to read, by name or index; required when the file has several (the error
+        lists them).
+    scene : str or int, optional
+        The scene (position, series, OME image) to read, by name or index; required when the
+        file has several.
 
     Returns
     -------
-    CheckedArray
-        With ``shape``, ``dtype`` and frame slicing (``movie[t0:t1]`` returns a NumPy array);
+    Movie
+        With ``shape``, ``dtype``, ``metadata`` (pixel size in µm, frame interval in s...) and
+        frame slicing (``movie[t0:t1]`` returns a NumPy array, reading only those frames);
         ``close()`` closes the file. Every read is checked: NaN or infinite pixels, and a
         damaged file, raise InputError naming the file and the frame.
 
@@ -256,33 +292,52 @@ def open_movie(path):
     ------
     InputError
         If the file is missing or unreadable, or does not hold a ``[t, y, x]`` movie of integers
-        or floats (a 2D image, a 4D array, booleans... are refused).
+        or floats (a 2D image, a z-stack, a 4D array, booleans... are refused), or if the
+        channel or scene is missing or not given when the file has several.
+
+    Notes
+    -----
+    A Z axis of size 1 is dropped. A file with several Z planes is refused (a z-stack is not a
+    movie), except ImageJ and plain TIFF stacks, whose single axis of planes is taken as time as
+    before (ImageJ often labels the frames of a stack as slices).
     """
-    from .checked import CheckedArray
+    from . import formats
 
     path = Path(path)
     handle = None
+    metadata = None
     if path.is_dir():
         source = TiffFolder(path)
+        metadata = MovieMetadata(format="tiff frames")
     elif not path.exists():
         raise InputError(f"{path}: file not found")
-    elif is_tiff(path):
-        source = _open_tiff_stack(path)
+    elif is_tiff(path) or path.suffix.lower() in formats.METAMORPH_SUFFIXES:
+        source, metadata, handle = formats.open_tiff_movie(path, channel, scene)
+        if source is None:  # a plain stack of one channel: memory-mapped as it always was
+            source = _open_tiff_stack(path)
     elif path.suffix.lower() in H5_SUFFIXES:
         source = open_h5(path)
         handle = source.file
+        metadata = MovieMetadata(format="hdf5")
+    elif path.suffix.lower() in formats.BIOIO_FORMATS or formats.bioio_can_read(path):
+        source, metadata = formats.open_bioio_movie(path, channel, scene)
+        handle = source
     else:
-        raise InputError(f"{path}: unknown movie format (expected .h5, .tif/.tiff or a folder of TIFF frames)")
+        raise InputError(f"{path}: unknown movie format (expected .h5, .tif/.tiff, a folder of TIFF frames, "
+                         "or a microscope file: OME-TIFF, .stk, .nd2, .czi, .lif)")
+    if metadata.format in ("hdf5", "tiff frames"):
+        formats.choose("channel", (), channel, path)
+        formats.choose("scene", (), scene, path)
     try:
         check_movie_array(source.shape, source.dtype, path)
     except InputError:
         if handle is not None:
             handle.close()
         raise
-    return CheckedArray(source, path, check=check_finite_frames, handle=handle)
+    return Movie(source, path, metadata=metadata, handle=handle)
 
 
-def read_movie(path) -> np.ndarray:
+def read_movie(path, *, channel=None, scene=None) -> np.ndarray:
     """Read a whole movie into memory as a ``[t, y, x]`` NumPy array (see :func:`open_movie`)."""
-    with open_movie(path) as movie:
+    with open_movie(path, channel=channel, scene=scene) as movie:
         return movie[:]
