@@ -271,14 +271,12 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
     Without ``overwrite``, the check that an output does not exist is made again, in one step
     with its publishing.
     """
+    import contextlib
     import errno
 
     import numpy as np
 
-    from .io.atomic import atomic_outputs
-    from .io.events import write_events
     from .io.movie import open_movie
-    from .plots import events_figure, gallery_figure, max_projection
 
     unknown = set(outputs) - set(DETECTION_OUTPUTS)
     if unknown or "segmentation" not in outputs:
@@ -289,11 +287,21 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
             if path.exists():
                 raise FileExistsError(errno.EEXIST, "already exists", str(path))
     movie_path = Path(movie_path)
-    movie = open_movie(movie_path, channel=channel, scene=scene)
-    options.setdefault("pixel_size", movie.metadata.pixel_size)
-    options.setdefault("frame_interval", movie.metadata.frame_interval)
-    if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
-        movie = np.asarray(movie[0:movie.shape[0]])
+    with contextlib.ExitStack() as stack:
+        movie = stack.enter_context(open_movie(movie_path, channel=channel, scene=scene))
+        options.setdefault("pixel_size", movie.metadata.pixel_size)
+        options.setdefault("frame_interval", movie.metadata.frame_interval)
+        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
+            movie = np.asarray(movie[0:movie.shape[0]])
+            stack.close()  # in memory now: the file is not needed any more
+        return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options)
+
+
+def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, progress, options):
+    from .io.atomic import atomic_outputs
+    from .io.events import write_events
+    from .plots import events_figure, gallery_figure, max_projection
+
     with atomic_outputs(outputs, overwrite=overwrite) as temporary:
         events = detect(movie, model, segmentation=temporary["segmentation"], overwrite=True, progress=progress,
                         **options).events
@@ -302,7 +310,7 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         if "annotation" in temporary:
             write_events(events, temporary["annotation"])
         if "figure" in temporary:
-            title = f"{movie_path.name}: {len(events)} events over the maximum projection"
+            title = f"{name}: {len(events)} events over the maximum projection"
             events_figure(max_projection(movie), events, title).savefig(temporary["figure"])
         if "gallery" in temporary:
             gallery_figure(movie, events, n_events=gallery_size).savefig(temporary["gallery"])

@@ -77,7 +77,7 @@ def run(args):
         labels.close()
 
     if args.movie is not None:
-        from ..events.measure import measure_events
+        from ..events.measure import add_physical_units, measure_events
         from ..io.movie import open_movie
 
         with open_movie(args.movie, **movie_format_options(args)) as movie:
@@ -86,6 +86,8 @@ def run(args):
             if len(events):
                 events = measure_events(movie, events, offset=args.camera_offset,
                                         progress=TqdmProgress(f"{Path(args.movie).name}: measuring", unit="event"))
+            events = add_physical_units(events, pixel_size=movie.metadata.pixel_size,
+                                        frame_interval=movie.metadata.frame_interval)
     with publish(args, outputs) as temporary:  # the annotation and its measurements appear together
         for name in outputs:
             write_events(events, temporary[name])

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.h5 import DATASET
+from ..io.formats import FIRST, is_microscope_file, movie_choices
 from ..io.movie import H5_SUFFIXES, is_tiff
 from ..io.segmentation import SCORES
 from . import layers
@@ -46,8 +47,9 @@ def _kind(path: Path) -> str | None:
         suffix = path.suffix.lower()
         if suffix in H5_SUFFIXES:
             return _h5_kind(path)
-        if is_tiff(path):
-            return "movie" if _is_tiff_stack(path) else None
+        if is_tiff(path) or is_microscope_file(path):
+            movie_choices(path)  # raises InputError for what is not a movie (a single image, a z-stack...)
+            return "movie"
         if suffix == ".csv":
             return "events" if _csv_has_coordinates(path) else None
         if suffix == ".xml":
@@ -72,14 +74,6 @@ def _h5_kind(path: Path) -> str | None:
         return "movie"
 
 
-def _is_tiff_stack(path: Path) -> bool:
-    import tifffile
-
-    with tifffile.TiffFile(path) as tif:
-        shape = tif.series[0].shape
-    return len([s for s in shape if s > 1]) == 3
-
-
 def _csv_has_coordinates(path: Path) -> bool:
     with open(path, encoding="utf-8-sig", errors="replace") as handle:
         header = handle.readline()
@@ -96,10 +90,25 @@ def _is_object_list(path: Path) -> bool:
 
 
 def read_movie(path) -> list[tuple]:
-    """An image layer of the movie, read lazily (frames are read when shown)."""
+    """An image layer of the movie, read lazily (frames are read when shown); one per channel.
+
+    A microscope file with several scenes opens its first scene (the command-line tools and
+    :func:`exodeepfinder.open_movie` choose another with ``scene``).
+    """
     from ..io.movie import open_movie
 
-    return [layers.movie_layer(open_movie(path), name=layers.layer_name(path), path=path)]
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() in H5_SUFFIXES:
+        return [layers.movie_layer(open_movie(path), name=layers.layer_name(path), path=path)]
+    choices = movie_choices(path)
+    scene = FIRST if len(choices["scenes"]) > 1 else None
+    channels = choices["channels"]
+    if len(channels) <= 1:
+        return [layers.movie_layer(open_movie(path, scene=scene),
+                                   name=layers.layer_name(path), path=path)]
+    return [layers.movie_layer(open_movie(path, channel=index, scene=scene),
+                               name=f"{layers.layer_name(path)} [{name}]", path=path)
+            for index, name in enumerate(channels)]
 
 
 def read_segmentation(path) -> list[tuple]:
