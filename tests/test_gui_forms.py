@@ -3,15 +3,13 @@
 import argparse
 import html
 import os
-import sys
 
 import numpy as np
 import pytest
 
-pytest.importorskip("qtpy.QtWidgets")
-pytest.importorskip("pytestqt")
-if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-    pytest.skip("no display for Qt: install Xvfb (pytest-xvfb then starts one)", allow_module_level=True)
+from _gui import skip_without_gui  # noqa: E402
+
+skip_without_gui("qtpy.QtWidgets", "pytestqt")
 
 from qtpy.QtWidgets import QCheckBox, QComboBox  # noqa: E402
 

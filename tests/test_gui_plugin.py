@@ -1,18 +1,13 @@
 """The napari plugin's reader, writers and sample data, through a napari viewer as a user opens files."""
 
-import os
-import sys
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("napari")
-pytest.importorskip("qtpy.QtWidgets")
-if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-    pytest.skip("no display for Qt: install Xvfb (pytest-xvfb then starts one)", allow_module_level=True)
+from _gui import register_plugin, skip_without_gui  # noqa: E402
+
+skip_without_gui("napari", "qtpy.QtWidgets")
 
 from napari.layers import Image, Labels, Points  # noqa: E402
 
@@ -23,20 +18,10 @@ from exodeepfinder.io.h5 import write_h5  # noqa: E402
 from exodeepfinder.io.segmentation import read_segmentation, write_segmentation  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
 
-MANIFEST = Path(__file__).resolve().parents[1] / "exodeepfinder" / "gui" / "napari.yaml"
-
 
 @pytest.fixture(scope="module")
 def plugin():
-    """The plugin registered with napari's plugin manager (from its entry point, else from the manifest)."""
-    from npe2 import PluginManager, PluginManifest
-
-    manager = PluginManager.instance()
-    try:
-        manager.get_manifest("exodeepfinder")
-    except KeyError:  # the package was installed before the entry point existed
-        manager.register(PluginManifest.from_file(MANIFEST))
-    return "exodeepfinder"
+    return register_plugin()
 
 
 @pytest.fixture(scope="module")

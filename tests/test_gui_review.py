@@ -1,17 +1,12 @@
 """Review and annotate widget, driven as a user does: add, delete, move, browse, save and reopen events."""
 
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("napari")
-pytest.importorskip("qtpy.QtWidgets")
-if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-    pytest.skip("no display for Qt: install Xvfb (pytest-xvfb then starts one)", allow_module_level=True)
+from _gui import register_plugin, skip_without_gui  # noqa: E402
+
+skip_without_gui("napari", "qtpy.QtWidgets")
 
 from napari.layers import Points  # noqa: E402
 
@@ -21,19 +16,10 @@ from exodeepfinder.gui.trace import event_trace  # noqa: E402
 from exodeepfinder.io.events import read_events  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
 
-MANIFEST = Path(__file__).resolve().parents[1] / "exodeepfinder" / "gui" / "napari.yaml"
-
 
 @pytest.fixture(scope="module")
 def plugin():
-    from npe2 import PluginManager, PluginManifest
-
-    manager = PluginManager.instance()
-    try:
-        manager.get_manifest("exodeepfinder")
-    except KeyError:
-        manager.register(PluginManifest.from_file(MANIFEST))
-    return "exodeepfinder"
+    return register_plugin()
 
 
 @pytest.fixture(scope="module")

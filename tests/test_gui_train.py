@@ -1,33 +1,20 @@
 """Train widget: a few training steps on a tiny simulated dataset, the live plot, cancel and resume."""
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
-pytest.importorskip("napari")
-pytest.importorskip("qtpy.QtWidgets")
-if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-    pytest.skip("no display for Qt: install Xvfb (pytest-xvfb then starts one)", allow_module_level=True)
+from _gui import register_plugin, skip_without_gui  # noqa: E402
+
+skip_without_gui("napari", "qtpy.QtWidgets")
 
 import exodeepfinder as edf  # noqa: E402
 from exodeepfinder.io.events import write_events  # noqa: E402
 from exodeepfinder.io.h5 import write_h5  # noqa: E402
 from exodeepfinder.io.segmentation import write_segmentation  # noqa: E402
 
-MANIFEST = Path(__file__).resolve().parents[1] / "exodeepfinder" / "gui" / "napari.yaml"
-
 
 @pytest.fixture(scope="module", autouse=True)
 def plugin():
-    from npe2 import PluginManager, PluginManifest
-
-    manager = PluginManager.instance()
-    try:
-        manager.get_manifest("exodeepfinder")
-    except KeyError:
-        manager.register(PluginManifest.from_file(MANIFEST))
+    return register_plugin()
 
 
 @pytest.fixture(scope="module")

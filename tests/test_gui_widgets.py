@@ -1,17 +1,12 @@
 """Detect, Evaluate and Training set widgets, docked in napari and driven as a user does."""
 
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("napari")
-pytest.importorskip("qtpy.QtWidgets")
-if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-    pytest.skip("no display for Qt: install Xvfb (pytest-xvfb then starts one)", allow_module_level=True)
+from _gui import register_plugin, skip_without_gui  # noqa: E402
+
+skip_without_gui("napari", "qtpy.QtWidgets")
 
 from napari.layers import Image, Labels, Layer, Points  # noqa: E402
 from qtpy.QtCore import Qt  # noqa: E402
@@ -22,19 +17,12 @@ from exodeepfinder.io.events import make_events, read_events  # noqa: E402
 from exodeepfinder.io.segmentation import read_segmentation  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
 
-MANIFEST = Path(__file__).resolve().parents[1] / "exodeepfinder" / "gui" / "napari.yaml"
 PLUGIN = "exodeepfinder"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def plugin():
-    from npe2 import PluginManager, PluginManifest
-
-    manager = PluginManager.instance()
-    try:
-        manager.get_manifest(PLUGIN)
-    except KeyError:
-        manager.register(PluginManifest.from_file(MANIFEST))
+    return register_plugin()
 
 
 def _dock(viewer, name):
