@@ -1,11 +1,22 @@
-"""Benchmark of ``segment_movie``: movie voxels per second, total time and peak memory.
+"""Benchmark of the segmentation: the default against PyTorch eager with the reference tiling.
 
-Writes a synthetic uint16 movie (the package simulator) to a temporary HDF5 file and
-segments it streaming from that file, as ``edf_segment`` does, in the default (fast) and
-fp32 modes. Each mode runs in a fresh process so that peak RSS is its own.
+Writes a simulated uint16 movie (the package simulator) to a temporary HDF5 file and segments it,
+streaming from that file as ``edf_segment`` does, once per mode. Each mode runs in a fresh process,
+so that its peak RSS is its own. Modes:
 
-    .venv/bin/python bench/segment.py                      # 1000 x 400 x 300, both modes
-    .venv/bin/python bench/segment.py --frames 100         # shorter: extrapolate per voxel
+- ``default``: what ``segment_movie`` does by default (backend "auto": OpenVINO on a CPU,
+  PyTorch on a GPU; precision "fast"; the fast tiling; the default memory budget);
+- ``torch-reference``: PyTorch eager with the reference tiling (precision "fast": bfloat16
+  autocast where the CPU has it, float32 here otherwise), the previous default;
+- ``fp32``: precision "fp32" (reference tiling, float32; OpenVINO on a CPU);
+- ``torch-fp32``: PyTorch eager, float32, reference tiling.
+
+The ratio default / torch-reference, measured in one run, is the figure that holds across
+machines; absolute times depend on the CPU and on what else runs on it.
+
+    .venv/bin/python bench/segment.py                                # 100 x 400 x 300
+    .venv/bin/python bench/segment.py --frames 250                   # the issue's movie
+    .venv/bin/python bench/segment.py --modes default --max_memory 2GB
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -21,7 +33,12 @@ import time
 from pathlib import Path
 
 WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared/data/net_weights_FINAL.h5"
-REFERENCE_SECONDS = 16 * 60  # reference ExoDeepFinder, 1000 x 400 x 300 on a 2-core CPU (issue 2)
+MODES = {
+    "default": dict(),
+    "torch-reference": dict(backend="torch", tiling="reference"),
+    "fp32": dict(precision="fp32"),
+    "torch-fp32": dict(backend="torch", precision="fp32"),
+}
 
 
 def make_movie(path, frames, height, width):
@@ -34,11 +51,22 @@ def make_movie(path, frames, height, width):
     write_h5(path, simulation.movie)
 
 
-def run_mode(movie_path, precision, device, threads):
+def cpu_name() -> str:
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_mode(movie_path, mode, device, threads, max_memory):
     """Segment in this process; print one JSON line with the timings."""
     import torch
 
     from exodeepfinder.inference import iter_segment
+    from exodeepfinder.inference.segment import prepare
     from exodeepfinder.io.h5 import open_h5
     from exodeepfinder.model.weights import load_unet
 
@@ -46,92 +74,69 @@ def run_mode(movie_path, precision, device, threads):
         torch.set_num_threads(threads)
     model, device, _ = load_unet(WEIGHTS if WEIGHTS.is_file() else None, device)
     movie = open_h5(movie_path)
+    options = dict(MODES[mode], max_memory=max_memory)
+    runner, plan = prepare(movie.shape, model, **options)
+    first = []
     start = time.perf_counter()
-    for _ in iter_segment(movie, model, precision=precision):
+    for _ in iter_segment(movie, model, progress=lambda done, total: first.append(time.perf_counter())
+                          if done == 1 else None, **options):
         pass
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     voxels = movie.shape[0] * movie.shape[1] * movie.shape[2]
-    print(json.dumps(dict(precision=precision, device=str(device), threads=torch.get_num_threads(),
+    print(json.dumps(dict(mode=mode, engine=runner.description, threads=torch.get_num_threads(),
+                          window=list(plan.window_shape), windows_per_block=plan.windows_per_block,
+                          frames_per_block=plan.frames_per_block, t_margin=plan.t_margin,
+                          computed_per_voxel=plan.computed_voxels(movie.shape[0]) / voxels,
+                          first_window_s=(first[0] - start) if first else None,
                           shape=list(movie.shape), seconds=seconds, voxels_per_s=voxels / seconds,
                           peak_rss_mb=peak_mb)))
 
 
-def time_reference_patch(device, threads, patch_size=160):
-    """Seconds for one float32 forward pass on a reference patch (plain PyTorch layout); print JSON."""
-    import torch
-
-    from exodeepfinder.model.weights import load_unet
-
-    if threads:
-        torch.set_num_threads(threads)
-    model, device, _ = load_unet(WEIGHTS if WEIGHTS.is_file() else None, device)
-    patch = torch.rand(1, 1, patch_size, patch_size, patch_size, device=device)
-    with torch.inference_mode():
-        start = time.perf_counter()
-        model(patch)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-    print(json.dumps(dict(seconds=time.perf_counter() - start)))
-
-
-def reference_patches(shape, patch_size=160):
-    """Number of patches of the reference tiling of a movie."""
-    from exodeepfinder.inference.tiling import reference_axis
-
-    count = 1
-    for n in shape:
-        count *= len(reference_axis(n, patch_size).starts)
-    return count
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--height", type=int, default=400)
     parser.add_argument("--width", type=int, default=300)
-    parser.add_argument("--modes", nargs="+", default=["fast", "fp32"], choices=["fast", "fp32"])
+    parser.add_argument("--modes", nargs="+", default=["default", "torch-reference"], choices=list(MODES))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    parser.add_argument("--no_reference", action="store_true",
-                        help="skip timing one reference patch (160^3, float32) on this machine")
-    parser.add_argument("--_reference", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--_run", nargs=2, metavar=("MOVIE", "PRECISION"), help=argparse.SUPPRESS)
+    parser.add_argument("--max_memory", default=None, help="memory budget, e.g. 2GB (default: the library's)")
+    parser.add_argument("--_run", nargs=2, metavar=("MOVIE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._run:
-        return run_mode(args._run[0], args._run[1], args.device, args.threads)
-    if args._reference:
-        return time_reference_patch(args.device, args.threads)
+        return run_mode(args._run[0], args._run[1], args.device, args.threads, args.max_memory)
     with tempfile.TemporaryDirectory() as folder:
         movie_path = Path(folder) / "movie.h5"
         start = time.perf_counter()
         make_movie(movie_path, args.frames, args.height, args.width)
         print(f"movie {args.frames} x {args.height} x {args.width} uint16 written in {time.perf_counter() - start:.1f} s; "
-              f"{os.cpu_count()} CPUs")
-        full_voxels = 1000 * 400 * 300
+              f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average {os.getloadavg()[0]:.1f}")
         results = {}
-        for precision in args.modes:
-            command = [sys.executable, __file__, "--_run", str(movie_path), precision, "--device", args.device,
-                       "--threads", str(args.threads)]
-            result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-            estimate = full_voxels / result["voxels_per_s"]
-            results[precision] = result
-            print(f"{precision:>5} on {result['device']} ({result['threads']} threads): {result['seconds']:.1f} s, "
-                  f"{result['voxels_per_s'] / 1e6:.3f} M movie voxels/s, peak RSS {result['peak_rss_mb']:.0f} MB; "
-                  f"1000 x 400 x 300 at this rate: {estimate:.0f} s "
-                  f"({REFERENCE_SECONDS / estimate:.1f}x faster than the reference's ~{REFERENCE_SECONDS // 60} min)")
-        if not args.no_reference:
-            # The reference tiling run with this PyTorch on this machine now: same load, fair ratios.
-            command = [sys.executable, __file__, "--_reference", "--device", args.device, "--threads", str(args.threads)]
-            patch_seconds = json.loads(subprocess.run(command, check=True, capture_output=True,
-                                                      text=True).stdout.splitlines()[-1])["seconds"]
-            here = reference_patches((args.frames, args.height, args.width)) * patch_seconds
-            full = reference_patches((1000, 400, 300)) * patch_seconds
-            print(f"reference tiling (float32, one 160^3 patch: {patch_seconds:.1f} s): this movie {here:.0f} s, "
-                  f"1000 x 400 x 300 {full:.0f} s; "
-                  + ", ".join(f"{mode} {here / result['seconds']:.1f}x faster" for mode, result in results.items()))
+        for mode in args.modes:
+            command = [sys.executable, __file__, "--_run", str(movie_path), mode, "--device", args.device,
+                       "--threads", str(args.threads)] + (["--max_memory", args.max_memory] if args.max_memory else [])
+            run = subprocess.run(command, capture_output=True, text=True)
+            if run.returncode:
+                print(f"{mode}: failed\n{run.stderr[-3000:]}")
+                continue
+            result = json.loads(run.stdout.splitlines()[-1])
+            results[mode] = result
+            print(f"{mode:>15}: {result['seconds']:7.1f} s  {result['voxels_per_s'] / 1e6:6.3f} M voxels/s  "
+                  f"peak RSS {result['peak_rss_mb'] / 1024:5.2f} GB  | {result['engine']}, "
+                  f"window {'x'.join(map(str, result['window'][2:]))} (x{result['windows_per_block']} per block, "
+                  f"{result['frames_per_block']} frames kept, t margin {result['t_margin']}), "
+                  f"{result['computed_per_voxel']:.2f} computed voxels per voxel; "
+                  f"first window after {result['first_window_s']:.1f} s", flush=True)
+        if "default" in results and "torch-reference" in results:
+            ratio = results["torch-reference"]["seconds"] / results["default"]["seconds"]
+            print(f"default is {ratio:.2f}x faster than PyTorch eager with the reference tiling "
+                  f"(measured in this run, same machine and load)")
+        if "default" in results:
+            rate = results["default"]["voxels_per_s"]
+            print(f"1000 x 400 x 300 at the default's rate: {1000 * 400 * 300 / rate:.0f} s")
 
 
 if __name__ == "__main__":

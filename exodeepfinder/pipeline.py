@@ -27,12 +27,6 @@ def _model_or_default(model):
     return load_model() if model is None else model
 
 
-def _inference_options(backend, tiling, max_memory) -> dict:
-    # Only what the caller chose: the inference module's defaults apply otherwise.
-    options = {"backend": backend, "tiling": tiling, "max_memory": max_memory}
-    return {name: value for name, value in options.items() if value not in (None, "auto")}
-
-
 def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
             tiling: str | None = None, return_scores: bool = False, max_memory=None, progress=None):
     """Label every voxel of a movie as background (0), bright spot (1) or exocytosis event (2).
@@ -71,8 +65,8 @@ def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast"
     from .io.movie import as_movie
 
     return segment_movie(as_movie(movie), _model_or_default(model), patch_size=patch_size, precision=precision,
-                         return_scores=return_scores, progress=progress,
-                         **_inference_options(backend, tiling, max_memory))
+                         return_scores=return_scores, progress=progress, backend=backend, tiling=tiling,
+                         max_memory=max_memory)
 
 
 def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
@@ -85,8 +79,8 @@ def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "
     from .io.movie import as_movie
 
     return iter_blocks(as_movie(movie), _model_or_default(model), patch_size=patch_size, precision=precision,
-                       return_scores=return_scores, progress=progress,
-                       **_inference_options(backend, tiling, max_memory))
+                       return_scores=return_scores, progress=progress, backend=backend, tiling=tiling,
+                       max_memory=max_memory)
 
 
 @dataclass
@@ -174,7 +168,8 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     movie = as_movie(movie)  # checked once, here: the inference functions below do not check again
     model = _model_or_default(model)
     options = dict(patch_size=patch_size, precision=precision, return_scores=True,
-                   progress=within(progress, 0, _SEGMENT_SHARE), **_inference_options(backend, tiling, max_memory))
+                   progress=within(progress, 0, _SEGMENT_SHARE), backend=backend, tiling=tiling,
+                   max_memory=max_memory)
     cluster_options = dict(cluster_radius=cluster_radius, min_size=min_size, min_score=min_score,
                            progress=within(progress, _SEGMENT_SHARE, _CLUSTER_SHARE))
     measure_progress = within(progress, _CLUSTER_SHARE, 100)

@@ -108,9 +108,11 @@ def test_normalize_frames_constant_frame_is_zero():
 
 # --- agreement with the reference inference ---------------------------------------------------
 
-def test_fp32_matches_reference_tiling(simulation, model, reference):
+@pytest.mark.parametrize("backend", ["auto", "torch", "openvino"])
+def test_fp32_matches_reference_tiling(simulation, model, reference, backend):
     reference_labels, reference_scores = reference
-    labels, scores = segment_movie(simulation.movie, model, patch_size=80, precision="fp32", return_scores=True)
+    labels, scores = segment_movie(simulation.movie, model, patch_size=80, precision="fp32", backend=backend,
+                                   return_scores=True)
     assert labels.dtype == np.int8 and labels.shape == simulation.movie.shape
     assert scores.dtype == np.float16 and scores.shape == (30, 3, 56, 56)
     assert (labels == 2).sum() > 200, "the simulated events should be found"
@@ -119,8 +121,8 @@ def test_fp32_matches_reference_tiling(simulation, model, reference):
     np.testing.assert_allclose(np.moveaxis(scores, 1, 0), reference_scores, atol=2e-3)
 
 
-def test_fast_mode_event_voxels_agree_with_reference(simulation, model, reference):
-    labels = segment_movie(simulation.movie, model, patch_size=80, precision="fast")
+def test_fast_precision_with_reference_tiling_agrees_with_reference(simulation, model, reference):
+    labels = segment_movie(simulation.movie, model, patch_size=80, precision="fast", tiling="reference")
     assert event_agreement(labels, reference[0]) >= 0.995
     assert (labels == reference[0]).mean() >= 0.999
 
@@ -148,19 +150,33 @@ class CountingMovie:
         return part
 
 
-def test_blocks_of_frames_give_the_same_result_and_bounded_reads(simulation, model):
-    frames = simulation.movie[:, :30, :30]  # one y/x window of 80
+@pytest.mark.parametrize("tiling", ["reference", "fast"])
+def test_blocks_of_frames_give_the_same_result_and_bounded_reads(simulation, model, tiling):
+    from exodeepfinder.inference.memory import PROCESS_MEMORY
+    from exodeepfinder.inference.segment import prepare
+    from exodeepfinder.inference.tiling import FAST_T_MARGIN, T_REACH, plan_memory, plan_tiling
+
+    frames = simulation.movie[:, :30, :30]  # one y/x window
     movie = CountingMovie(frames)
-    whole = segment_movie(frames, model, patch_size=80, precision="fp32", return_scores=True)
-    budget = 80 * 80 * 40  # windows of 40 frames: 12 kept frames each
-    blocks = list(iter_segment(movie, model, patch_size=80, precision="fp32", return_scores=True,
-                               max_voxels=budget))
-    assert len(blocks) == 3
-    assert [(b.start, b.stop) for b in blocks] == [(0, 12), (12, 24), (24, 30)]
-    assert max(movie.reads) <= 40
-    np.testing.assert_array_equal(np.concatenate([b.labels for b in blocks]), whole[0])
-    np.testing.assert_allclose(np.concatenate([b.scores for b in blocks]).astype(np.float32),
-                               whole[1].astype(np.float32), atol=1e-3)
+    options = dict(patch_size=80, precision="fp32", tiling=tiling)
+    whole = segment_movie(frames, model, return_scores=True, **options)
+    # a budget that holds windows of 12 kept frames
+    margin = T_REACH if tiling == "reference" else FAST_T_MARGIN
+    runner, _ = prepare(frames.shape, model, **options)
+    small = plan_tiling((12,) + frames.shape[1:], tiling, patch_size=80, memory=1e12,
+                        bytes_per_voxel=runner.bytes_per_voxel, t_margin=margin)
+    budget = PROCESS_MEMORY + plan_memory(small, runner.bytes_per_voxel, 40) + 1
+    blocks = list(iter_segment(movie, model, return_scores=True, max_memory=budget, **options))
+    assert [(b.start, b.stop) for b in blocks] == [(0, 10), (10, 20), (20, 30)]  # 3 equal blocks
+    assert max(movie.reads) <= 10 + 2 * margin
+    labels = np.concatenate([b.labels for b in blocks])
+    scores = np.concatenate([b.scores for b in blocks]).astype(np.float32)
+    if margin == T_REACH:  # the network's whole reach along t: exactly the same numbers
+        np.testing.assert_array_equal(labels, whole[0])
+        np.testing.assert_allclose(scores, whole[1].astype(np.float32), atol=1e-3)
+    else:
+        assert (labels == whole[0]).mean() >= 0.999
+        assert event_agreement(labels, whole[0]) >= 0.95
 
 
 def test_progress_reports_patches_and_can_cancel(model):

@@ -1,9 +1,22 @@
-"""Tile geometry of the segmentation (no network)."""
+"""Tile geometry and memory planning of the segmentation (no network)."""
+
+import math
 
 import numpy as np
 import pytest
 
-from exodeepfinder.inference.tiling import PAD, T_REACH, reference_axis, time_windows
+from exodeepfinder.inference import parse_memory
+from exodeepfinder.inference.memory import GiB, PROCESS_MEMORY, default_max_memory, working_memory
+from exodeepfinder.inference.tiling import (
+    FAST_T_MARGIN, PAD, T_REACH, fast_axis, plan_memory, plan_tiling, reference_axis, time_blocks,
+)
+
+
+def coverage(axis):
+    covered = np.zeros(axis.length, int)
+    for i in range(len(axis.starts)):
+        covered[slice(*axis.kept(i))] += 1
+    return covered
 
 
 @pytest.mark.parametrize("n, patch_size, starts", [
@@ -16,15 +29,100 @@ def test_reference_axis_matches_reference_centres(n, patch_size, starts):
     axis = reference_axis(n, patch_size)
     assert axis.starts == starts
     assert axis.length >= n + 2 * PAD and axis.length >= patch_size
-    covered = np.zeros(axis.length, int)
-    for i in range(len(axis.starts)):
-        covered[slice(*axis.kept(i))] += 1
-    assert covered[PAD:PAD + n].min() >= 1
+    assert coverage(axis)[PAD:PAD + n].min() >= 1
 
 
-def test_time_windows_tile_the_movie_with_margins():
-    windows = list(time_windows(100, 60))
-    assert windows[0][:2] == (0, 32) and windows[-1][1] == 100
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))
-    for first, last, start, stop in windows:
-        assert first + PAD - start == T_REACH and stop - (last + PAD) == T_REACH
+@pytest.mark.parametrize("n", [400, 300, 37, 1000])
+@pytest.mark.parametrize("n_windows", [1, 2, 3, 5])
+def test_fast_axis_covers_the_axis_on_the_pooling_grid(n, n_windows):
+    axis = fast_axis(n, n_windows)
+    assert axis.length % 4 == 0 and axis.length >= n + 2 * PAD and axis.size % 4 == 0
+    assert all(start % 4 == 0 for start in axis.starts)  # same pooling grid as the whole-frame window
+    assert axis.starts[-1] + axis.size == axis.length
+    assert coverage(axis)[PAD:PAD + n].min() >= 1
+    if n_windows == 1:
+        assert axis.starts == (0,) and axis.size == axis.length
+    else:
+        assert len(axis.starts) <= n_windows + 1
+
+
+def test_whole_frame_of_a_400_x_300_movie():
+    y, x = fast_axis(400, 1), fast_axis(300, 1)
+    assert (y.size, x.size) == (452, 352)
+    assert y.size * x.size / (400 * 300) == pytest.approx(1.326, abs=1e-3)
+
+
+@pytest.mark.parametrize("n_frames, per_block", [(100, 32), (30, 12), (7, 20), (1000, 44), (45, 44)])
+@pytest.mark.parametrize("margin", [T_REACH, 6])
+def test_time_blocks_tile_the_movie_with_equal_windows(n_frames, per_block, margin):
+    blocks = list(time_blocks(n_frames, per_block, margin))
+    assert blocks[0][0] == 0 and blocks[-1][1] == n_frames
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    lengths = {stop - start for _, _, start, stop in blocks}
+    assert len(lengths) == 1, "one window shape for the whole movie"
+    assert lengths.pop() <= per_block + 2 * margin
+    assert len(blocks) == math.ceil(n_frames / per_block)
+    for first, last, start, stop in blocks:
+        assert first + PAD - start >= margin and stop - (last + PAD) == margin
+        assert start >= 0 and stop <= n_frames + 2 * PAD
+
+
+def test_plan_is_the_whole_frame_when_it_fits():
+    plan = plan_tiling((1000, 400, 300), "fast", memory=16 * GiB, bytes_per_voxel=560)
+    assert plan.windows_per_block == 1 and (plan.y.size, plan.x.size) == (452, 352)
+    assert plan.t_margin == FAST_T_MARGIN
+    assert plan_memory(plan, 560, 40) <= 16 * GiB
+    short = plan_tiling((20, 400, 300), "fast", memory=16 * GiB, bytes_per_voxel=560)
+    assert short.frames_per_block == 20 and short.window_shape == (1, 1, 20 + 2 * FAST_T_MARGIN, 452, 352)
+
+
+@pytest.mark.parametrize("gib", [0.5, 1, 1.4, 2, 3.5, 8])
+def test_memory_budget_bounds_the_windows_whatever_the_movie_length(gib):
+    memory = gib * GiB
+    plans = [plan_tiling((n, 400, 300), "fast", memory=memory, bytes_per_voxel=560) for n in (300, 1000, 100_000)]
+    for plan in plans:
+        assert plan_memory(plan, 560, 40) <= memory
+        assert plan.frames_per_block >= 1
+    # less memory: smaller windows and more computation per voxel
+    if gib < 8:
+        larger = plan_tiling((1000, 400, 300), "fast", memory=2 * memory, bytes_per_voxel=560)
+        assert larger.computed_voxels(1000) <= plans[1].computed_voxels(1000)
+
+
+def test_reference_plan_keeps_the_reference_windows_and_exact_margins():
+    plan = plan_tiling((1000, 400, 300), "reference", patch_size=160, memory=2 * GiB, bytes_per_voxel=1150)
+    assert plan.y == reference_axis(400, 160) and plan.x == reference_axis(300, 160)
+    assert plan.t_margin == T_REACH
+    assert plan_memory(plan, 1150, 40) <= 2 * GiB
+    single = plan_tiling((1000, 400, 300), "reference", memory=2 * GiB, bytes_per_voxel=560, batching=False)
+    assert single.batch == 1 and single.frames_per_block > plan.frames_per_block
+
+
+def test_a_tiny_budget_still_gives_a_plan():
+    plan = plan_tiling((50, 400, 300), "fast", memory=1, bytes_per_voxel=560)
+    assert plan.frames_per_block >= 1 and plan.windows_per_block > 1
+
+
+def test_max_window_voxels_limits_one_network_call():
+    plan = plan_tiling((1000, 400, 300), "fast", memory=64 * GiB, bytes_per_voxel=40, max_window_voxels=5_000_000)
+    assert plan.window_voxels <= 5_000_000
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2GB", 2 * GiB), ("512MB", 512 * 1024 ** 2), ("1.5G", int(1.5 * GiB)), ("800MiB", 800 * 1024 ** 2),
+    ("1000000", 1_000_000), (" 3 gb ", 3 * GiB), ("64k", 64 * 1024), (4096, 4096), ("2T", 2 * 1024 ** 4),
+])
+def test_parse_memory(text, expected):
+    assert parse_memory(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "GB", "two GB", "-1G", "0", "1.5X", "1e9", "iB", "100iB", True])
+def test_parse_memory_rejects_bad_sizes(text):
+    with pytest.raises(ValueError, match="max_memory"):
+        parse_memory(text)
+
+
+def test_default_budget_and_working_memory():
+    assert 1 * GiB <= default_max_memory() <= 3.5 * GiB
+    assert working_memory("2GB") == int(2 * GiB - PROCESS_MEMORY)
+    assert working_memory("100MB") > 0

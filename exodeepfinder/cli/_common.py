@@ -85,6 +85,34 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_argument(parser)
     add_precision_argument(parser, "fast: 16-bit arithmetic where the hardware computes it natively (else "
                                    "float32) and large tiles; fp32: the reference's float32 numbers and tiles")
+    from ..inference.backends import BACKENDS
+    from ..inference.tiling import TILINGS
+
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="inference engine: auto = OpenVINO on a CPU, PyTorch on a GPU; torch = PyTorch "
+                             "(the reference path); openvino = OpenVINO (CPU)")
+    parser.add_argument("--tiling", choices=TILINGS, default=None,
+                        help="windows the movie is cut into: fast = as large as memory allows; reference = the "
+                             "reference's 160-pixel patches (default: reference with --precision fp32, else fast)")
+    parser.add_argument("--max_memory", type=memory_argument, default=None,
+                        help="memory budget of the segmentation, e.g. 2GB (default: 3.5 GB, or 60%% of the free "
+                             "memory when that is less); lower is slower")
+
+
+def memory_argument(text: str) -> int:
+    """``--max_memory`` (argparse type): bytes, from '2GB', '512MB', '1.5G'..."""
+    from ..inference.memory import parse_memory
+
+    try:
+        return parse_memory(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).replace("max_memory: ", "")) from None
+
+
+def network_options(args) -> dict:
+    """The segmentation keyword arguments given by :func:`add_model_arguments`'s options."""
+    return dict(patch_size=args.patch_size, precision=args.precision, backend=args.backend, tiling=args.tiling,
+                max_memory=args.max_memory)
 
 
 def add_movie_format_arguments(parser: argparse.ArgumentParser) -> None:

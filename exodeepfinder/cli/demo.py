@@ -49,7 +49,7 @@ def run(args):
     movie_path = folder / "movie.h5"
     # detect's own defaults, so that the demo shows what `exodeepfinder detect` does
     detect_args = build_parser(detect).parse_args([str(movie_path)])
-    for name in ("model_weights", "patch_size", "device", "precision", "overwrite"):
+    for name in ("model_weights", "patch_size", "device", "precision", "backend", "tiling", "max_memory", "overwrite"):
         setattr(detect_args, name, getattr(args, name))
     outputs = detect.output_paths(detect_args, movie_path)
     evaluation = check_output(folder / "evaluation.csv", args)

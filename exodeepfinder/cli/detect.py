@@ -27,7 +27,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..pipeline import DEFAULT_MIN_SIZE
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
-                      format_path, load_model_once, movie_format_options, run_command)
+                      format_path, load_model_once, movie_format_options, network_options, run_command)
 
 NAME = "detect"
 BATCH_PATHS = []
@@ -88,9 +88,8 @@ def _movies_to_process(args) -> list[Path]:
 
 def detection_options(args) -> dict:
     """The keyword arguments of :func:`exodeepfinder.pipeline.detect` given on the command line."""
-    return dict(save_scores=args.save_scores, patch_size=args.patch_size, precision=args.precision,
-                cluster_radius=args.cluster_radius, min_size=args.min_size, min_score=args.min_score,
-                offset=args.offset)
+    return dict(save_scores=args.save_scores, cluster_radius=args.cluster_radius, min_size=args.min_size,
+                min_score=args.min_score, offset=args.offset, **network_options(args))
 
 
 def output_paths(args, movie_path: Path) -> dict:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
-                      format_path, input_path, load_model_once, movie_format_options, publish, run_command)
+                      format_path, input_path, load_model_once, movie_format_options, network_options, publish,
+                      run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -56,8 +57,8 @@ def run(args):
     # the segmentation and its pictures appear together, or none of them
     with publish(args, {"segmentation": output, **pictures}) as temporary:
         try:
-            blocks = iter_segment(movie, model, patch_size=args.patch_size, precision=args.precision,
-                                  return_scores=args.save_scores, progress=progress)
+            blocks = iter_segment(movie, model, return_scores=args.save_scores, progress=progress,
+                                  **network_options(args))
             write_segmentation_blocks(temporary["segmentation"], blocks, movie.shape, save_scores=args.save_scores)
         except InputError:
             raise

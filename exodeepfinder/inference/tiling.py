@@ -1,23 +1,34 @@
-"""Where the tiles of a tiled segmentation lie, axis by axis.
+"""Where the windows of a tiled segmentation lie: y/x windows, blocks of frames, and the plan that sizes them.
 
 All positions are in the coordinates of the movie zero-padded by :data:`PAD` voxels on
 every side, as in the reference ExoDeepFinder. A window is the part of the padded movie
 given to the network; only its central part (``crop`` voxels less on each side) is kept.
 
-In y and x we use the reference windows as they are (patches of ``patch_size``, step
-``patch_size - 54``, the last one aligned to the end, ``PAD`` voxels cropped, overlaps
-averaged): the network pools by 2 twice in y and x, so its output depends on where a window
-starts modulo 4 and on its borders (its reach in y and x, ~35 px, exceeds the 25 px crop).
-Larger y/x windows would waste less, but change about 5% of the event voxels.
+Two tilings (:data:`TILINGS`):
 
-Along t, the network has no pooling and looks at most :data:`T_REACH` frames away, so any
-window whose kept frames are at least that far from its ends gives exactly the values of the
-reference patches. We therefore cut t into long windows with a margin of :data:`T_REACH`
-frames instead of keeping 110 out of every 160 frames.
+``"reference"``
+    The reference y/x windows exactly (patches of ``patch_size``, step ``patch_size - 54``,
+    the last one aligned to the end, ``PAD`` voxels cropped, overlaps averaged). The network
+    pools by 2 twice in y and x, so its output depends on where a window starts modulo 4 and
+    on its borders (its reach in y and x, ~35 px, exceeds the 25 px crop): only these windows
+    give the reference's labels. Along t the margin is the network's whole reach
+    (:data:`T_REACH`), which gives exactly the values of the reference patches.
+``"fast"``
+    Windows as large as the memory budget allows: the whole padded frame when it fits, else
+    the fewest y/x windows (starting on multiples of 4, overlapping by about ``2 * PAD``),
+    and blocks of frames whose t margin (:data:`FAST_T_MARGIN`) is shorter than the reach.
+    Each pixel of a 400 x 300 frame is computed 1.33 times instead of 2.56. Labels differ
+    from the reference tiling's near ties; events found against the simulated truth do not
+    (``bench/segment_quality.py``).
+
+Blocks of frames all have the same window shape: the frames are split into equal blocks and
+the window of the last block is shifted back to end at the movie's end, so one compiled
+network serves a whole movie.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 #: Zero padding added on every side of the movie before tiling (reference: 25).
@@ -30,6 +41,15 @@ OVERLAP = 55
 #: plus the two size-2 convolutions that look one frame ahead); margins of this size along t
 #: make tiled outputs equal to those of untiled ones.
 T_REACH = 14
+#: Margin along t of the fast tiling (frames of context on each side of a block's kept frames).
+#: Events found against the simulated truth are the same as with the exact margin (14): pooled
+#: over 6 movies cut into blocks of 20 frames, F1 0.740 vs 0.742 (official weights), 0.986 vs
+#: 0.986 (bundled model); 4 frames gave 0.733 (``bench/segment_quality.py``).
+FAST_T_MARGIN = 6
+#: The tilings accepted by segmentation (``tiling=``).
+TILINGS = ("fast", "reference")
+#: Smallest y/x window of the fast tiling (it must keep something after cropping ``CROP`` on each side).
+MIN_FAST_WINDOW = 72
 
 
 @dataclass(frozen=True)
@@ -73,16 +93,164 @@ def reference_axis(n: int, patch_size: int) -> AxisTiling:
     return AxisTiling(length, patch_size, tuple(starts), CROP)
 
 
-def time_windows(n_frames: int, frames_per_window: int):
-    """Windows along t: kept blocks of frames that tile the movie, each with ``T_REACH`` frames of context.
+def _round_up(value: float, multiple: int = 4) -> int:
+    return int(math.ceil(value / multiple)) * multiple
+
+
+def fast_axis(n: int, n_windows: int) -> AxisTiling:
+    """``n_windows`` equal windows covering an axis of ``n`` voxels (fast tiling).
+
+    One window is the whole padded axis, rounded up to a multiple of 4 (the network pools
+    twice by 2). Several windows start on multiples of 4, so that all of them see the same
+    pooling grid as the whole-axis window, and overlap by at least ``2 * CROP``.
+    """
+    length = _round_up(n + 2 * PAD)
+    size = max(_round_up((length + 2 * CROP * (n_windows - 1)) / n_windows), MIN_FAST_WINDOW)
+    if n_windows <= 1 or size >= length:  # one window holds the whole axis
+        return AxisTiling(length, length, (0,), CROP)
+    step = (size - 2 * CROP) // 4 * 4
+    starts = list(range(0, length - size, step))
+    if not starts or starts[-1] < length - size:
+        starts.append(length - size)
+    return AxisTiling(length, size, tuple(starts), CROP)
+
+
+def time_blocks(n_frames: int, frames_per_block: int, margin: int = T_REACH):
+    """Blocks of frames that tile the movie, each with ``margin`` frames of context on both sides.
+
+    The movie is cut into equal blocks of at most ``frames_per_block`` frames; every window
+    has ``frames_per_block' + 2 * margin`` frames, the same for all blocks (the last block's
+    window is shifted back so that it ends ``margin`` frames after the movie).
 
     Yields
     ------
     (first_frame, last_frame, window_start, window_stop)
-        The window covers padded frames ``[window_start, window_stop)`` and its kept part is
-        movie frames ``[first_frame, last_frame)``.
+        The window covers padded frames ``[window_start, window_stop)`` and its new frames are
+        movie frames ``[first_frame, last_frame)``, at padded positions ``first_frame + PAD``...
     """
-    core = max(frames_per_window - 2 * T_REACH, 1)
-    for first in range(0, n_frames, core):
-        last = min(first + core, n_frames)
-        yield first, last, first + PAD - T_REACH, last + PAD + T_REACH
+    n_blocks = math.ceil(n_frames / max(frames_per_block, 1))
+    kept = math.ceil(n_frames / n_blocks)
+    for first in range(0, n_frames, kept):
+        last = min(first + kept, n_frames)
+        window_stop = last + PAD + margin
+        yield first, last, window_stop - kept - 2 * margin, window_stop
+
+
+def block_frames(n_frames: int, frames_per_block: int) -> int:
+    """Kept frames of every window of :func:`time_blocks` (the block length after equalising)."""
+    return math.ceil(n_frames / math.ceil(n_frames / max(frames_per_block, 1)))
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How a movie is cut into network windows.
+
+    Attributes
+    ----------
+    y, x : AxisTiling
+        The windows along y and x.
+    frames_per_block : int
+        Frames finished by one block (the kept frames of each window along t).
+    t_margin : int
+        Frames of context before and after the kept frames of a window.
+    batch : int
+        Windows of a block given to the network together.
+    """
+
+    y: AxisTiling
+    x: AxisTiling
+    frames_per_block: int
+    t_margin: int
+    batch: int
+
+    @property
+    def windows_per_block(self) -> int:
+        return len(self.y.starts) * len(self.x.starts)
+
+    @property
+    def window_shape(self) -> tuple:
+        """Shape of one network input: ``(batch, 1, frames, y, x)``."""
+        return (self.batch, 1, self.frames_per_block + 2 * self.t_margin, self.y.size, self.x.size)
+
+    @property
+    def window_voxels(self) -> int:
+        return math.prod(self.window_shape)
+
+    def computed_voxels(self, n_frames: int) -> int:
+        """Voxels the network computes for a movie of ``n_frames`` frames."""
+        n_blocks = math.ceil(n_frames / self.frames_per_block)
+        frames = self.frames_per_block + 2 * self.t_margin
+        return n_blocks * self.windows_per_block * frames * self.y.size * self.x.size
+
+
+def plan_memory(plan: TilePlan, bytes_per_voxel: float, bytes_per_frame_voxel: float) -> float:
+    """Bytes one block of ``plan`` holds: the network's window, plus the block's padded frames."""
+    block = plan.frames_per_block * plan.y.length * plan.x.length
+    return plan.window_voxels * bytes_per_voxel + block * bytes_per_frame_voxel
+
+
+def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, bytes_per_voxel: float,
+                bytes_per_frame_voxel: float = 40.0, max_window_voxels: int | None = None,
+                t_margin: int | None = None, batching: bool = True) -> TilePlan:
+    """Choose the windows of a movie so that a block of frames fits in ``memory`` bytes.
+
+    Parameters
+    ----------
+    shape : (int, int, int)
+        Movie shape ``(frames, height, width)``.
+    tiling : {"fast", "reference"}
+        See the module docstring.
+    patch_size : int
+        y/x window size of the reference tiling (unused by the fast tiling).
+    memory : float
+        Bytes available for one block: the network's working memory and the block's arrays.
+    bytes_per_voxel : float
+        Bytes per voxel of a network window (activations, input and output).
+    bytes_per_frame_voxel : float
+        Bytes per voxel of the padded frames of a block (sums of class scores, labels...).
+    max_window_voxels : int, optional
+        A further limit on the voxels of one network call (e.g. GPU memory).
+    t_margin : int, optional
+        Frames of context along t (default: :data:`T_REACH` for the reference tiling,
+        :data:`FAST_T_MARGIN` for the fast one).
+    batching : bool
+        Let the reference tiling give several y/x windows of a block to the network at once.
+
+    Returns
+    -------
+    TilePlan
+        With at least one kept frame per block even when the budget is smaller than that.
+    """
+    if tiling not in TILINGS:
+        raise ValueError(f"tiling: expected one of {', '.join(TILINGS)}, got {tiling!r}")
+    n_frames, height, width = shape
+    if t_margin is None:
+        t_margin = T_REACH if tiling == "reference" else FAST_T_MARGIN
+    max_window_voxels = max_window_voxels or math.inf
+
+    def fitted(y_axis, x_axis, batch_limit):
+        """The longest blocks (then the largest batch) of these y/x windows that fit."""
+        plane = y_axis.size * x_axis.size
+        frame_cost = y_axis.length * x_axis.length * bytes_per_frame_voxel
+        free = memory - 2 * t_margin * plane * bytes_per_voxel
+        kept = int(min(free // (plane * bytes_per_voxel + frame_cost),
+                       max_window_voxels // plane - 2 * t_margin, n_frames))
+        kept = block_frames(n_frames, max(kept, 1))
+        windows = len(y_axis.starts) * len(x_axis.starts)
+        window = (kept + 2 * t_margin) * plane
+        batch = min(windows, batch_limit,
+                    (memory - kept * y_axis.length * x_axis.length * bytes_per_frame_voxel) // (window * bytes_per_voxel),
+                    max_window_voxels // window)
+        return TilePlan(y_axis, x_axis, kept, t_margin, int(max(batch, 1)))
+
+    if tiling == "reference":
+        return fitted(reference_axis(height, patch_size), reference_axis(width, patch_size),
+                      math.inf if batching else 1)
+    plans = [fitted(fast_axis(height, ny), fast_axis(width, nx), 1)
+             for ny in range(1, 17) for nx in range(1, 17)]
+    fitting = [p for p in plans if plan_memory(p, bytes_per_voxel, bytes_per_frame_voxel) <= memory
+               and p.window_voxels <= max_window_voxels]
+    # Least computation; among equals, fewer windows (fewer borders inside the frame).
+    if not fitting:  # a budget below any plan: the leanest one
+        return min(plans, key=lambda p: plan_memory(p, bytes_per_voxel, bytes_per_frame_voxel))
+    return min(fitting, key=lambda p: (p.computed_voxels(n_frames), p.windows_per_block))

@@ -1,0 +1,191 @@
+"""The engines that run the U-Net on windows of a movie: PyTorch and OpenVINO.
+
+A *runner* maps a batch of normalised windows ``float32 [batch, 1, t, y, x]`` to the class
+probabilities of their kept part ``float32 [batch, 3, t', y', x']``. :func:`make_runner`
+picks one:
+
+``"auto"``
+    OpenVINO on a CPU (bfloat16 where the CPU computes it natively, i.e. has AMX or
+    AVX512-BF16, float32 otherwise), PyTorch on CUDA and Apple MPS. Without OpenVINO
+    installed, PyTorch everywhere.
+``"torch"``
+    PyTorch: the float32 reference path (``precision="fast"`` adds bfloat16 / float16
+    autocast where the device computes it fast).
+``"openvino"``
+    OpenVINO on the CPU (:mod:`exodeepfinder.inference.openvino_backend`).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ..errors import InputError
+from ..model.precision import autocast_dtype, check_precision
+
+#: The inference engines accepted by segmentation (``backend=``).
+BACKENDS = ("auto", "torch", "openvino")
+
+#: Bytes per voxel of a network window, by (engine, arithmetic): the engine's working memory plus
+#: input and output buffers. Measured from the peak RSS of whole segmentations on 400 x 300
+#: frames (OpenVINO 2026.4: 525 B in float32; PyTorch 2.13, channels-last: 790-1080 B); the
+#: 16-bit figures are estimates (about half the float32 activations).
+BYTES_PER_VOXEL = {
+    ("torch", "float32"): 1000,
+    ("torch", "bfloat16"): 600,
+    ("torch", "float16"): 600,
+    ("openvino", "f32"): 550,
+    ("openvino", "bf16"): 350,
+}
+#: Host bytes per window voxel when the network runs on a GPU (input and output copies).
+GPU_HOST_BYTES_PER_VOXEL = 40
+#: Share of the free GPU memory one network call may use.
+GPU_MEMORY_SHARE = 0.5
+
+
+def check_backend(backend: str) -> str:
+    """Return ``backend`` if it is one of :data:`BACKENDS`, else raise ValueError."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    return backend
+
+
+def select_backend(backend: str, device) -> str:
+    """The engine (``"torch"`` or ``"openvino"``) that ``backend`` means on ``device`` (a torch.device).
+
+    Raises
+    ------
+    InputError
+        ``backend="openvino"`` without OpenVINO installed, or on a device other than the CPU.
+    """
+    from .openvino_backend import import_openvino
+
+    check_backend(backend)
+    if backend == "torch":
+        return "torch"
+    if backend == "auto":
+        return "openvino" if device.type == "cpu" and import_openvino() is not None else "torch"
+    if device.type != "cpu":
+        raise InputError(f"backend='openvino' runs on the CPU, not on device {device.type!r}: "
+                         "use backend='torch' or 'auto' there")
+    if import_openvino() is None:
+        raise InputError("backend='openvino': OpenVINO is not installed; install it with "
+                         "'pip install openvino', or use backend='torch'")
+    return "openvino"
+
+
+def make_runner(model, backend: str, device, precision: str):
+    """A runner for ``model`` (a UNet) with the engine ``backend`` means on ``device``.
+
+    Returns
+    -------
+    TorchRunner or OpenVinoRunner
+        Callable ``runner(windows, keep)``, with attributes ``engine``, ``description``,
+        ``bytes_per_voxel`` (host memory per window voxel), ``max_window_voxels`` (None, or
+        a limit from the GPU memory) and ``batching`` (whether batches of windows pay).
+    """
+    check_precision(precision)
+    if select_backend(backend, device) == "openvino":
+        from .openvino_backend import OpenVinoRunner
+
+        return OpenVinoRunner(model, precision)
+    return TorchRunner(model, device, precision)
+
+
+def _float32_ends(model):
+    """Make the first and last convolutions of ``model`` run in float32 under autocast (in place).
+
+    They cost < 1% of the work, and rounding the normalised movie and the class logits to
+    16 bits is what most moves voxels near a tie between two classes.
+    """
+    import torch
+
+    class Float32Conv3d(torch.nn.Conv3d):
+        def forward(self, x):
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                return super().forward(x.float())
+
+    for index in (0, len(model.convs) - 1):
+        model.convs[index].__class__ = Float32Conv3d
+
+
+class TorchRunner:
+    """The U-Net in PyTorch on ``device``, with ``precision``'s autocast and a channels-last layout.
+
+    Works on a copy of ``model``: the caller's model is untouched.
+    """
+
+    engine = "torch"
+
+    def __init__(self, model, device, precision: str):
+        import torch
+
+        self.device = device
+        self.precision = precision
+        self.dtype = autocast_dtype(device, precision)
+        self.model = copy.deepcopy(model).to(device).eval()
+        if self.dtype is not None:
+            _float32_ends(self.model)
+        # channels-last 3D is the layout oneDNN and cuDNN convolve fastest
+        self.channels_last = device.type in ("cpu", "cuda")
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last_3d)
+        arithmetic = "float32" if self.dtype is None else str(self.dtype).removeprefix("torch.")
+        self.description = f"PyTorch {torch.__version__.split('+')[0]} on {device.type}, {arithmetic}"
+        self.batching = True
+        self.max_window_voxels = None
+        if device.type == "cpu":
+            self.bytes_per_voxel = BYTES_PER_VOXEL[("torch", arithmetic)]
+        else:
+            self.bytes_per_voxel = GPU_HOST_BYTES_PER_VOXEL
+            free = _free_gpu_memory(device)
+            if free is not None:
+                self.max_window_voxels = int(GPU_MEMORY_SHARE * free / (2 * BYTES_PER_VOXEL[("torch", arithmetic)]))
+
+    def __call__(self, windows, keep):
+        """Class probabilities ``float32 [batch, 3, ...]`` of ``windows[..., keep]`` (keep: t, y, x slices)."""
+        import torch
+
+        with torch.inference_mode(), self._autocast(), self._cudnn():
+            inputs = torch.from_numpy(windows)
+            if self.device.type == "cuda":
+                inputs = inputs.pin_memory().to(self.device, non_blocking=True)
+            else:
+                inputs = inputs.to(self.device)
+            if self.channels_last:
+                inputs = inputs.contiguous(memory_format=torch.channels_last_3d)
+            probabilities = self.model(inputs)[(slice(None), slice(None)) + tuple(keep)]
+            return probabilities.float().cpu().numpy()
+
+    def _cudnn(self):
+        """cuDNN autotuning (every window of a movie has the same shape); no TF32 in float32."""
+        import contextlib
+
+        import torch
+
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()
+        return torch.backends.cudnn.flags(enabled=True, benchmark=True, deterministic=False,
+                                          allow_tf32=self.precision != "fp32")
+
+    def _autocast(self):
+        import contextlib
+
+        import torch
+
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+
+def _free_gpu_memory(device):
+    import torch
+
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free
+    if device.type == "mps":
+        try:
+            return torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory()
+        except AttributeError:
+            return None
+    return None

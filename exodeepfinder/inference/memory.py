@@ -1,0 +1,85 @@
+"""The memory budget of a segmentation: parsing ``max_memory`` and the default taken from the free RAM.
+
+The budget bounds the peak memory of the process while it segments. Part of it is taken by
+the process itself (Python, PyTorch, OpenVINO and the model: :data:`PROCESS_MEMORY`); the rest
+is shared by the network's working memory and the arrays of one block of frames, which
+:func:`exodeepfinder.inference.tiling.plan_tiling` sizes to fit. It does not depend on the
+length of the movie.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+GiB = 1024 ** 3
+#: Default budget when the machine has plenty of free memory (peak RSS stays below 4 GiB).
+DEFAULT_MAX_MEMORY = 3.5 * GiB
+#: Smallest default budget, used when even less memory is free.
+MIN_DEFAULT_MAX_MEMORY = 1 * GiB
+#: Share of the currently available RAM the default budget may take.
+AVAILABLE_SHARE = 0.6
+#: Memory of the process before any window is allocated (interpreter, PyTorch, OpenVINO, model).
+PROCESS_MEMORY = 0.5 * GiB
+#: Working memory granted even when ``max_memory`` leaves less than this after :data:`PROCESS_MEMORY`.
+MIN_WORKING_MEMORY = 64 * 1024 ** 2
+
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+
+
+def parse_memory(text) -> int:
+    """Bytes from a memory size such as ``"2GB"``, ``"512MB"``, ``"1.5G"``, ``"800MiB"`` or ``"1000000"``.
+
+    Units are powers of 1024 (K, M, G, T, with an optional ``B``, ``iB``); a plain number is bytes.
+
+    Raises
+    ------
+    ValueError
+        Naming ``max_memory``, if ``text`` is not a positive size.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value, unit = float(text), ""
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]?)(I?B)?\s*", str(text), re.IGNORECASE)
+        if match is None or (match.group(3) and match.group(3).upper() == "IB" and not match.group(2)):
+            raise ValueError(f"max_memory: expected a size such as 2GB, 512MB or 1.5G, got {text!r}")
+        value, unit = float(match.group(1)), match.group(2).upper()
+    size = int(value * _UNITS[unit])
+    if size <= 0:
+        raise ValueError(f"max_memory: must be positive, got {text!r}")
+    return size
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM available to new allocations now, or None if unknown."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def default_max_memory() -> int:
+    """The default budget: :data:`DEFAULT_MAX_MEMORY`, or less on a machine with little free RAM."""
+    available = available_memory()
+    if available is None:
+        return int(DEFAULT_MAX_MEMORY)
+    return int(max(min(DEFAULT_MAX_MEMORY, AVAILABLE_SHARE * available), MIN_DEFAULT_MAX_MEMORY))
+
+
+def working_memory(max_memory=None) -> int:
+    """Bytes left for the network and the block arrays under ``max_memory`` (None: the default)."""
+    budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
+    return int(max(budget - PROCESS_MEMORY, MIN_WORKING_MEMORY))
