@@ -1,24 +1,38 @@
-"""Seconds per training step of the U-Net (sampling + forward + backward + Adam) at the reference stages.
+"""Seconds per training step: the default training path against the previous one, in one run.
 
-Usage: python bench/train.py [--steps 3] [--precision fast fp32] [--device auto] [--configs 16x128 32x32 48x10]
+Usage: python bench/train.py [--steps 3] [--configs 32x32 16x16 32x4] [--precision fast] [--threads N] [--compile]
 
-Prints, for each (patch size, batch size), the median wall time of a training step, the CPU time
-per step, and the ratio to the reference implementation (TensorFlow 2.21, CPU) measured on our
-2-core machine. Patches are drawn by the real sampler from a simulated, normalised movie.
+For each (patch size, batch size) it times, alternating step by step so that both see the same
+machine load:
+
+- ``old``: the step as this package ran it before the training recipes (and as the reference
+  recipe's numbers are defined): the batch drawn on the training thread, the network's output
+  turned into float32 probabilities, the Tversky loss from one-hot class masks, the accuracy
+  from the probabilities;
+- ``new``: the step of ``edf_train`` now (:class:`exodeepfinder.training.Trainer` with the default
+  recipe): the next batch drawn by a background thread while the network works, the losses
+  from the logits with gathered (not one-hot) class counts.
+
+It prints the median wall time and CPU time per step of each, their ratio, and the CPU
+(lscpu's model name and flags that matter: avx2, avx512f, avx512_bf16, amx_bf16). With
+``--compile`` it also times ``torch.compile`` of the network (inductor), compilation included.
+Patches are drawn by the real sampler from a simulated, normalised movie. On a machine shared
+with other jobs only the ratios are meaningful.
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-#: Seconds per step of the reference (TensorFlow 2.21 CPU, 2 cores), by (patch size, batch size).
-REFERENCE_SECONDS = {(16, 128): 2.14, (32, 32): 4.59, (48, 10): 4.71}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_config(text):
@@ -26,14 +40,69 @@ def parse_config(text):
     return int(patch), int(batch)
 
 
+def cpu_name() -> str:
+    """Model name and the vector extensions that decide the speed of training on a CPU."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{name} ({info.count('processor')} CPUs; {' '.join(wanted) or 'no AVX2'})"
+
+
+def old_step(model, optimizer, sampler, batch_size, autocast_dtype, device):
+    """One training step as the package ran it before the recipes (git 2f1137f), for comparison."""
+    import contextlib
+
+    import torch
+
+    batch = sampler.sample(batch_size)
+    frames = torch.from_numpy(batch.frames).to(device)
+    labels = torch.from_numpy(batch.labels).to(device)
+    if device.type in ("cpu", "cuda"):
+        frames = frames.contiguous(memory_format=torch.channels_last_3d)
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    context = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+    with context:
+        outputs = model(frames)
+    probabilities = torch.softmax(outputs.float(), dim=1).float()
+    truth = torch.nn.functional.one_hot(labels.long(), 3).movedim(-1, 1).to(probabilities.dtype)
+    axes = [0, 2, 3, 4]
+    true_positives = (probabilities * truth).sum(axes)
+    false_positives = probabilities.sum(axes) - true_positives
+    false_negatives = truth.sum(axes) - true_positives
+    loss = 3 - (true_positives / (true_positives + 0.5 * false_positives + 0.5 * false_negatives + 1e-7)).sum()
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        accuracy = (probabilities.argmax(dim=1) == labels).float().mean()
+    return float(loss.detach()), float(accuracy)
+
+
+def timed(function, device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    wall, cpu = time.perf_counter(), time.process_time()
+    function()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per configuration (after 1 warm-up)")
-    parser.add_argument("--precision", nargs="+", default=["fast", "fp32"], choices=["fast", "fp32"])
+    parser.add_argument("--steps", type=int, default=3, help="timed steps of each path per configuration (after 1 warm-up)")
+    parser.add_argument("--precision", default="fast", choices=["fast", "fp32"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--configs", nargs="+", type=parse_config, default=list(REFERENCE_SECONDS),
-                        help="PATCHxBATCH, e.g. 32x32")
+    parser.add_argument("--configs", nargs="+", type=parse_config, default=[(32, 32), (16, 16), (32, 4)],
+                        help="PATCHxBATCH (default: 32x32, the issue's figure, and the default recipe's stages)")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile of the network")
     args = parser.parse_args(argv)
 
     import torch
@@ -43,6 +112,7 @@ def main(argv=None):
     from exodeepfinder.model.weights import pick_device
     from exodeepfinder.simulation.simulate import simulate_movie
     from exodeepfinder.training.data import prepare_movie
+    from exodeepfinder.training.recipe import DEFAULT
     from exodeepfinder.training.sampling import PatchSampler
     from exodeepfinder.training.trainer import Trainer, keras_initialization
 
@@ -50,41 +120,57 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     sim = simulate_movie((96, 128, 128), n_events=30, n_spots=30, seed=0)
-    objects = sim.events.assign(class_label=2)
-    spots = sim.spots.groupby("spot_id").first().reset_index().assign(class_label=1)
-    objects = pd.concat([objects[["t", "y", "x", "class_label"]], spots[["t", "y", "x", "class_label"]]],
-                        ignore_index=True)
-    labels = events_to_labels(objects, sim.movie.shape)
-    movie = prepare_movie("bench", sim.movie, labels, objects)
-    print(f"device: {device}; torch {torch.__version__}; {torch.get_num_threads()} threads")
-    print(f"{'patch':>5} {'batch':>5} {'precision':>9} {'dtype':>9} {'s/step':>8} {'cpu s/step':>10} "
-          f"{'reference':>9} {'speed-up':>8}")
+    objects = pd.concat([sim.events.assign(class_label=2)[["t", "y", "x", "class_label"]],
+                         sim.spots.groupby("spot_id").first().reset_index().assign(class_label=1)[
+                             ["t", "y", "x", "class_label"]]], ignore_index=True)
+    movie = prepare_movie("bench", sim.movie, events_to_labels(objects, sim.movie.shape), objects)
+    print(f"CPU: {cpu_name()}; device {device}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'patch':>5} {'batch':>5} {'dtype':>8} {'old s/step':>10} {'new s/step':>10} {'old/new':>7} "
+          f"{'old cpu s':>9} {'new cpu s':>9}")
     for patch_size, batch_size in args.configs:
-        for precision in args.precision:
-            torch.manual_seed(0)
-            model = UNet(softmax=False)
-            keras_initialization(model)
-            trainer = Trainer(model, [movie], [], device=device, precision=precision, seed=0)
-            sampler = PatchSampler([movie], patch_size, min(patch_size // 2, 16), np.random.default_rng(0))
-            trainer.train_step(sampler.sample(batch_size))  # warm-up (allocations, kernel selection)
-            walls, cpus = [], []
-            for _ in range(args.steps):
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                wall, cpu = time.perf_counter(), time.process_time()
-                trainer.train_step(sampler.sample(batch_size))
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                walls.append(time.perf_counter() - wall)
-                cpus.append(time.process_time() - cpu)
-            seconds = statistics.median(walls)
-            reference = REFERENCE_SECONDS.get((patch_size, batch_size))
-            dtype = str(trainer.autocast_dtype).replace("torch.", "") if trainer.autocast_dtype else "float32"
-            ratio = f"{reference / seconds:8.2f}" if reference else f"{'':>8}"
-            ref = f"{reference:9.2f}" if reference else f"{'':>9}"
-            print(f"{patch_size:5d} {batch_size:5d} {precision:>9} {dtype:>9} {seconds:8.3f} "
-                  f"{statistics.median(cpus):10.3f} {ref} {ratio}", flush=True)
+        shift = min(patch_size // 2, 16)
+        torch.manual_seed(0)
+        old_model = UNet(softmax=False)
+        keras_initialization(old_model)
+        new_model = UNet(softmax=False)
+        new_model.load_state_dict(old_model.state_dict())
+        trainer = Trainer(new_model, [movie], [], recipe=DEFAULT, device=device, precision=args.precision, seed=0)
+        old_model = old_model.to(device).to(memory_format=torch.channels_last_3d)
+        optimizer = torch.optim.Adam(old_model.parameters(), lr=1e-4)
+        old_sampler = PatchSampler([movie], patch_size, shift, np.random.default_rng(0))
+        new_sampler = PatchSampler([movie], patch_size, shift, np.random.default_rng(0))
+        batches = iter(trainer.training_batches(new_sampler, batch_size, args.steps + 1))
+        run_old = lambda: old_step(old_model, optimizer, old_sampler, batch_size, trainer.autocast_dtype, device)  # noqa: E731
+        run_new = lambda: trainer.train_step(next(batches))  # noqa: E731
+        run_old(), run_new()  # warm-up: allocations, kernel selection
+        old, new = [], []
+        for _ in range(args.steps):  # alternate: both paths see the same load
+            old.append(timed(run_old, device))
+            new.append(timed(run_new, device))
+        old_wall, new_wall = (statistics.median(w for w, _ in runs) for runs in (old, new))
+        old_cpu, new_cpu = (statistics.median(c for _, c in runs) for runs in (old, new))
+        dtype = str(trainer.autocast_dtype).replace("torch.", "") if trainer.autocast_dtype else "float32"
+        print(f"{patch_size:5d} {batch_size:5d} {dtype:>8} {old_wall:10.3f} {new_wall:10.3f} {old_wall / new_wall:7.2f} "
+              f"{old_cpu:9.3f} {new_cpu:9.3f}", flush=True)
+        if args.compile:
+            compile_step(trainer, new_sampler, batch_size, args.steps, device, new_wall)
     return 0
+
+
+def compile_step(trainer, sampler, batch_size, steps, device, eager_seconds):
+    """Time torch.compile of the network: the first step (compilation) and the next ones."""
+    import torch
+
+    trainer.model = torch.compile(trainer.model)
+    batches = iter(trainer.training_batches(sampler, batch_size, steps + 1))
+    first, _ = timed(lambda: trainer.train_step(next(batches)), device)
+    walls = [timed(lambda: trainer.train_step(next(batches)), device)[0] for _ in range(steps)]
+    compiled = statistics.median(walls)
+    saved = eager_seconds - compiled
+    pays_after = f"{(first - compiled) / saved:.0f} steps" if saved > 0 else "never"
+    print(f"      torch.compile: first step {first:.1f} s (compilation), then {compiled:.3f} s/step "
+          f"({eager_seconds / compiled:.2f}x eager); pays back after {pays_after}", flush=True)
+    trainer.model = trainer.model._orig_mod
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def test_detector_reads_lazy_movies_in_blocks_and_reports_progress(tmp_path):
         detect_spots(sim.movie, block_size=8, progress=lambda done, total: False)
 
 
-def test_merge_keeps_events_as_class_2_and_erases_detector_blobs_under_them():
+def test_reference_merge_keeps_events_as_class_2_and_erases_detector_blobs_under_them():
     shape = (30, 64, 64)
     detector = np.zeros(shape, np.uint8)
     detector[10:13, 20:23, 20:23] = 1          # the event itself, seen by the detector
@@ -132,7 +132,7 @@ def test_merge_keeps_events_as_class_2_and_erases_detector_blobs_under_them():
     detector[5, 5:8, 50:53] = 1                # another one in the same frame
     events = make_events([10], [21], [21])
     expert = events_to_labels(events, shape, label=1)
-    merged, merged_events = merge_detector_expert(detector, events, expert)
+    merged, merged_events = merge_detector_expert(detector, events, expert, event_tails="reference")
     assert merged.dtype == np.int8 and set(np.unique(merged)) == {0, 1, 2}
     assert np.array_equal(merged == 2, expert == 1)
     # the event's own detector blob is gone except where the expert mask covers it (as 2)
@@ -145,14 +145,14 @@ def test_merge_keeps_events_as_class_2_and_erases_detector_blobs_under_them():
     assert event_rows[["t", "y", "x"]].to_numpy().tolist() == [[10, 21, 21]]
 
 
-def test_merge_exclusion_radius_is_a_distance_to_the_blob_centroid():
+def test_reference_merge_exclusion_radius_is_a_distance_to_the_blob_centroid():
     shape = (20, 40, 40)
     detector = np.zeros(shape, np.uint8)
     detector[8:11, 10:13, 10:13] = 1   # centroid (9, 11, 11)
     detector[8:11, 10:13, 27:30] = 1   # centroid (9, 11, 28)
     events = make_events([9, 9], [11, 11], [15, 34])  # 4 px from the first blob, 6 px from the second
     expert = np.zeros(shape, np.int8)
-    merged, _ = merge_detector_expert(detector, events, expert, exclusion_radius=5)
+    merged, _ = merge_detector_expert(detector, events, expert, exclusion_radius=5, event_tails="reference")
     assert not merged[8:11, 10:13, 10:13].any()
     assert (merged[8:11, 10:13, 27:30] == 1).all()
 

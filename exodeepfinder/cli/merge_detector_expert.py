@@ -1,15 +1,19 @@
 """Merge the detector's spots and the expert's events into the training segmentation and annotation.
 
-Detector blobs (3D connected components of detector_segmentation.h5) whose centroid lies within
---exclusion_radius px of an expert event are erased (they are the events themselves); the other
-blobs stay bright spots (label 1) and each 2D blob of each frame becomes a class-1 object of the
-annotation (at most --max_spots, drawn at random with --seed). Expert events become class-2
-objects and their voxels in the expert segmentation are written as 2.
+The expert events become class-2 objects and their voxels in the expert segmentation are written
+as 2; the detector's other voxels are bright spots (label 1), and each 2D blob of each frame
+becomes a class-1 object of the annotation (at most --max_spots, drawn at random with --seed).
+The decaying spot that follows an event is thus a bright spot in every frame. With --event_tails
+reference, the reference's rule instead: detector blobs (3D connected components) whose centroid
+lies within --exclusion_radius px of an expert event are erased, so the same kind of tail is
+background after short events and a spot after long ones.
 """
 
 from __future__ import annotations
 
 import sys
+
+from ..training_data.merge import EVENT_TAILS
 from pathlib import Path
 
 from ..errors import InputError
@@ -30,9 +34,12 @@ def add_arguments(parser):
                         help="output segmentation; {segmentation.parent} is the detector segmentation's folder")
     parser.add_argument("-ma", "--merged_annotation", default="{segmentation.parent}/merged_annotation.xml",
                         help="output annotation (.xml, or .csv)")
+    parser.add_argument("--event_tails", choices=EVENT_TAILS, default=EVENT_TAILS[0],
+                        help="spot: what the detector sees after an event is a bright spot; reference: the "
+                             "reference's erasure of blobs near events (see --exclusion_radius)")
     parser.add_argument("-er", "--exclusion_radius", type=float, default=5.0,
-                        help="detector blobs whose centroid is this close (px, frames counted as px) to an "
-                             "expert event are erased")
+                        help="with --event_tails reference: detector blobs whose centroid is this close (px, "
+                             "frames counted as px) to an expert event are erased")
     parser.add_argument("--max_spots", type=int, default=9800,
                         help="at most this many bright spots in the annotation (drawn at random; 0 = no limit)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random draw of spots")
@@ -68,7 +75,8 @@ def run(args):
                          f"{expert.shape}")
     check_events_in_movie(events, expert.shape, args.expert_annotation)
     merged, merged_events = merge_detector_expert(detector, events, expert, exclusion_radius=args.exclusion_radius,
-                                                  max_spots=args.max_spots or None, seed=args.seed)
+                                                  max_spots=args.max_spots or None, seed=args.seed,
+                                                  event_tails=args.event_tails)
     with publish(args, [merged_segmentation, merged_annotation]) as (segmentation_file, annotation_file):
         write_h5(segmentation_file, merged, attrs=SEGMENTATION_ATTRS)
         write_events(merged_events, annotation_file)

@@ -111,7 +111,7 @@ def scan_dataset(dataset) -> tuple[list[MovieFiles], list[MovieFiles]]:
     return train, valid
 
 
-def check_patch_sizes(movies: list[MovieFiles], patch_sizes, option: str = "--patch_sizes") -> None:
+def check_patch_sizes(movies: list[MovieFiles], patch_sizes, option: str = "patch_sizes") -> None:
     """Raise InputError if a patch size does not fit inside a movie (frames, height and width)."""
     for patch_size in sorted(set(int(p) for p in patch_sizes), reverse=True):
         for movie in movies:

@@ -1,4 +1,4 @@
-"""Train from a dataset folder into an output folder: what ``edf_train`` and the GUI run.
+"""Train from a dataset folder into an output folder: :func:`train`, what ``edf_train`` and the GUI run.
 
 Outputs (in the output folder):
 
@@ -7,8 +7,9 @@ Outputs (in the output folder):
 - ``net_weights_FINAL.h5``: the weights after the last stage;
 - ``net_train_history.h5`` (updated every epoch) and ``net_train_history_plot.png`` (at every
   checkpoint and at the end): see :mod:`~exodeepfinder.training.history`;
-- ``net_train_state.pt``: optimizer and random-generator state at the last checkpoint, which
-  ``resume=True`` continues from.
+- ``net_train_state.pt``: weights, optimizer and random-generator state after the last
+  finished epoch, which ``resume=True`` continues from (a cancelled run loses at most the
+  epoch under way).
 
 Weights files use the Keras 2 HDF5 layout of the official weights: ``edf_segment``, this
 package's loader and the reference ExoDeepFinder tools all read them.
@@ -18,14 +19,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
 from ..io.atomic import atomic_output
+from .budget import TimeBudget
 from .dataset import check_patch_sizes, load_movies, memory_available, scan_dataset
 from .history import History, read_history, save_history, save_history_plot
-from .trainer import Stage, Trainer, keras_initialization
+from .recipe import LOSSES, Recipe, get_recipe
+from .trainer import Stage, Trainer, class_frequencies, expand_stages, keras_initialization, set_prior_bias
 
 FINAL_WEIGHTS = "net_weights_FINAL.h5"
 HISTORY = "net_train_history.h5"
@@ -37,6 +42,267 @@ MEMORY_SHARE = 0.5
 
 def checkpoint_name(epoch: int) -> str:
     return f"net_weights_epoch{epoch}.h5"
+
+
+def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=None, n_epochs=None, n_steps=None,
+          loss: str | None = None, max_minutes: float | None = None, learning_rate: float | None = None,
+          steps_per_valid: int = 10, weights_path=None, resume: bool = False, overwrite: bool = False,
+          device="auto", precision: str = "fast", seed=None, progress=None, on_step: Callable | None = None,
+          on_epoch: Callable | None = None, log: Callable[[str], None] | None = None, checkpoint_every: int = 10,
+          storage: str = "auto") -> History:
+    """Train the U-Net on a dataset folder and write weights, history and plot to ``output``.
+
+    Parameters
+    ----------
+    dataset : path
+        Folder with ``train/`` and ``valid/`` (see :mod:`~exodeepfinder.training.dataset`).
+    output : path
+        Folder for the outputs (created if needed).
+    patch_sizes, batch_sizes, random_shifts, n_epochs, n_steps : int or list of int, optional
+        The stages (see :func:`~exodeepfinder.training.trainer.expand_stages`); None: the recipe's.
+    loss : {"dice_ce", "tversky"}, optional
+        The recipe (:data:`~exodeepfinder.training.recipe.RECIPES`), named after its loss. None or
+        "dice_ce": the default, which learns from random weights. "tversky": the reference
+        ExoDeepFinder recipe, number for number (its stages, learning rate and initialisation).
+    max_minutes : float, optional
+        End within this many minutes (counted from the call, data loading included): the epochs
+        of all stages are scaled from the measured speed (see :mod:`~exodeepfinder.training.budget`).
+    learning_rate : float, optional
+        Adam's (peak) learning rate; None: the recipe's.
+    steps_per_valid : int
+        Validation batches per epoch (reference 10).
+    weights_path : path, optional
+        Start from these weights (Keras HDF5, e.g. the official ``net_weights_FINAL.h5``).
+    resume : bool
+        Continue the run of ``output`` after its last finished epoch (weights, optimizer, random
+        state and history restored). Stage options left to None take the stopped run's.
+    overwrite : bool
+        Start a new run in a folder that holds one.
+    device : str or torch.device
+        'auto', 'cpu', 'cuda' or 'mps'.
+    precision : {"fast", "fp32"}
+        See :class:`~exodeepfinder.training.trainer.Trainer`.
+    seed : int, optional
+        Seed of the initial weights, the patch draws and the augmentation.
+    progress : callable, optional
+        ``progress(done_steps, total_steps)`` over all stages; returning False cancels after the
+        current step (raises :class:`~exodeepfinder.errors.Cancelled`; ``resume=True`` continues).
+    on_step : callable, optional
+        ``on_step(StepInfo)`` after every training step (loss, running loss, learning rate).
+    on_epoch : callable, optional
+        ``on_epoch(record, history)`` after every epoch: the new :class:`EpochRecord` and the
+        whole :class:`History` so far (e.g. to draw live loss and validation curves).
+    log : callable, optional
+        ``log(message)`` for one-line messages (files read, plan, epochs, checkpoints).
+    checkpoint_every : int
+        Save weights every this many epochs of a stage (and at the end of each stage).
+    storage : {"auto", "memory", "disk"}
+        Where the normalised movies are kept: in memory, or in memory maps in a temporary folder
+        of ``output``; "auto" uses memory when they take less than half of the free memory.
+
+    Returns
+    -------
+    History
+        All epochs of the run (including those done before a resume).
+    """
+    started = time.monotonic()
+    log = log or (lambda message: None)
+    output = Path(output)
+    recipe = get_recipe(loss if loss is not None or not resume else _stopped_loss(output))
+    options = {"patch_sizes": patch_sizes, "batch_sizes": batch_sizes, "random_shifts": random_shifts,
+               "n_epochs": n_epochs, "n_steps": n_steps}
+    setup = _prepare(dataset, output, recipe, options, weights_path, resume, overwrite, checkpoint_every)
+    planner = None
+    if max_minutes is not None:
+        planner = TimeBudget(60.0 * max_minutes, setup.stages, steps_per_valid=steps_per_valid, started=started,
+                             log=log)
+    train_movies = valid_movies = []
+    cache = _storage_folder(setup.train_files, setup.valid_files, output, storage)
+    try:
+        train_movies = load_movies(setup.train_files, cache_folder=cache)
+        valid_movies = load_movies(setup.valid_files, cache_folder=cache)
+        model = _initial_model(recipe, setup, output, weights_path, seed, train_movies, log)
+        trainer = Trainer(model, train_movies, valid_movies, recipe=recipe, learning_rate=learning_rate,
+                          device=_device(device), precision=precision, seed=seed)
+        history = _restore(trainer, setup, output)
+        _log_start(log, setup, trainer, recipe, cache, max_minutes)
+        checkpoints = _Checkpoints(output, trainer, setup, planner, checkpoint_every, seed, on_epoch, log)
+        history = trainer.fit(setup.stages, steps_per_valid=steps_per_valid, history=history, progress=progress,
+                              on_step=on_step, on_epoch=checkpoints, planner=planner)
+    finally:
+        for movie in train_movies + valid_movies:
+            movie.close()
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
+    return _finish(trainer, history, output, started, log)
+
+
+@dataclass
+class _Setup:
+    """What :func:`train` checked before reading any movie."""
+
+    train_files: list
+    valid_files: list
+    requested: list     # the stages asked for (the proportions kept by max_minutes)
+    stages: list        # the stages to run (the stopped run's plan when resuming)
+    state: dict | None  # the stopped run's state when resuming
+    loss: str
+
+
+def _stopped_loss(output: Path) -> str | None:
+    """The loss of the run stopped in ``output`` (to resume it without naming it again)."""
+    return _load_state(output / STATE).get("loss") if (output / STATE).is_file() else None
+
+
+def _prepare(dataset, output: Path, recipe: Recipe, options: dict, weights_path, resume, overwrite,
+             checkpoint_every) -> _Setup:
+    """Check everything that can be checked before reading the movies; raise InputError on a problem."""
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: exists and is not a folder")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every: must be at least 1, got {checkpoint_every}")
+    train_files, valid_files = scan_dataset(dataset)
+    _check_output(output, resume=resume, overwrite=overwrite)
+    state = _load_state(output / STATE) if resume else None
+    if state is not None and all(value is None for value in options.values()):
+        requested = [Stage(**stage) for stage in state["requested"]]
+    else:
+        defaults = recipe.stage_options()
+        requested = expand_stages(**{name: defaults[name] if value is None else value
+                                     for name, value in options.items()})
+    check_patch_sizes(train_files + valid_files, [s.patch_size for s in requested])
+    if weights_path is not None and not Path(weights_path).is_file():
+        raise InputError(f"{weights_path}: weights file not found")
+    stages = requested
+    if state is not None:
+        if state.get("loss", recipe.loss) != recipe.loss:
+            raise InputError(f"{output}: resume: the stopped run used loss {state['loss']!r}, not {recipe.loss!r}")
+        if state.get("requested") != _stage_dicts(requested):
+            raise InputError(f"{output}: resume: the stopped run used other stages ({state.get('requested')}); give "
+                             "the same patch sizes, batch sizes, random shifts, epochs and steps, or none of them")
+        stages = [Stage(**stage) for stage in state["stages"]]
+    output.mkdir(parents=True, exist_ok=True)
+    return _Setup(train_files, valid_files, requested, stages, state, recipe.loss)
+
+
+def _check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
+    previous = [output / name for name in (HISTORY, STATE, FINAL_WEIGHTS) if (output / name).exists()]
+    if resume:
+        if not (output / STATE).is_file():
+            raise InputError(f"{output}: resume: no training to resume here ({STATE} not found)")
+        if not (output / HISTORY).is_file():
+            raise InputError(f"{output}: resume: {HISTORY} is missing")
+    elif previous and not overwrite:
+        raise InputError(f"{output}: already holds a training run ({previous[0].name}); resume it or "
+                         "overwrite it to start again")
+
+
+def _initial_model(recipe: Recipe, setup: _Setup, output: Path, weights_path, seed, train_movies, log):
+    """The network to start from: the stopped run's, given weights, or random (with class-prior biases)."""
+    import torch
+
+    from ..model.keras_weights import load_keras_weights
+    from ..model.unet import UNet
+
+    if seed is not None:
+        torch.manual_seed(int(seed))
+    model = UNet(softmax=False)
+    keras_initialization(model)
+    if setup.state is not None:
+        weights = setup.state["weights"]
+        if isinstance(weights, str):  # a checkpoint file name (states written before version 2)
+            load_keras_weights(model, output / weights)
+        else:
+            model.load_state_dict(weights)
+        log(f"resuming after epoch {setup.state['epochs']}")
+    elif weights_path is not None:
+        load_keras_weights(model, weights_path)
+        log(f"starting from the weights {weights_path}")
+    elif recipe.prior_bias:
+        first = setup.stages[0]
+        frequencies = class_frequencies(train_movies, first.patch_size, first.random_shift,
+                                        background_fraction=recipe.background_patches,
+                                        outside=recipe.outside_voxels(first.patch_size), per_track=recipe.per_track)
+        set_prior_bias(model, frequencies)
+        log("random initial weights; classifier biases set to the class frequencies of the training patches ("
+            + ", ".join(f"{f:.4f}" for f in frequencies) + ")")
+    return model
+
+
+def _device(device):
+    import torch
+
+    from ..model.weights import pick_device
+
+    return pick_device(device) if isinstance(device, str) else torch.device(device)
+
+
+def _restore(trainer: Trainer, setup: _Setup, output: Path) -> History:
+    """The history so far (empty for a new run); the trainer's state restored when resuming."""
+    if setup.state is None:
+        return History()
+    trainer.load_state_dict(setup.state["trainer"])
+    history = read_history(output / HISTORY)[:setup.state["epochs"]]
+    if len(history) != setup.state["epochs"]:
+        raise InputError(f"{output / HISTORY}: holds {len(history)} epochs, the checkpoint {setup.state['epochs']}")
+    return history
+
+
+def _log_start(log, setup: _Setup, trainer: Trainer, recipe: Recipe, cache, max_minutes) -> None:
+    files = setup.train_files
+    log(f"{len(files)} training movie(s) ({sum(m.shape[0] for m in files)} frames, "
+        f"{sum(m.n_objects[1] for m in files)} bright spots, {sum(m.n_objects[2] for m in files)} events); "
+        f"{len(setup.valid_files)} validation movie(s) ({sum(m.shape[0] for m in setup.valid_files)} frames, "
+        f"{sum(m.n_objects[2] for m in setup.valid_files)} events)")
+    if cache is not None:
+        log(f"the movies do not fit in memory: normalised copies are kept in {cache} during training")
+    dtype = str(trainer.autocast_dtype).replace("torch.", "") if trainer.autocast_dtype else "float32"
+    log(f"training on {trainer.device} ({dtype}), loss {recipe.loss}, learning rate {trainer.learning_rate:g} "
+        f"({recipe.schedule}" + (f", {recipe.warmup_steps} warm-up steps" if recipe.warmup_steps else "") + "): "
+        + describe_stages(setup.stages)
+        + (f"; epochs to be scaled to end within {max_minutes:g} min" if max_minutes is not None else ""))
+
+
+def describe_stages(stages) -> str:
+    return "; ".join(f"stage {i + 1}: patch {s.patch_size}, batch {s.batch_size}, shift {s.random_shift}, "
+                     f"{s.n_epochs} x {s.n_steps} steps" for i, s in enumerate(stages))
+
+
+class _Checkpoints:
+    """After every epoch: history and resume state; every ``checkpoint_every`` epochs: weights and plot."""
+
+    def __init__(self, output: Path, trainer: Trainer, setup: _Setup, planner, checkpoint_every, seed, on_epoch, log):
+        self.output, self.trainer, self.setup, self.planner = output, trainer, setup, planner
+        self.checkpoint_every, self.seed, self.on_epoch, self.log = checkpoint_every, seed, on_epoch, log
+
+    def __call__(self, record, history, stage_done: bool) -> None:
+        from ..model.keras_weights import save_keras_weights
+
+        stages = self.planner.stages if self.planner is not None else self.setup.stages
+        save_history(history, self.output / HISTORY)
+        f1 = ", ".join(f"{v:.3f}" for v in record.val_f1)
+        self.log(f"epoch {record.epoch} (stage {record.stage}): loss {record.loss:.4f}, val_loss {record.val_loss:.4f}, "
+                 f"val_acc {record.val_acc:.4f}, val_f1 [{f1}] ({record.seconds:.1f} s)")
+        _save_state(self.output / STATE, {
+            "version": 2, "weights": self.trainer.model.state_dict(), "epochs": len(history),
+            "requested": _stage_dicts(self.setup.requested), "stages": _stage_dicts(stages),
+            "trainer": self.trainer.state_dict(), "loss": self.setup.loss, "seed": self.seed})
+        epoch_in_stage = record.epoch - sum(s.n_epochs for s in stages[:record.stage - 1])
+        if stage_done or epoch_in_stage % self.checkpoint_every == 0:
+            save_keras_weights(self.trainer.model, self.output / checkpoint_name(record.epoch))
+            save_history_plot(history, self.output / HISTORY_PLOT)
+        if self.on_epoch is not None:
+            self.on_epoch(record, history)
+
+
+def _finish(trainer: Trainer, history: History, output: Path, started: float, log) -> History:
+    from ..model.keras_weights import save_keras_weights
+
+    save_keras_weights(trainer.model, output / FINAL_WEIGHTS)
+    save_history(history, output / HISTORY)
+    save_history_plot(history, output / HISTORY_PLOT)
+    log(f"wrote {output / FINAL_WEIGHTS}, {HISTORY} and {HISTORY_PLOT} ({(time.monotonic() - started) / 60:.1f} min)")
+    return history
 
 
 def _save_state(path: Path, state: dict) -> None:
@@ -59,18 +325,6 @@ def _stage_dicts(stages) -> list[dict]:
     return [dict(vars(stage)) for stage in stages]
 
 
-def _check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
-    previous = [output / name for name in (HISTORY, STATE, FINAL_WEIGHTS) if (output / name).exists()]
-    if resume:
-        if not (output / STATE).is_file():
-            raise InputError(f"{output}: --resume: no training to resume here ({STATE} not found)")
-        if not (output / HISTORY).is_file():
-            raise InputError(f"{output}: --resume: {HISTORY} is missing")
-    elif previous and not overwrite:
-        raise InputError(f"{output}: already holds a training run ({previous[0].name}); use --resume to continue "
-                         "it or --overwrite to start again")
-
-
 def _storage_folder(train_files, valid_files, output: Path, storage: str):
     """Folder for memory maps of the normalised movies, or None to keep them in memory."""
     if storage == "memory":
@@ -85,148 +339,5 @@ def _storage_folder(train_files, valid_files, output: Path, storage: str):
     return Path(tempfile.mkdtemp(prefix=".edf_train_cache_", dir=output))
 
 
-def run_training(dataset, output, stages: list[Stage], *, learning_rate: float = 1e-4, steps_per_valid: int = 10,
-                 weights_path=None, resume: bool = False, overwrite: bool = False, device="auto",
-                 precision: str = "fast", seed=None, checkpoint_every: int = 10, storage: str = "auto",
-                 progress=None, on_step: Callable | None = None, log: Callable[[str], None] | None = None) -> History:
-    """Train the U-Net on a dataset folder and write weights, history and plot to ``output``.
-
-    Parameters
-    ----------
-    dataset : path
-        Folder with ``train/`` and ``valid/`` (see :mod:`~exodeepfinder.training.dataset`).
-    output : path
-        Folder for the outputs (created if needed).
-    stages : list of Stage
-        See :func:`~exodeepfinder.training.trainer.expand_stages`.
-    learning_rate : float
-        Adam's learning rate (reference 1e-4).
-    steps_per_valid : int
-        Validation batches per epoch (reference 10).
-    weights_path : path, optional
-        Start from these weights (Keras HDF5, e.g. the official ``net_weights_FINAL.h5``) instead
-        of a random initialisation (fine-tuning).
-    resume : bool
-        Continue the run of ``output`` from its last checkpoint: weights, optimizer and random
-        state are restored and the history is cut back to that epoch, so each epoch appears once.
-        The stages must be those of the stopped run.
-    overwrite : bool
-        Start a new run in a folder that holds one (its files are replaced as they are written).
-    device : str or torch.device
-        'auto', 'cpu', 'cuda' or 'mps'.
-    precision : {"fast", "fp32"}
-        See :class:`~exodeepfinder.training.trainer.Trainer`.
-    seed : int, optional
-        Seed of the initial weights, the patch draws and the augmentation.
-    checkpoint_every : int
-        Save weights every this many epochs of a stage (and at the end of each stage).
-    storage : {"auto", "memory", "disk"}
-        Where the normalised movies are kept while training: in memory, or in memory maps in
-        a temporary folder of ``output`` (deleted at the end); "auto" uses memory when they
-        take less than half of the free memory.
-    progress : callable, optional
-        ``progress(done_steps, total_steps)`` over all stages; returning False cancels after the
-        current step (raises :class:`~exodeepfinder.errors.Cancelled`; the last checkpoint can
-        then be resumed).
-    on_step : callable, optional
-        ``on_step(StepInfo)`` after every training step (running loss, position).
-    log : callable, optional
-        ``log(message)`` for one-line messages (files read, checkpoints, summaries).
-
-    Returns
-    -------
-    History
-        All epochs of the run (including those done before a resume).
-    """
-    import torch
-
-    from ..model.keras_weights import load_keras_weights, save_keras_weights
-    from ..model.unet import UNet
-    from ..model.weights import pick_device
-
-    log = log or (lambda message: None)
-    output = Path(output)
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output}: exists and is not a folder")
-    train_files, valid_files = scan_dataset(dataset)
-    check_patch_sizes(train_files + valid_files, [s.patch_size for s in stages])
-    _check_output(output, resume=resume, overwrite=overwrite)
-    if weights_path is not None and not Path(weights_path).is_file():
-        raise InputError(f"{weights_path}: weights file not found")
-    device = pick_device(device) if isinstance(device, str) else torch.device(device)
-    state = None
-    if resume:
-        state = _load_state(output / STATE)
-        if state.get("stages") != _stage_dicts(stages):
-            raise InputError(f"{output}: --resume: the stopped run used other stages "
-                             f"({state.get('stages')}); give the same patch sizes, batch sizes, random shifts, "
-                             "epochs and steps")
-        if not (output / state["weights"]).is_file():
-            raise InputError(f"{output / state['weights']}: checkpoint to resume from is missing")
-    output.mkdir(parents=True, exist_ok=True)
-
-    if seed is not None:
-        torch.manual_seed(int(seed))
-    model = UNet(softmax=False)
-    keras_initialization(model)
-    if state is not None:
-        load_keras_weights(model, output / state["weights"])
-        log(f"resuming from {state['weights']} (epoch {state['epochs']})")
-    elif weights_path is not None:
-        load_keras_weights(model, weights_path)
-        log(f"starting from the weights {weights_path}")
-
-    n_train = sum(m.shape[0] for m in train_files)
-    n_valid = sum(m.shape[0] for m in valid_files)
-    log(f"{len(train_files)} training movie(s) ({n_train} frames, "
-        f"{sum(m.n_objects[1] for m in train_files)} bright spots, {sum(m.n_objects[2] for m in train_files)} events); "
-        f"{len(valid_files)} validation movie(s) ({n_valid} frames, "
-        f"{sum(m.n_objects[2] for m in valid_files)} events)")
-    cache = _storage_folder(train_files, valid_files, output, storage)
-    if cache is not None:
-        log(f"the movies do not fit in memory: normalised copies are kept in {cache} during training")
-    train_movies = valid_movies = []
-    try:
-        train_movies = load_movies(train_files, cache_folder=cache)
-        valid_movies = load_movies(valid_files, cache_folder=cache)
-        trainer = Trainer(model, train_movies, valid_movies, learning_rate=learning_rate, device=device,
-                          precision=precision, seed=seed)
-        history = History()
-        if state is not None:
-            trainer.load_state_dict(state["trainer"])
-            history = read_history(output / HISTORY)[:state["epochs"]]
-            if len(history) != state["epochs"]:
-                raise InputError(f"{output / HISTORY}: holds {len(history)} epochs, the checkpoint "
-                                 f"{state['epochs']}")
-        dtype = str(trainer.autocast_dtype).replace("torch.", "") if trainer.autocast_dtype else "float32"
-        log(f"training on {device} ({dtype}): " + "; ".join(
-            f"stage {i + 1}: patch {s.patch_size}, batch {s.batch_size}, shift {s.random_shift}, "
-            f"{s.n_epochs} x {s.n_steps} steps" for i, s in enumerate(stages)))
-
-        def on_epoch(record, history, stage_done):
-            save_history(history, output / HISTORY)
-            epoch_in_stage = record.epoch - sum(s.n_epochs for s in stages[:record.stage - 1])
-            f1 = ", ".join(f"{v:.3f}" for v in record.val_f1)
-            log(f"epoch {record.epoch} (stage {record.stage}): loss {record.loss:.4f}, "
-                f"val_loss {record.val_loss:.4f}, val_acc {record.val_acc:.4f}, val_f1 [{f1}] "
-                f"({record.seconds:.1f} s)")
-            if stage_done or epoch_in_stage % checkpoint_every == 0:
-                name = checkpoint_name(record.epoch)
-                save_keras_weights(trainer.model, output / name)
-                _save_state(output / STATE, {"weights": name, "epochs": len(history),
-                                             "stages": _stage_dicts(stages), "trainer": trainer.state_dict(),
-                                             "learning_rate": learning_rate, "seed": seed})
-                save_history_plot(history, output / HISTORY_PLOT)
-
-        history = trainer.fit(stages, steps_per_valid=steps_per_valid, history=history, progress=progress,
-                              on_step=on_step, on_epoch=on_epoch)
-    finally:
-        for movie in train_movies + valid_movies:
-            movie.close()
-        if cache is not None:
-            shutil.rmtree(cache, ignore_errors=True)
-    save_keras_weights(trainer.model, output / FINAL_WEIGHTS)
-    save_history(history, output / HISTORY)
-    save_history_plot(history, output / HISTORY_PLOT)
-    log(f"wrote {output / FINAL_WEIGHTS}, {HISTORY} and {HISTORY_PLOT}")
-    return history
+__all__ = ["train", "LOSSES", "FINAL_WEIGHTS", "HISTORY", "HISTORY_PLOT", "STATE", "checkpoint_name",
+           "describe_stages"]

@@ -8,7 +8,12 @@ For each patch of a batch (the reference recipe):
 2. the patch centre is the object's position plus a uniform random integer shift in
    ``[-random_shift, random_shift]`` on each axis (t, y, x); the patch is then moved, if needed,
    to lie inside the movie;
-3. with augmentation (training batches), y and x are swapped with probability 1/2, and y and x
+3. optionally (the default recipe), a fraction of the patches is placed anywhere in the movies
+   instead, so that the network also sees the background far from any object, and patches may
+   reach past the movie's first and last frames and its edges, filled with zeros there, as
+   the segmentation pads movies with zeros: the network then learns that a spot present
+   from the first frame on has not just appeared;
+4. with augmentation (training batches), y and x are swapped with probability 1/2, and y and x
    are each flipped with probability 1/2 (the same for the patch and its labels).
 
 Patches are cubes of ``patch_size`` frames x pixels x pixels cut with NumPy slicing from the
@@ -53,6 +58,17 @@ class PatchSampler:
         Source of randomness (the sampler's draws depend only on it).
     augment : bool
         Random y/x swaps and flips.
+    background_fraction : float
+        Fraction of the patches placed uniformly at random in the movies (a movie drawn in
+        proportion to its number of voxels) instead of around an object.
+    outside : int
+        Voxels a patch may reach past the movie on each side (zero frames, background labels);
+        0 keeps patches inside the movie (the reference).
+    per_track : bool
+        Within a class, draw objects in inverse proportion to the number of objects of their
+        track (the 3D connected component of that class's labels that holds them) instead of
+        uniformly: a spot seen in one frame (a flash) then weighs as much as a vesicle docked
+        for a hundred frames, which the object lists hold once per frame.
 
     Raises
     ------
@@ -61,12 +77,19 @@ class PatchSampler:
     """
 
     def __init__(self, movies, patch_size: int, random_shift: int, rng: np.random.Generator, *,
-                 augment: bool = True):
+                 augment: bool = True, background_fraction: float = 0.0, outside: int = 0,
+                 per_track: bool = False):
+        if not 0 <= outside < patch_size:
+            raise ValueError(f"outside: must be between 0 and the patch size - 1, got {outside}")
+        if not 0 <= background_fraction <= 1:
+            raise ValueError(f"background_fraction: must be between 0 and 1, got {background_fraction}")
         self.movies = list(movies)
+        self.background_fraction = float(background_fraction)
         self.patch_size = int(patch_size)
         self.random_shift = int(random_shift)
         self.rng = rng
         self.augment = augment
+        self.outside = int(outside)
         for movie in self.movies:
             if min(movie.shape) < self.patch_size:
                 raise ValueError(f"{movie.name}: movie of shape {movie.shape} is smaller than the "
@@ -86,36 +109,81 @@ class PatchSampler:
             raise ValueError("no annotated object to sample patches around")
         self.classes = np.unique(object_classes)
         self._members = [np.flatnonzero(object_classes == c) for c in self.classes]
+        self._chances = None
+        if per_track:
+            weights = 1.0 / self._objects_per_track(object_classes)
+            self._chances = [weights[m] / weights[m].sum() for m in self._members]
+
+    def _objects_per_track(self, object_classes: np.ndarray) -> np.ndarray:
+        """For each object, the number of objects of its class in its track (1 off the class's voxels)."""
+        from scipy import ndimage as ndi
+
+        counts = np.ones(len(object_classes))
+        for index, movie in enumerate(self.movies):
+            mine = np.flatnonzero(self.movie_index == index)
+            for label in np.unique(object_classes[mine]):
+                objects = mine[object_classes[mine] == label]
+                tracks, _ = ndi.label(np.asarray(movie.labels) == label)
+                track = tracks[tuple(self.positions[objects].T)]
+                on_track = track > 0
+                _, where, sizes = np.unique(track[on_track], return_inverse=True, return_counts=True)
+                counts[objects[on_track]] = sizes[where]
+        return counts
 
     def draw_objects(self, n: int) -> np.ndarray:
-        """Indices of ``n`` objects: a uniform class, then a uniform object of that class."""
+        """Indices of ``n`` objects: a uniform class, then an object of that class (uniformly, or per track)."""
         chosen_class = self.rng.integers(len(self.classes), size=n)
         picks = np.empty(n, np.int64)
         for class_index, members in enumerate(self._members):
             where = np.flatnonzero(chosen_class == class_index)
-            picks[where] = members[self.rng.integers(len(members), size=len(where))]
+            if self._chances is None:
+                picks[where] = members[self.rng.integers(len(members), size=len(where))]
+            else:
+                picks[where] = members[self.rng.choice(len(members), size=len(where), p=self._chances[class_index])]
         return picks
 
     def patch_starts(self, objects: np.ndarray) -> np.ndarray:
-        """First voxel ``(t, y, x)`` of the patch of each object (random shift, kept inside the movie)."""
+        """First voxel ``(t, y, x)`` of the patch of each object (random shift, kept within ``outside`` of the movie)."""
         shift = self.rng.integers(-self.random_shift, self.random_shift + 1, size=(len(objects), 3))
         starts = self.positions[objects] + shift - self.patch_size // 2
         shapes = np.asarray([self.movies[i].shape for i in self.movie_index[objects]]).reshape(-1, 3)
-        return np.clip(starts, 0, shapes - self.patch_size)
+        return np.clip(starts, -self.outside, shapes - self.patch_size + self.outside)
+
+    def random_starts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Movie index and first voxel of ``n`` patches placed uniformly at random."""
+        span = 2 * self.outside - self.patch_size + 1
+        sizes = np.asarray([np.prod(np.asarray(m.shape) + span) for m in self.movies], float)
+        movie_index = self.rng.choice(len(self.movies), size=n, p=sizes / sizes.sum())
+        highs = np.asarray([self.movies[i].shape for i in movie_index]).reshape(-1, 3) + span
+        return movie_index, (self.rng.random((n, 3)) * highs).astype(np.int64) - self.outside
+
+    def _cut(self, movie, start):
+        """Frames and labels of the patch starting at ``start``, zeros where it lies outside the movie."""
+        p = self.patch_size
+        low, high = np.maximum(start, 0), np.minimum(np.asarray(start) + p, movie.shape)
+        region = tuple(slice(a, b) for a, b in zip(low, high))
+        if np.all(high - low == p):
+            return movie.frames[region], movie.labels[region]
+        inside = tuple(slice(a - s, b - s) for a, b, s in zip(low, high, start))
+        frames, labels = np.zeros((p, p, p), movie.frames.dtype), np.zeros((p, p, p), np.int8)
+        frames[inside], labels[inside] = movie.frames[region], movie.labels[region]
+        return frames, labels
 
     def sample(self, batch_size: int) -> Batch:
         """Draw a batch of ``batch_size`` patches."""
         objects = self.draw_objects(batch_size)
         starts = self.patch_starts(objects)
+        movie_index = self.movie_index[objects]
+        if self.background_fraction > 0:
+            anywhere = np.flatnonzero(self.rng.random(batch_size) < self.background_fraction)
+            movie_index[anywhere], starts[anywhere] = self.random_starts(len(anywhere))
         p = self.patch_size
         frames = np.empty((batch_size, 1, p, p, p), np.float32)
         labels = np.empty((batch_size, p, p, p), np.int8)
         if self.augment:
             swap, flip_y, flip_x = self.rng.random((3, batch_size)) < 0.5
-        for i, (movie_index, (t, y, x)) in enumerate(zip(self.movie_index[objects], starts)):
-            movie = self.movies[movie_index]
-            region = (slice(t, t + p), slice(y, y + p), slice(x, x + p))
-            patch, target = movie.frames[region], movie.labels[region]
+        for i, (index, start) in enumerate(zip(movie_index, starts)):
+            patch, target = self._cut(self.movies[index], start)
             if self.augment:
                 view = (slice(None), slice(None, None, -1 if flip_y[i] else 1),
                         slice(None, None, -1 if flip_x[i] else 1))

@@ -1,12 +1,13 @@
-"""Train the U-Net on patches: the reference recipe, staged, on CPU (bfloat16) or GPU (mixed precision).
+"""Train the U-Net on patches, in stages, on CPU or GPU (mixed precision where the hardware has it).
 
-The recipe (ExoDeepFinder / DeepFinder): batches of patches drawn around annotated objects with
-equal numbers per class (:mod:`~exodeepfinder.training.sampling`), the Tversky loss with
-alpha = beta = 0.5 summed over the classes (:mod:`~exodeepfinder.training.loss`), Adam with
-learning rate 1e-4, and after each epoch a validation on ``steps_per_valid`` batches of the
-validation movies: loss, voxel accuracy and per-class precision, recall and F1. Training runs
-in stages (patch size, batch size, random shift, epochs, steps per epoch), each stage starting
-from the weights the previous one left.
+A :class:`Trainer` runs a :class:`~exodeepfinder.training.recipe.Recipe` (loss, learning-rate
+schedule, patch sampling) on normalised training movies: batches of patches drawn around
+annotated objects (:mod:`~exodeepfinder.training.sampling`), Adam, and after each epoch a
+validation on ``steps_per_valid`` batches of the validation movies: loss, voxel accuracy and
+per-class precision, recall and F1. Training runs in stages (patch size, batch size, random
+shift, epochs, steps per epoch), each stage starting from the weights the previous one left.
+With a :class:`~exodeepfinder.training.budget.TimeBudget`, the epochs of the stages are
+re-planned from the measured speed so that training ends in time.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import numpy as np
 from ..model.precision import autocast_dtype, check_precision
 from ..progress import report
 from .history import EpochRecord, History
-from .loss import tversky_loss
+from .loss import LOSS_FUNCTIONS
 from .metrics import class_scores
+from .recipe import REFERENCE, Recipe, learning_rate_factor
 from .sampling import PatchSampler
 
 N_CLASSES = 3
@@ -87,6 +89,34 @@ def keras_initialization(model) -> None:
             torch.nn.init.zeros_(conv.bias)
 
 
+def class_frequencies(movies, patch_size: int, random_shift: int, *, background_fraction: float = 0.0,
+                      outside: int = 0, per_track: bool = False, n_patches: int = 256, seed=0) -> np.ndarray:
+    """Fraction of the voxels of each class in training patches, drawn as the training draws them.
+
+    The draws use their own generator (``seed``): the training's draws are unchanged.
+    """
+    sampler = PatchSampler(movies, patch_size, random_shift, np.random.default_rng(seed), augment=False,
+                           background_fraction=background_fraction, outside=outside, per_track=per_track)
+    counts = np.zeros(N_CLASSES)
+    for start in range(0, n_patches, 32):
+        labels = sampler.sample(min(32, n_patches - start)).labels
+        counts += np.bincount(labels.ravel(), minlength=N_CLASSES)[:N_CLASSES]
+    return counts / counts.sum()
+
+
+def set_prior_bias(model, frequencies, *, floor: float = 1e-3) -> None:
+    """Set the classifier's biases to ``log(frequency)``: the untrained network then predicts the class frequencies.
+
+    With zero biases it starts predicting a third of every class everywhere, and its first
+    steps go into unlearning that. Frequencies below ``floor`` are raised to it.
+    """
+    import torch
+
+    frequencies = np.maximum(np.asarray(frequencies, np.float64), floor)
+    with torch.no_grad():
+        model.convs[-1].bias.copy_(torch.as_tensor(np.log(frequencies / frequencies.sum())))
+
+
 @dataclass
 class StepInfo:
     """Passed to ``on_step`` after every training step."""
@@ -99,19 +129,73 @@ class StepInfo:
     n_steps: int
     loss: float
     running_loss: float
+    learning_rate: float = float("nan")
+    seconds: float = float("nan")
+
+
+class BatchPrefetcher:
+    """Draws the batches of one epoch in a background thread, one batch ahead of the training.
+
+    Cutting patches and converting them to tensors then overlaps with the network's work
+    (PyTorch and NumPy's copies release the GIL). Exactly ``n_batches`` batches are drawn, in
+    order, so the random generator ends an epoch where drawing on the main thread leaves it:
+    checkpoints and resumed runs are unchanged.
+    """
+
+    def __init__(self, make_batch: Callable, n_batches: int):
+        import queue
+        import threading
+
+        self._queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._n_batches = n_batches
+        self._thread = threading.Thread(target=self._work, args=(make_batch,), daemon=True,
+                                        name="edf-train-batches")
+        self._thread.start()
+
+    def _work(self, make_batch) -> None:
+        import queue
+
+        for _ in range(self._n_batches):
+            try:
+                item = make_batch()
+            except BaseException as error:  # handed to the training thread, which raises it
+                item = error
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if self._stop.is_set() or isinstance(item, BaseException):
+                return
+
+    def __iter__(self):
+        for _ in range(self._n_batches):
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop drawing (e.g. when training is cancelled mid-epoch) and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
 
 
 class Trainer:
-    """Trains a U-Net on training movies, validating on validation movies.
+    """Trains a U-Net on training movies with a recipe, validating on validation movies.
 
     Parameters
     ----------
     model : UNet
-        The network, built with ``softmax=True`` or ``False`` (the loss applies the softmax itself).
+        The network, built with ``softmax=False`` (the losses take logits) or ``True``.
     train_movies, valid_movies : list of TrainingMovie
         See :func:`exodeepfinder.training.data.prepare_movie`.
-    learning_rate : float
-        Adam's learning rate (reference: 1e-4).
+    recipe : Recipe, optional
+        Loss, learning-rate schedule and patch sampling (default: the reference recipe).
+    learning_rate : float, optional
+        Peak learning rate (default: the recipe's).
     device : torch.device or str
         Where to train.
     precision : {"fast", "fp32"}
@@ -120,32 +204,35 @@ class Trainer:
     seed : int or None
         Seed of the patch draws (training and validation) and of the augmentation. (The
         initial weights are the caller's.)
+    prefetch : bool
+        Draw the next batch in a background thread while the network works on this one.
     """
 
-    def __init__(self, model, train_movies, valid_movies, *, learning_rate: float = 1e-4, device="cpu",
-                 precision: str = "fast", seed=None):
+    def __init__(self, model, train_movies, valid_movies, *, recipe: Recipe | None = None,
+                 learning_rate: float | None = None, device="cpu", precision: str = "fast", seed=None,
+                 prefetch: bool = True):
         import torch
 
         check_precision(precision)
+        self.recipe = REFERENCE if recipe is None else recipe
+        self.loss_function = LOSS_FUNCTIONS[self.recipe.loss]
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.train_movies = list(train_movies)
         self.valid_movies = list(valid_movies)
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = float(self.recipe.learning_rate if learning_rate is None else learning_rate)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.learning_rate)
-        self.autocast_dtype = self._autocast_dtype(precision)
+        self.autocast_dtype = autocast_dtype(self.device, precision)
         self.scaler = None
         if self.autocast_dtype == torch.float16 and self.device.type == "cuda":
             self.scaler = torch.amp.GradScaler("cuda")
         self.channels_last = self.device.type in ("cpu", "cuda")
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last_3d)
+        self.prefetch = prefetch
         seeds = np.random.SeedSequence(seed)
         self.rng = np.random.default_rng(seeds)
         self._valid_seed = int(seeds.generate_state(1)[0])
-
-    def _autocast_dtype(self, precision):
-        return autocast_dtype(self.device, precision)
 
     # -- state, for resuming ------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -164,17 +251,26 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
 
     # -- one step -----------------------------------------------------------------------------
-    def _to_device(self, batch):
+    def _tensors(self, batch):
+        """Batch as tensors in the layout the network runs fastest in (still in CPU memory)."""
         import torch
 
-        frames = torch.from_numpy(batch.frames)
-        labels = torch.from_numpy(batch.labels)
+        frames, labels = torch.from_numpy(batch.frames), torch.from_numpy(batch.labels)
         if self.device.type == "cuda":
             frames, labels = frames.pin_memory(), labels.pin_memory()
-        frames = frames.to(self.device, non_blocking=True)
-        labels = labels.to(self.device, non_blocking=True)
-        if self.channels_last:
+        elif self.channels_last:
             frames = frames.contiguous(memory_format=torch.channels_last_3d)
+        return frames, labels
+
+    def _to_device(self, tensors):
+        import torch
+
+        frames, labels = tensors
+        if frames.device != self.device:
+            frames = frames.to(self.device, non_blocking=True)
+            labels = labels.to(self.device, non_blocking=True)
+            if self.channels_last:
+                frames = frames.contiguous(memory_format=torch.channels_last_3d)
         return frames, labels
 
     def _autocast(self):
@@ -184,24 +280,29 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _forward(self, frames):
+    def _logits(self, frames):
+        """Class logits (float32) of a batch; a model with a softmax output gives log-probabilities."""
+        import torch
+
         with self._autocast():
             outputs = self.model(frames)
-        if not getattr(self.model, "softmax", True):
-            import torch
+        outputs = outputs.float()
+        if getattr(self.model, "softmax", False):
+            outputs = torch.log(outputs.clamp_min(1e-12))
+        return outputs
 
-            outputs = torch.softmax(outputs.float(), dim=1)
-        return outputs.float()
-
-    def train_step(self, batch) -> tuple[float, float]:
-        """One optimizer step on ``batch``; return its loss and voxel accuracy."""
+    def train_step(self, batch, learning_rate: float | None = None) -> tuple[float, float]:
+        """One optimizer step on ``batch`` (a Batch, or the tensors of one); return its loss and voxel accuracy."""
         import torch
 
         self.model.train()
-        frames, labels = self._to_device(batch)
+        if learning_rate is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
+        frames, labels = self._to_device(batch if isinstance(batch, tuple) else self._tensors(batch))
         self.optimizer.zero_grad(set_to_none=True)
-        probabilities = self._forward(frames)
-        loss = tversky_loss(probabilities, labels)
+        logits = self._logits(frames)
+        loss = self.loss_function(logits, labels)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -210,7 +311,7 @@ class Trainer:
             loss.backward()
             self.optimizer.step()
         with torch.no_grad():
-            accuracy = (probabilities.argmax(dim=1) == labels).float().mean()
+            accuracy = (logits.argmax(dim=1) == labels).sum() / labels.numel()
         return float(loss.detach()), float(accuracy)
 
     def validate(self, batches) -> dict:
@@ -221,11 +322,10 @@ class Trainer:
         losses, confusion = [], np.zeros((N_CLASSES, N_CLASSES), np.int64)
         with torch.inference_mode():
             for batch in batches:
-                frames, labels = self._to_device(batch)
-                probabilities = self._forward(frames)
-                losses.append(float(tversky_loss(probabilities, labels)))
-                predicted = probabilities.argmax(dim=1)
-                pairs = labels.long().flatten() * N_CLASSES + predicted.flatten()
+                frames, labels = self._to_device(self._tensors(batch))
+                logits = self._logits(frames)
+                losses.append(float(self.loss_function(logits, labels)))
+                pairs = labels.long().flatten() * N_CLASSES + logits.argmax(dim=1).flatten()
                 confusion += torch.bincount(pairs, minlength=N_CLASSES * N_CLASSES).cpu().numpy().reshape(
                     N_CLASSES, N_CLASSES)
         scores = class_scores(confusion)
@@ -241,8 +341,15 @@ class Trainer:
         sampler = PatchSampler(self.valid_movies, stage.patch_size, stage.random_shift, rng, augment=False)
         return [sampler.sample(stage.batch_size) for _ in range(n_batches)]
 
-    def fit(self, stages, *, steps_per_valid: int = 10, history: History | None = None,
-            progress=None, on_step: Callable | None = None, on_epoch: Callable | None = None) -> History:
+    def training_batches(self, sampler: PatchSampler, batch_size: int, n_batches: int):
+        """The batches of an epoch: an iterable with a ``close()``."""
+        make_batch = lambda: self._tensors(sampler.sample(batch_size))  # noqa: E731
+        if self.prefetch:
+            return BatchPrefetcher(make_batch, n_batches)
+        return _Batches(make_batch, n_batches)
+
+    def fit(self, stages, *, steps_per_valid: int = 10, history: History | None = None, progress=None,
+            on_step: Callable | None = None, on_epoch: Callable | None = None, planner=None) -> History:
         """Run the stages, continuing after the epochs already in ``history``.
 
         Parameters
@@ -260,51 +367,126 @@ class Trainer:
         on_epoch : callable, optional
             ``on_epoch(record, history, stage_done)`` after every epoch, once it is in ``history``
             (e.g. to save checkpoints); ``stage_done`` is True on the last epoch of a stage.
+        planner : TimeBudget, optional
+            Re-plans the epochs (and steps) of the stages from the measured speed, to end in time.
 
         Returns
         -------
         History
         """
-        history = History() if history is None else History(history)
-        total_steps = sum(s.n_epochs * s.n_steps for s in stages)
-        epoch_ends = [int(e) for e in np.cumsum([s.n_epochs for s in stages])]
-        if len(history) > epoch_ends[-1]:
-            raise ValueError(f"history holds {len(history)} epochs, the stages only {epoch_ends[-1]}")
-        done_steps = int(sum(s.n_steps * min(max(len(history) - (end - s.n_epochs), 0), s.n_epochs)
-                             for s, end in zip(stages, epoch_ends)))
-        report(progress, done_steps, total_steps)
-        for stage_index, stage in enumerate(stages):
-            first_epoch = epoch_ends[stage_index] - stage.n_epochs  # epochs before this stage
-            if len(history) >= epoch_ends[stage_index]:
-                continue
-            sampler = PatchSampler(self.train_movies, stage.patch_size, stage.random_shift, self.rng)
-            valid_batches = self.validation_batches(stage, steps_per_valid)
-            for epoch_in_stage in range(len(history) - first_epoch, stage.n_epochs):
-                started = time.perf_counter()
-                losses, accuracies = [], []
-                for step in range(stage.n_steps):
-                    loss, accuracy = self.train_step(sampler.sample(stage.batch_size))
-                    losses.append(loss)
-                    accuracies.append(accuracy)
-                    done_steps += 1
-                    if on_step is not None:
-                        on_step(StepInfo(stage_index + 1, len(stages), len(history) + 1, epoch_in_stage + 1,
-                                         step + 1, stage.n_steps, loss, float(np.mean(losses))))
-                    report(progress, done_steps, total_steps)
-                valid = self.validate(valid_batches) if valid_batches else None
-                nan3 = np.full(N_CLASSES, np.nan)
-                record = EpochRecord(
-                    stage=stage_index + 1, epoch=len(history) + 1, patch_size=stage.patch_size,
-                    batch_size=stage.batch_size, random_shift=stage.random_shift,
-                    learning_rate=self.learning_rate, loss=float(np.mean(losses)),
-                    acc=float(np.mean(accuracies)),
-                    val_loss=valid["loss"] if valid else float("nan"),
-                    val_acc=valid["accuracy"] if valid else float("nan"),
-                    val_precision=valid["precision"] if valid else nan3,
-                    val_recall=valid["recall"] if valid else nan3,
-                    val_f1=valid["f1"] if valid else nan3,
-                    seconds=time.perf_counter() - started)
-                history.append(record)
-                if on_epoch is not None:
-                    on_epoch(record, history, epoch_in_stage + 1 == stage.n_epochs)
-        return history
+        run = _Run(self, list(stages), History() if history is None else History(history), steps_per_valid,
+                   progress, on_step, on_epoch, planner)
+        return run.fit()
+
+
+class _Batches:
+    """Batches drawn on the training thread (``prefetch=False``)."""
+
+    def __init__(self, make_batch, n_batches):
+        self._make_batch, self._n_batches = make_batch, n_batches
+
+    def __iter__(self):
+        return (self._make_batch() for _ in range(self._n_batches))
+
+    def close(self) -> None:
+        pass
+
+
+class _Run:
+    """One call of :meth:`Trainer.fit`: the loop over stages, epochs and steps, and its bookkeeping."""
+
+    def __init__(self, trainer, stages, history, steps_per_valid, progress, on_step, on_epoch, planner):
+        self.trainer, self.stages, self.history = trainer, stages, history
+        self.steps_per_valid, self.progress, self.on_step, self.on_epoch = steps_per_valid, progress, on_step, on_epoch
+        self.planner = planner
+        # the planner's clock times the steps (a test gives a fake one)
+        self.clock = planner.clock if planner is not None else time.perf_counter
+        if len(history) > self.epoch_end(len(stages) - 1):
+            raise ValueError(f"history holds {len(history)} epochs, the stages only {self.epoch_end(len(stages) - 1)}")
+        self.done_steps = int(sum(s.n_steps * min(max(len(history) - (self.epoch_end(i) - s.n_epochs), 0), s.n_epochs)
+                                  for i, s in enumerate(stages)))
+
+    def epoch_end(self, stage_index: int) -> int:
+        """Number of epochs at the end of stage ``stage_index``."""
+        return sum(s.n_epochs for s in self.stages[:stage_index + 1])
+
+    @property
+    def total_steps(self) -> int:
+        return sum(s.n_epochs * s.n_steps for s in self.stages)
+
+    def fit(self) -> History:
+        report(self.progress, self.done_steps, self.total_steps)
+        stage_index = 0
+        while stage_index < len(self.stages):
+            if len(self.history) < self.epoch_end(stage_index):
+                self.run_stage(stage_index)
+            stage_index += 1
+        return self.history
+
+    def run_stage(self, stage_index: int) -> None:
+        trainer, stage = self.trainer, self.stages[stage_index]
+        sampler = PatchSampler(trainer.train_movies, stage.patch_size, stage.random_shift, trainer.rng,
+                               background_fraction=trainer.recipe.background_patches,
+                               outside=trainer.recipe.outside_voxels(stage.patch_size),
+                               per_track=trainer.recipe.per_track)
+        valid_batches = trainer.validation_batches(stage, self.steps_per_valid)
+        while len(self.history) < self.epoch_end(stage_index):
+            started = self.clock()
+            losses, accuracies = self.run_epoch(stage_index, sampler)
+            steps_seconds = self.clock() - started
+            valid = trainer.validate(valid_batches) if valid_batches else None
+            record = self.epoch_record(stage_index, losses, accuracies, valid, self.clock() - started)
+            self.history.append(record)
+            stage_done = len(self.history) == self.epoch_end(stage_index)
+            if self.on_epoch is not None:
+                self.on_epoch(record, self.history, stage_done)
+            if self.planner is not None:
+                self.planner.record_epoch(stage_index, self.clock() - started - steps_seconds)
+                if not stage_done:
+                    self.replan(stage_index, steps_done=0)
+
+    def run_epoch(self, stage_index: int, sampler) -> tuple[list, list]:
+        trainer, stage = self.trainer, self.stages[stage_index]
+        epoch_in_stage = len(self.history) - (self.epoch_end(stage_index) - stage.n_epochs)
+        losses, accuracies = [], []
+        batches = trainer.training_batches(sampler, stage.batch_size, stage.n_steps)
+        try:
+            last = self.clock()
+            for step, batch in enumerate(batches):
+                rate = trainer.learning_rate * learning_rate_factor(self.done_steps, self.total_steps, trainer.recipe)
+                loss, accuracy = trainer.train_step(batch, learning_rate=rate)
+                losses.append(loss)
+                accuracies.append(accuracy)
+                self.done_steps += 1
+                now = self.clock()
+                seconds, last = now - last, now  # waiting for the batch included
+                n_steps = self.stages[stage_index].n_steps
+                if self.on_step is not None:
+                    self.on_step(StepInfo(stage_index + 1, len(self.stages), len(self.history) + 1, epoch_in_stage + 1,
+                                          step + 1, n_steps, loss, float(np.mean(losses)), rate, seconds))
+                if self.planner is not None and self.planner.record_step(stage_index, seconds):
+                    self.replan(stage_index, steps_done=step + 1)
+                report(self.progress, self.done_steps, self.total_steps)
+                if step + 1 >= self.stages[stage_index].n_steps:  # a re-plan may shorten the epoch
+                    break
+        finally:
+            batches.close()
+        return losses, accuracies
+
+    def replan(self, stage_index: int, steps_done: int) -> None:
+        """Let the planner change the epochs (and steps) of this stage and the next ones."""
+        epochs_done = len(self.history) - (self.epoch_end(stage_index) - self.stages[stage_index].n_epochs)
+        self.stages = self.planner.replan(self.stages, stage_index, epochs_done, steps_done)
+        self.done_steps = int(sum(s.n_epochs * s.n_steps for s in self.stages[:stage_index])
+                              + epochs_done * self.stages[stage_index].n_steps + steps_done)
+
+    def epoch_record(self, stage_index, losses, accuracies, valid, seconds) -> EpochRecord:
+        stage, nan3 = self.stages[stage_index], np.full(N_CLASSES, np.nan)
+        return EpochRecord(
+            stage=stage_index + 1, epoch=len(self.history) + 1, patch_size=stage.patch_size,
+            batch_size=stage.batch_size, random_shift=stage.random_shift,
+            learning_rate=self.trainer.optimizer.param_groups[0]["lr"], loss=float(np.mean(losses)),
+            acc=float(np.mean(accuracies)),
+            val_loss=valid["loss"] if valid else float("nan"), val_acc=valid["accuracy"] if valid else float("nan"),
+            val_precision=valid["precision"] if valid else nan3, val_recall=valid["recall"] if valid else nan3,
+            val_f1=valid["f1"] if valid else nan3, seconds=seconds)
