@@ -200,7 +200,7 @@ def test_split_movies_is_reproducible_and_keeps_both_sets_non_empty():
     assert len(train) == 7 and len(valid) == 3 and sorted(train + valid) == names
     assert split_movies(names, 70, seed=1) == (train, valid)
     assert split_movies(["a", "b"], 70, seed=0)[0] and split_movies(["a", "b"], 70, seed=0)[1]
-    with pytest.raises(InputError, match="--split"):
+    with pytest.raises(InputError, match="split:"):
         split_movies(names, 150)
 
 
@@ -272,19 +272,19 @@ def test_external_detector_command(fake_detector):
     movie = np.full((5, 16, 20), 100, np.uint16)
     movie[2, 3:6, 4:8] = 5000
     command = f'"{sys.executable}" {{detector}} {{input}} {{output}}'
-    mask = run_detector_command(movie, command, detector=fake_detector)
+    mask = run_detector_command(movie, command, detector_path=fake_detector)
     assert mask.dtype == np.uint8 and mask.sum() == 12 and mask[2, 3:6, 4:8].all()
 
 
 def test_external_detector_errors_are_one_line(fake_detector):
     movie = np.zeros((3, 8, 8), np.uint16)
     with pytest.raises(InputError) as err:
-        run_detector_command(movie, f'"{sys.executable}" {{detector}} {{input}} {{output}} fail', detector=fake_detector)
+        run_detector_command(movie, f'"{sys.executable}" {{detector}} {{input}} {{output}} fail', detector_path=fake_detector)
     message = str(err.value)
     assert "exit status 3" in message and "out of memory" in message and "\n" not in message
     with pytest.raises(InputError, match="wrote nothing"):
         run_detector_command(movie, f'"{sys.executable}" {{detector}} {{input}} {{output}} nothing',
-                             detector=fake_detector)
+                             detector_path=fake_detector)
     with pytest.raises(InputError, match="cannot run"):
         run_detector_command(movie, "/no/such/detector {input} {output}")
     with pytest.raises(InputError, match="placeholder"):
@@ -293,7 +293,7 @@ def test_external_detector_errors_are_one_line(fake_detector):
 
 def test_parse_atlas_args():
     assert parse_atlas_args("-rad 21 -pval 0.001 -arealim 3") == dict(radius=21.0, pval=0.001, area_limit=3)
-    with pytest.raises(InputError, match="--atlas_args"):
+    with pytest.raises(InputError, match="atlas_args:"):
         parse_atlas_args("-rad 21 -sigma 2")
 
 

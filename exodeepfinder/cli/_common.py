@@ -204,6 +204,10 @@ def debugging(args=None) -> bool:
 def describe_failure(err: BaseException, args=None) -> str:
     """The one line a command prints for ``err`` (without ``error: ``)."""
     message = error_message(err)
+    # the library names its Python arguments ("split: ..."); on the command line they are flags
+    name = re.match(r"(\w+)[: ]", message)
+    if name and args is not None and name.group(1) in vars(args) and str(getattr(args, name.group(1))) != name.group(1):
+        message = "--" + message
     if isinstance(err, FileExistsError) and hasattr(args, "overwrite"):
         message += " (use --overwrite to replace it)"
     if message.startswith("internal error") and not debugging(args):

@@ -123,7 +123,7 @@ def run(args):
     if command is not None:
         if args.detector_path is not None and not Path(args.detector_path).exists():
             raise InputError(f"{args.detector_path}: detector not found (--detector_path)")
-        mask = run_detector_command(movie, command, detector=args.detector_path, frames_folder=frames_folder,
+        mask = run_detector_command(movie, command, detector_path=args.detector_path, frames_folder=frames_folder,
                                     progress=progress)
         method = "external detector"
     else:

@@ -54,7 +54,7 @@ def split_movies(names, split: float = 70, seed=None) -> tuple[list, list]:
     """
     names = sorted(names)
     if not 0 <= split <= 100:
-        raise InputError(f"--split: must be a percentage between 0 and 100 (got {split})")
+        raise InputError(f"split: must be a percentage between 0 and 100 (got {split})")
     order = list(np.random.default_rng(seed).permutation(len(names)))
     n_train = int(round(split * len(names) / 100.0))
     if len(names) >= 2 and 0 < split < 100:

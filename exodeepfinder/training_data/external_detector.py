@@ -66,17 +66,18 @@ def read_masks(folder, shape, what: str) -> np.ndarray:
     return (np.asarray(masks[:]) != 0).astype(np.uint8)
 
 
-def run_detector_command(movie, command: str, *, detector=None, frames_folder=None, progress=None) -> np.ndarray:
+def run_detector_command(movie, detector_command: str, *, detector_path=None, frames_folder=None,
+                         progress=None) -> np.ndarray:
     """Detect spots with an external program run once on the whole movie.
 
     Parameters
     ----------
     movie : array-like, shape (t, y, x)
         The movie (used for its shape, and written as TIFF frames if ``frames_folder`` is None).
-    command : str
+    detector_command : str
         Command line with ``{input}`` (folder of TIFF frames), ``{output}`` (empty folder for the
         masks) and optionally ``{detector}`` placeholders, split like a POSIX shell would.
-    detector : path or None
+    detector_path : path or None
         Replaces ``{detector}`` (e.g. the path of the detector's program).
     frames_folder : path or None
         The movie's existing folder of TIFF frames, if it has one (saves writing them again).
@@ -86,14 +87,14 @@ def run_detector_command(movie, command: str, *, detector=None, frames_folder=No
     ndarray of uint8, shape (t, y, x)
         1 where the detector's masks are non-zero.
     """
-    if "{output}" not in command:
-        raise InputError(f"--detector_command: {command!r} has no {{output}} placeholder")
-    if "{detector}" in command and detector is None:
-        raise InputError("--detector_command uses {detector}: give the detector with --detector_path")
+    if "{output}" not in detector_command:
+        raise InputError(f"detector_command: {detector_command!r} has no {{output}} placeholder")
+    if "{detector}" in detector_command and detector_path is None:
+        raise InputError("detector_command uses {detector}: give the detector with detector_path")
     try:
-        tokens = shlex.split(command, posix=os.name != "nt")
+        tokens = shlex.split(detector_command, posix=os.name != "nt")
     except ValueError as err:
-        raise InputError(f"--detector_command: cannot parse {command!r} ({err})") from None
+        raise InputError(f"detector_command: cannot parse {detector_command!r} ({err})") from None
     with tempfile.TemporaryDirectory(prefix="edf_detector_") as work:
         work = Path(work)
         if frames_folder is None:
@@ -101,14 +102,14 @@ def run_detector_command(movie, command: str, *, detector=None, frames_folder=No
         output = work / "masks"
         output.mkdir()
         values = {"input": str(Path(frames_folder).resolve()), "output": str(output),
-                  "detector": str(detector) if detector is not None else ""}
+                  "detector": str(detector_path) if detector_path is not None else ""}
         try:
             argv = [token.format(**values) for token in tokens]
         except (KeyError, IndexError, ValueError) as err:
-            raise InputError(f"--detector_command: unknown placeholder {err} in {command!r} "
+            raise InputError(f"detector_command: unknown placeholder {err} in {detector_command!r} "
                              "(known: {detector}, {input}, {output})") from None
-        _run(argv, "--detector_command")
-        masks = read_masks(output, movie.shape, "--detector_command")
+        _run(argv, "detector_command")
+        masks = read_masks(output, movie.shape, "detector_command")
     report(progress, movie.shape[0], movie.shape[0])
     return masks
 
@@ -121,22 +122,22 @@ def parse_atlas_args(text: str) -> dict:
     for i in range(0, len(tokens), 2):
         flag = tokens[i]
         if flag not in names or i + 1 >= len(tokens):
-            raise InputError(f"--atlas_args: the built-in detector understands only -rad, -pval and -arealim "
+            raise InputError(f"atlas_args: the built-in detector understands only -rad, -pval and -arealim "
                              f"followed by a value (got {text!r})")
         name, kind = names[flag]
         try:
             options[name] = kind(tokens[i + 1])
         except ValueError:
-            raise InputError(f"--atlas_args: {flag} needs a number (got {tokens[i + 1]!r})") from None
+            raise InputError(f"atlas_args: {flag} needs a number (got {tokens[i + 1]!r})") from None
     return options
 
 
-def run_atlas(movie, atlas_folder=None, atlas_args: str = ATLAS_DEFAULT_ARGS, *, frames_folder=None,
+def run_atlas(movie, atlas_path=None, atlas_args: str = ATLAS_DEFAULT_ARGS, *, frames_folder=None,
               progress=None) -> np.ndarray:
     """Detect spots with the Atlas programs (``blobsref`` and ``atlas``), one call per frame.
 
     Atlas reads ``blobs.txt`` from its working directory; it is generated once with ``blobsref``
-    in a temporary folder. ``atlas_folder`` holds both programs (None: found on the PATH).
+    in a temporary folder. ``atlas_path`` is the folder of both programs (None: found on the PATH).
 
     Returns
     -------
@@ -145,15 +146,15 @@ def run_atlas(movie, atlas_folder=None, atlas_args: str = ATLAS_DEFAULT_ARGS, *,
     import shutil
 
     def program(name):
-        if atlas_folder is not None:
-            path = Path(atlas_folder) / name
+        if atlas_path is not None:
+            path = Path(atlas_path) / name
             if not path.is_file():
-                raise InputError(f"{atlas_folder}: no {name} program in this folder (--atlas_path)")
+                raise InputError(f"{atlas_path}: no {name} program in this folder (atlas_path)")
             return str(path.resolve())
         found = shutil.which(name)
         if found is None:
-            raise InputError(f"--atlas_path: {name} not found on the PATH; give the folder of the Atlas programs "
-                             "or leave out --atlas_path to use the built-in detector")
+            raise InputError(f"atlas_path: {name} not found on the PATH; give the folder of the Atlas programs "
+                             "or leave out atlas_path to use the built-in detector")
         return found
 
     atlas, blobsref = program("atlas"), program("blobsref")
