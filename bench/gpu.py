@@ -94,10 +94,9 @@ def main():
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
 
-    import numpy as np
     import torch
 
-    from exodeepfinder.model.weights import load_unet
+    from exodeepfinder import load_model
 
     if not torch.cuda.is_available():
         print(f"no CUDA GPU available to PyTorch {torch.__version__}: nothing to measure on a GPU. "
@@ -112,7 +111,7 @@ def main():
               f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
               f"bfloat16 {'yes' if torch.cuda.is_bf16_supported() else 'no'}")
         modes = [m for m in args.modes if not (args.skip_compile and "compile" in m)]
-    model = load_unet(WEIGHTS if WEIGHTS.is_file() else None, device)[0]
+    model = load_model(WEIGHTS if WEIGHTS.is_file() else None, device=str(device))
     start = time.perf_counter()
     movie = make_movie(args.frames, args.height, args.width)
     voxels = movie.size

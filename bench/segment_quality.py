@@ -100,7 +100,7 @@ def main():
     import torch
 
     from exodeepfinder.events.evaluate import summarize
-    from exodeepfinder.model.weights import load_unet
+    from exodeepfinder import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -113,7 +113,7 @@ def main():
             done[(row["weights"], row["seed"], row["variant"], tuple(row["shape"]), row["block_frames"])] = row
     rows = []
     for weights in args.weights:
-        model = load_unet(WEIGHTS[weights], "cpu")[0]
+        model = load_model(WEIGHTS[weights], device="cpu")
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             simulation = None
             for variant in args.variants:

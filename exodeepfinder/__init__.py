@@ -20,7 +20,7 @@ Movies and files
 The model
     :func:`load_model`, :func:`download_weights`
 Detection
-    :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`detect`,
+    :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`event_trace`, :func:`detect`,
     :func:`evaluate`
 Training
     :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
@@ -64,6 +64,7 @@ _API = {
     "Detection": ("exodeepfinder.pipeline", "Detection"),
     "find_events": ("exodeepfinder.events.cluster", "cluster_events"),
     "measure_events": ("exodeepfinder.events.measure", "measure_events"),
+    "event_trace": ("exodeepfinder.events.measure", "event_trace"),
     "evaluate": ("exodeepfinder.events.evaluate", "match_events"),
     "events_to_labels": ("exodeepfinder.events.targets", "events_to_labels"),
     "detect_spots": ("exodeepfinder.training_data.spots", "detect_spots"),
@@ -93,7 +94,7 @@ def __dir__():
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
     from .events.cluster import cluster_events as find_events  # noqa: F401
     from .events.evaluate import match_events as evaluate  # noqa: F401
-    from .events.measure import measure_events  # noqa: F401
+    from .events.measure import event_trace, measure_events  # noqa: F401
     from .events.targets import events_to_labels  # noqa: F401
     from .io.events import read_events, write_events  # noqa: F401
     from .io.movie import open_movie, read_movie  # noqa: F401

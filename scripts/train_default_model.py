@@ -72,6 +72,24 @@ def _run(argv) -> None:
         raise SystemExit(f"exodeepfinder {argv[0]} failed with status {status}")
 
 
+def simulate(movies: Path, recipe: dict) -> None:
+    """The training movies: ``n_movies`` with the default parameters, ``randomized_movies`` with
+    parameters drawn from the simulator's wide ranges (``simulate --randomize``)."""
+    staging = movies.with_name(movies.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    common = ["--shape", *recipe["shape"], "--n_events", recipe["n_events"],
+              "--blank_frames", *recipe["blank_frames"]]
+    kinds = [("default", recipe["n_movies"], recipe["seed"], []),
+             ("randomized", recipe.get("randomized_movies", 0), recipe.get("randomized_seed", 3000), ["--randomize"])]
+    for kind, count, seed, extra in kinds:
+        if count:
+            _run(["simulate", "-o", staging / kind, "--n_movies", count, "--seed", seed, *common, *extra])
+            for folder in sorted((staging / kind).iterdir()):
+                folder.rename(staging / f"{kind}_{folder.name}")
+            (staging / kind).rmdir()
+    staging.rename(movies)
+
+
 def prepare(work: Path, recipe: dict) -> Path:
     """Simulate the training movies and build the dataset; return the dataset folder."""
     movies, dataset = work / "movies", work / "dataset"
@@ -79,8 +97,7 @@ def prepare(work: Path, recipe: dict) -> Path:
         print(f"{dataset}: already prepared", flush=True)
         return dataset
     if not movies.is_dir():
-        _run(["simulate", "-o", movies, "--n_movies", recipe["n_movies"], "--shape", *recipe["shape"],
-              "--n_events", recipe["n_events"], "--blank_frames", *recipe["blank_frames"], "--seed", recipe["seed"]])
+        simulate(movies, recipe)
     _run(["generate_segmentation", "--batch", movies, "--overwrite"])
     _run(["detect_spots", "--batch", movies])
     _run(["merge_detector_expert", "--batch", movies])
@@ -95,7 +112,13 @@ def train(work: Path, dataset: Path, recipe: dict, device: str, resume: bool) ->
             "--random_shifts", *recipe["random_shifts"], "--n_epochs", *recipe["n_epochs"],
             "--n_steps", *recipe["n_steps"], "--steps_per_valid", recipe["steps_per_valid"],
             "--learning_rate", recipe["learning_rate"], "--seed", recipe["train_seed"], "--device", device]
-    if recipe["init"] == "official":
+    if recipe.get("loss"):
+        argv += ["--loss", recipe["loss"]]
+    if recipe.get("max_minutes"):
+        argv += ["--max_minutes", recipe["max_minutes"]]
+    if recipe["init"] == "bundled":
+        argv += ["--weights_path", BUNDLED_WEIGHTS]
+    elif recipe["init"] == "official":
         if not OFFICIAL.is_file():
             raise SystemExit(f"init 'official': {OFFICIAL} not found (exodeepfinder download-weights, or "
                              "--set init='\"scratch\"')")
@@ -112,20 +135,19 @@ def evaluate(weights: Path, recipe: dict, device: str) -> dict:
     """Pooled event precision/recall/F1 on unseen simulated movies with the default detect settings."""
     import numpy as np
 
-    from exodeepfinder.cli.detect import DEFAULT_MIN_SIZE, detect_events
+    from exodeepfinder import detect
     from exodeepfinder.events.evaluate import match_events, summarize
-    from exodeepfinder.model.weights import load_unet
+    from exodeepfinder import load_model
     from exodeepfinder.simulation import simulate_movie
 
-    model, device, source = load_unet(weights, device)
-    print(f"evaluating {source} on {recipe['n_test']} unseen movies", flush=True)
+    model = load_model(weights, device=device)
+    print(f"evaluating {model.weights_source} on {recipe['n_test']} unseen movies", flush=True)
     counts = np.zeros(3, int)
     per_movie = []
     started = time.perf_counter()
     for i in range(recipe["n_test"]):
         simulation = simulate_movie(recipe["test_shape"], seed=recipe["test_seed"] + i)
-        _, events = detect_events(simulation.movie, model, min_size=DEFAULT_MIN_SIZE,
-                                  offset=simulation.params["offset"])
+        events = detect(simulation.movie, model, offset=simulation.params["offset"]).events
         summary = match_events(events, simulation.events, tolerance=5).summary
         counts += [summary["tp"], summary["fp"], summary["fn"]]
         per_movie.append({k: summary[k] for k in ("tp", "fp", "fn", "f1")})

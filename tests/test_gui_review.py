@@ -12,7 +12,7 @@ from napari.layers import Points  # noqa: E402
 
 from exodeepfinder.events.measure import measure_events  # noqa: E402
 from exodeepfinder.gui import layers  # noqa: E402
-from exodeepfinder.gui.trace import event_trace  # noqa: E402
+from exodeepfinder.events.measure import event_trace  # noqa: E402
 from exodeepfinder.io.events import read_events  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
 

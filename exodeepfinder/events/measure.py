@@ -104,6 +104,73 @@ class _FrameBlocks:
         return self.frames[(slice(frames.start - self.start, frames.stop - self.start),) + rest]
 
 
+def _local_trace(movie, tc, yc, xc, y, x, t0, t1, half, disk_radius, annulus, offset):
+    """Raw disk mean and background-subtracted trace over frames ``t0:t1`` around ``(y, x)``.
+
+    Returns ``raw``, ``signal``, the crop (offset removed), its origin ``(y0, x0)`` and whether a
+    background annulus was available (not at a movie edge).
+    """
+    n_frames, height, width = movie.shape
+    y0, y1 = max(yc - half, 0), min(yc + half + 1, height)
+    x0, x1 = max(xc - half, 0), min(xc + half + 1, width)
+    crop = np.asarray(movie[t0:t1, y0:y1, x0:x1], float) - offset
+    distance2 = (np.arange(y0, y1)[:, None] - y) ** 2 + (np.arange(x0, x1)[None, :] - x) ** 2
+    disk = distance2 <= disk_radius ** 2
+    ring = (distance2 > annulus[0] ** 2) & (distance2 <= annulus[1] ** 2)
+    if not disk.any():
+        disk = distance2 == distance2.min()
+    raw = crop[:, disk].mean(1)
+    has_ring = ring.sum() >= 3
+    background = np.median(crop[:, ring], axis=1) if has_ring else np.zeros(len(crop))
+    return raw, raw - background, crop, (y0, x0), has_ring
+
+
+def _peak_and_baseline(signal, tc, t0, n_frames, search_frames, baseline_frames):
+    """Index of the brightest frame within ``search_frames`` of ``tc``, and the baseline frames before it."""
+    lo, hi = max(tc - search_frames, 0) - t0, min(tc + search_frames + 1, n_frames) - t0
+    peak = lo + int(np.argmax(signal[lo:hi]))
+    return peak, slice(max(peak - baseline_frames, 0), peak)
+
+
+def event_trace(movie, t: float, y: float, x: float, *, before: int = 15, after: int = 40, disk_radius: float = 3,
+                annulus=(5, 8), baseline_frames: int = 5, search_frames: int = 3, offset: float = 0.0):
+    """ΔF/F0 of the event at ``(t, y, x)``, from ``before`` frames before it to ``after`` frames after it.
+
+    The trace :func:`measure_events` measures: ``max(ΔF/F0)`` near the event is its ``peak_dff``.
+
+    Parameters
+    ----------
+    movie : array-like, shape (t, y, x)
+        Only a small box around the event is read.
+    t, y, x : float
+        The event (frame, row, column).
+    before, after : int
+        Frames shown before and after the event's frame.
+    disk_radius, annulus, baseline_frames, search_frames, offset
+        As in :func:`measure_events`.
+
+    Returns
+    -------
+    frames : ndarray of int
+    dff : ndarray of float
+        ΔF/F0 at each frame (NaN everywhere when F0 is not positive or no frame precedes the peak).
+    """
+    n_frames = movie.shape[0]
+    tc, yc, xc = int(round(t)), int(round(y)), int(round(x))
+    t0 = max(min(tc - before, tc - search_frames - baseline_frames), 0)
+    t1 = min(tc + after + 1, n_frames)
+    raw, signal, _, _, _ = _local_trace(movie, tc, yc, xc, y, x, t0, t1, int(np.ceil(annulus[1])), disk_radius,
+                                        annulus, offset)
+    peak, baseline = _peak_and_baseline(signal, tc, t0, n_frames, search_frames, baseline_frames)
+    frames = np.arange(t0, t1)
+    f0 = raw[baseline].mean() if peak > baseline.start else np.nan
+    if not f0 > 0:
+        return frames, np.full(len(frames), np.nan)
+    dff = (signal - signal[baseline].mean()) / f0
+    keep = frames >= tc - before
+    return frames[keep], dff[keep]
+
+
 def _measure_one(movie, t, y, x, *, disk_radius, annulus, baseline_frames, window_frames, search_frames,
                  spot_half_width, offset):
     n_frames, height, width = movie.shape
@@ -113,27 +180,15 @@ def _measure_one(movie, t, y, x, *, disk_radius, annulus, baseline_frames, windo
     half = int(np.ceil(max(annulus[1], spot_half_width)))
     t0 = max(tc - search_frames - baseline_frames, 0)
     t1 = min(tc + search_frames + window_frames + 1, n_frames)
-    y0, y1 = max(yc - half, 0), min(yc + half + 1, height)
-    x0, x1 = max(xc - half, 0), min(xc + half + 1, width)
     if not (0 <= tc < n_frames and 0 <= yc < height and 0 <= xc < width):
         row["measure_note"] = "event outside the movie"
         return row
-    crop = np.asarray(movie[t0:t1, y0:y1, x0:x1], float) - offset
-    distance2 = (np.arange(y0, y1)[:, None] - y) ** 2 + (np.arange(x0, x1)[None, :] - x) ** 2
-    disk = distance2 <= disk_radius ** 2
-    ring = (distance2 > annulus[0] ** 2) & (distance2 <= annulus[1] ** 2)
-    if not disk.any():
-        disk = distance2 == distance2.min()
-    raw = crop[:, disk].mean(1)
-    background = np.median(crop[:, ring], axis=1) if ring.sum() >= 3 else np.zeros(len(crop))
-    if ring.sum() < 3:
+    raw, signal, crop, (y0, x0), has_ring = _local_trace(movie, tc, yc, xc, y, x, t0, t1, half, disk_radius,
+                                                         annulus, offset)
+    if not has_ring:
         notes.append("no background annulus (movie edge)")
-    signal = raw - background
 
-    # the peak: the brightest frame near the event's frame
-    lo, hi = max(tc - search_frames, 0) - t0, min(tc + search_frames + 1, n_frames) - t0
-    peak = lo + int(np.argmax(signal[lo:hi]))
-    before = slice(max(peak - baseline_frames, 0), peak)
+    peak, before = _peak_and_baseline(signal, tc, t0, n_frames, search_frames, baseline_frames)
     if peak - before.start > 0:
         f0 = float(raw[before].mean())
         base = float(signal[before].mean())

@@ -10,7 +10,7 @@
   jumps to the selected event, and its lines can be dragged. A click in a side view goes to that
   frame and moves the cross along the plane. The current frame is the dashed line; events near
   the plane are circles.
-- The intensity trace (ΔF/F0 over frames, :func:`exodeepfinder.gui.trace.event_trace`) of the
+- The intensity trace (ΔF/F0 over frames, :func:`exodeepfinder.events.measure.event_trace`) of the
   selected event.
 - Save the events as CSV (all columns) or as a reference XML annotation.
 """
@@ -26,7 +26,7 @@ from qtpy.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGridLayout, QH
                             QSpinBox, QVBoxLayout, QWidget)
 
 from .. import layers
-from ..trace import event_trace
+from ...events.measure import event_trace
 from ._common import (ROLE_KEY, LayerChoice, add_layer, connect_while_alive, is_events_layer, is_movie_layer,
                       layer_path, section_title)
 from ._plots import FOREGROUND, make_canvas, style_axes
