@@ -68,11 +68,12 @@ def run_mode(movie_path, mode, device, threads, max_memory):
     from exodeepfinder.inference import iter_segment
     from exodeepfinder.inference.segment import prepare
     from exodeepfinder.io.h5 import open_h5
-    from exodeepfinder.model.weights import load_unet
+    from exodeepfinder.model.weights import load_model
 
     if threads:
         torch.set_num_threads(threads)
-    model, device, _ = load_unet(WEIGHTS if WEIGHTS.is_file() else None, device)
+    model = load_model(WEIGHTS if WEIGHTS.is_file() else None, device)
+    device = model.device
     movie = open_h5(movie_path)
     options = dict(MODES[mode], max_memory=max_memory)
     runner, plan = prepare(movie.shape, model, **options)

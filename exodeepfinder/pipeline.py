@@ -36,7 +36,7 @@ def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast"
     movie : array-like, shape (t, y, x)
         Raw movie: a NumPy array, or a lazy movie from :func:`~exodeepfinder.io.movie.open_movie`
         (read block of frames by block of frames).
-    model : UNet, optional
+    model : UNet or UNetWeights, optional
         From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``).
     patch_size : int
         Patch size of the reference tiling (multiple of 4, at least 56).
@@ -117,7 +117,7 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     ----------
     movie : array-like, shape (t, y, x)
         Raw movie (a NumPy array or a lazy movie from :func:`~exodeepfinder.io.movie.open_movie`).
-    model : UNet, optional
+    model : UNet or UNetWeights, optional
         From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``).
     segmentation : str or Path, optional
         Stream the segmentation to this HDF5 file instead of keeping it in memory: for movies
@@ -239,7 +239,7 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
     outputs : dict
         Output path of each file to write, by name (keys of :data:`DETECTION_OUTPUTS`;
         ``segmentation`` is required, the others are optional).
-    model : UNet, optional
+    model : UNet or UNetWeights, optional
         See :func:`detect`.
     channel, scene : str or int, optional
         The channel and scene of a microscope file with several (see :func:`~exodeepfinder.io.movie.open_movie`).

@@ -37,7 +37,9 @@ def test_every_argument_of_every_command_has_a_field(qtbot):
             if field.kind == "flag":
                 assert isinstance(widget, QCheckBox) and widget.isChecked() == bool(field.action.default)
             elif field.kind == "choice":
-                assert isinstance(widget, QComboBox) and widget.currentText() == field.default_text()
+                assert isinstance(widget, QComboBox)
+                assert widget.currentText() == (field.default_text() or forms.DEFAULT_CHOICE)
+                assert form.values()[field.dest] == field.default_text()
             else:
                 assert widget.text() == field.default_text()
 

@@ -58,12 +58,12 @@ def reference_segmentation(movie, model, patch_size):
 def model():
     import torch
 
-    from exodeepfinder.model.weights import load_unet
+    from exodeepfinder.model.weights import load_model
 
     if not WEIGHTS.is_file():
         pytest.skip(f"official weights not found at {WEIGHTS}")
     torch.set_num_threads(2)
-    return load_unet(WEIGHTS, "cpu")[0]
+    return load_model(WEIGHTS, "cpu")
 
 
 @pytest.fixture(scope="module")

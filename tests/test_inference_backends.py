@@ -18,10 +18,10 @@ pytest.importorskip("openvino")
 def model():
     import torch
 
-    from exodeepfinder.model.weights import BUNDLED_WEIGHTS, load_unet
+    from exodeepfinder.model.weights import BUNDLED_WEIGHTS, load_model
 
     torch.set_num_threads(2)
-    return load_unet(BUNDLED_WEIGHTS, "cpu")[0]
+    return load_model(BUNDLED_WEIGHTS, "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -90,29 +90,67 @@ def test_auto_falls_back_to_torch_without_openvino(model, monkeypatch):
         segment_movie(movie, model, backend="openvino")
 
 
-def test_converted_model_is_cached_in_memory_and_on_disk(model, monkeypatch, tmp_path):
-    import openvino
-
-    from exodeepfinder.inference import openvino_backend
+def test_graph_is_built_once_per_weights_and_compiled_blobs_cached_on_disk(model, monkeypatch, tmp_path):
+    from exodeepfinder.inference import openvino_backend, openvino_graph
+    from exodeepfinder.model.arrays import UNetWeights, unet_arrays
 
     monkeypatch.setenv("EXODEEPFINDER_CACHE", str(tmp_path))
     monkeypatch.setattr(openvino_backend, "_core", None)  # a Core whose blob cache is in tmp_path
     openvino_backend.clear_cache()
-    conversions = []
-    convert = openvino.convert_model
-    monkeypatch.setattr(openvino, "convert_model", lambda *a, **k: conversions.append(1) or convert(*a, **k))
+    builds = []
+    build = openvino_graph.unet_graph
+    monkeypatch.setattr(openvino_graph, "unet_graph", lambda *a, **k: builds.append(1) or build(*a, **k))
     movie = simulate_movie((10, 30, 30), n_events=2, n_spots=3, seed=5).movie
     first = segment_movie(movie, model, backend="openvino")
     second = segment_movie(movie, model, backend="openvino")
-    assert len(conversions) == 1, "the second segmentation reuses the converted and compiled model"
+    assert len(builds) == 1, "the second segmentation reuses the graph and the compiled model"
     np.testing.assert_array_equal(first, second)
-    assert list((tmp_path / "openvino").glob("unet-*.xml")), "converted model saved as OpenVINO IR"
-    assert list((tmp_path / "openvino" / "compiled").iterdir()), "OpenVINO's compiled-blob cache"
-    openvino_backend.clear_cache()  # a new process: the IR on disk spares the conversion
+    blobs = sorted((tmp_path / "openvino" / "compiled").iterdir())
+    assert blobs, "OpenVINO's compiled-blob cache is on disk"
+    # the same weights as arrays (what load_model gives without PyTorch): the same cached graph
+    assert openvino_backend.weights_digest(UNetWeights(unet_arrays(model))) == openvino_backend.weights_digest(model)
+    np.testing.assert_array_equal(segment_movie(movie, UNetWeights(unet_arrays(model))), first)
+    assert len(builds) == 1
+    # other weights: another graph
+    halved = UNetWeights([(weight, bias * 0.5) for weight, bias in unet_arrays(model)])
+    segment_movie(movie, halved, backend="openvino")
+    assert len(builds) == 2
+    blobs = sorted((tmp_path / "openvino" / "compiled").iterdir())
+    openvino_backend.clear_cache()  # a new process: the graph is built again, its compiled blob is reused
     third = segment_movie(movie, model, backend="openvino")
-    assert len(conversions) == 1
+    assert len(builds) == 3
     np.testing.assert_array_equal(first, third)
+    assert sorted((tmp_path / "openvino" / "compiled").iterdir()) == blobs, "no new blob for a shape compiled before"
     openvino_backend.clear_cache()
+
+
+@pytest.mark.parametrize("weights", ["bundled", "official"])
+def test_openvino_graph_computes_the_torch_network(weights, request):
+    """The graph built from the arrays (no PyTorch) gives the PyTorch U-Net's probabilities, in float32."""
+    import openvino
+    import torch
+
+    from exodeepfinder.inference.normalize import normalize_frames
+    from exodeepfinder.inference.openvino_graph import unet_graph
+    from exodeepfinder.model.arrays import unet_arrays
+    from exodeepfinder.model.weights import load_model
+
+    network = load_model(request.getfixturevalue("official_weights") if weights == "official" else "bundled", "cpu")
+    movie = simulate_movie((24, 64, 56), n_events=8, n_spots=6, seed=12).movie
+    windows = normalize_frames(movie)[None, None]
+    with torch.no_grad():
+        expected = network(torch.from_numpy(windows)).numpy()
+    compiled = openvino.Core().compile_model(unet_graph(unet_arrays(network)), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    probabilities = compiled({0: windows})[0]
+    assert probabilities.shape == expected.shape == (1, 3, 24, 64, 56)
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=2e-4)
+    assert (probabilities.argmax(1) == expected.argmax(1)).mean() >= 0.9999
+    assert (expected.argmax(1) == 2).sum() > 50  # events in the window: the test sees all three classes
+    logits = openvino.Core().compile_model(unet_graph(unet_arrays(network), softmax=False), "CPU",
+                                           {"INFERENCE_PRECISION_HINT": "f32"})({0: windows})[0]
+    network.softmax = False
+    with torch.no_grad():
+        np.testing.assert_allclose(logits, network(torch.from_numpy(windows)).numpy(), rtol=1e-4, atol=2e-3)
 
 
 def test_cancel_stops_between_windows(model):
@@ -129,3 +167,34 @@ def test_cancel_stops_between_windows(model):
     with pytest.raises(Cancelled):
         list(iter_segment(movie, model, max_memory=budget, progress=cancel_after_first))
     assert calls[0][0] == 0 and len(calls) == 2
+
+
+def test_weight_arrays_without_torch_are_the_networks(tmp_path):
+    """UNetWeights (what load_model gives without PyTorch) holds the UNet's layers and weights."""
+    import torch
+
+    from exodeepfinder.model import arrays, unet
+    from exodeepfinder.model.keras_weights import read_unet_arrays, save_keras_weights
+    from exodeepfinder.model.weights import BUNDLED_WEIGHTS, load_model
+
+    assert arrays.CONV_LAYERS == unet.CONV_LAYERS  # the table is repeated: unet.py imports only torch
+    network = load_model("bundled", "cpu")
+    weights = arrays.UNetWeights(read_unet_arrays(BUNDLED_WEIGHTS))
+    for (weight, bias), conv in zip(weights.convolutions, network.convs):
+        np.testing.assert_array_equal(weight, conv.weight.detach().numpy())
+        np.testing.assert_array_equal(bias, conv.bias.detach().numpy())
+    save_keras_weights(weights, tmp_path / "copy.h5")  # written without PyTorch, read back by both
+    for (weight, bias), (again, bias_again) in zip(weights.convolutions, read_unet_arrays(tmp_path / "copy.h5")):
+        np.testing.assert_array_equal(weight, again)
+        np.testing.assert_array_equal(bias, bias_again)
+    rebuilt = weights.to_torch()
+    windows = np.random.default_rng(0).random((1, 1, 6, 16, 16), np.float32)
+    with torch.no_grad():
+        np.testing.assert_array_equal(rebuilt(torch.from_numpy(windows)).numpy(),
+                                      network(torch.from_numpy(windows)).numpy())
+    movie = simulate_movie((12, 40, 40), n_events=2, n_spots=2, seed=6).movie
+    for backend in ("torch", "openvino"):  # a UNetWeights runs with either engine where both are installed
+        np.testing.assert_array_equal(segment_movie(movie, weights, backend=backend, precision="fp32"),
+                                      segment_movie(movie, network, backend=backend, precision="fp32"))
+    with pytest.raises(ValueError, match="shapes"):
+        arrays.UNetWeights(weights.convolutions[:-1])

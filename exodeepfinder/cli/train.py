@@ -10,15 +10,19 @@ ExoDeepFinder recipe, number for number; stages 8 16 32 48, batches 256 128 32 1
 that time. Writes to --output: net_weights_epoch<N>.h5 every 10 epochs, net_weights_FINAL.h5,
 net_train_history.h5 and net_train_history_plot.png; --resume continues a stopped run after
 its last finished epoch. Lists may be written 8 16 32, 8,16,32 or [8,16,32].
+Several GPUs: --gpus G starts one training process per GPU of this machine (DistributedDataParallel;
+each process draws its own batches, so a step trains on G x --batch_sizes patches), or run
+torchrun --nproc_per_node G -m exodeepfinder.train with the same options (also across machines).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_device_argument, add_overwrite_argument, add_precision_argument, run_command
+from ._common import add_device_argument, add_overwrite_argument, add_precision_argument, execute, run_command
 
 NAME = "train"
 BATCH_PATHS = None
@@ -58,8 +62,9 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="folder for the weights, the history and its plot (created if needed)")
     parser.add_argument("--loss", choices=LOSSES, default=None,
-                        help=f"the training recipe, named after its loss (default: {LOSSES[0]}; tversky = the "
-                             "reference ExoDeepFinder recipe)")
+                        help=f"the training recipe, named after its loss: {LOSSES[0]} (default from random weights) "
+                             "or tversky (the reference ExoDeepFinder recipe; default with --weights_path, as "
+                             "fine-tuning with the other destroys what the weights know)")
     parser.add_argument("--max_minutes", type=float, default=None,
                         help="end within this many minutes: the epochs of every stage are scaled from the "
                              "measured speed")
@@ -87,6 +92,14 @@ def add_arguments(parser):
     parser.add_argument("--checkpoint_every", type=int, default=10, help="save the weights every N epochs")
     add_device_argument(parser)
     add_overwrite_argument(parser)
+    group = parser.add_argument_group("several GPUs (DistributedDataParallel)")
+    group.add_argument("--gpus", type=int, default=None,
+                       help="train with this many processes on this machine, one per GPU; each draws its own "
+                            "batches, so a step trains on gpus x --batch_sizes patches (without a GPU, only with "
+                            "--ddp_backend gloo: as many CPU processes). Under torchrun, leave it out")
+    group.add_argument("--ddp_backend", choices=("nccl", "gloo"), default=None,
+                       help="how the processes of --gpus or torchrun exchange gradients (default: nccl on CUDA "
+                            "GPUs, else gloo)")
 
 
 class EpochBars:
@@ -123,16 +136,54 @@ def _check_numbers(args) -> None:
             raise InputError(f"--{name}: must be positive, got {value:g}")
 
 
-def run(args):
-    from ..training import expand_stages, get_recipe, train
+def _stages(args) -> dict:
+    """The stage options given (None: the recipe's), checked."""
+    from ..training.recipe import get_recipe
+    from ..training.trainer import expand_stages
 
-    _check_numbers(args)
     stages = {name: _values(args, name) for name in STAGE_OPTIONS}
     defaults = get_recipe(args.loss).stage_options()
     try:  # the stage options' own errors, named by their flags
         expand_stages(**{name: defaults[name] if value is None else value for name, value in stages.items()})
     except ValueError as err:
         raise InputError(f"--{err}") from None
+    return stages
+
+
+def _device_type(args) -> str:
+    """'cuda' or 'cpu': where the processes of a multi-process run train."""
+    from ..model.weights import pick_device
+
+    device = pick_device(args.device).type
+    if device not in ("cuda", "cpu"):
+        raise InputError(f"--device {device}: several training processes need CUDA GPUs or CPUs")
+    if device == "cpu" and args.ddp_backend == "nccl":
+        raise InputError("--ddp_backend nccl: needs CUDA GPUs; use gloo on CPUs")
+    return device
+
+
+def run(args):
+    from ..model.weights import require_torch
+    from ..training.distributed import launched
+
+    require_torch("train")
+    _check_numbers(args)
+    stages = _stages(args)
+    if args.gpus is not None and args.gpus < 1:
+        raise InputError(f"--gpus: must be at least 1, got {args.gpus}")
+    if launched():  # one of the processes of torchrun (or of --gpus)
+        if args.gpus is not None:
+            raise InputError("--gpus: not with torchrun, which starts the processes (--nproc_per_node)")
+        _train_in_process_group(args, stages)
+    elif args.gpus is not None and args.gpus > 1:
+        _start_processes(args, stages)
+    else:
+        _train(args, stages)
+
+
+def _train(args, stages, main: bool = True) -> None:
+    from ..training import train
+
     bars = EpochBars()
     try:
         history = train(args.dataset, args.output, **stages, loss=args.loss, max_minutes=args.max_minutes,
@@ -142,8 +193,51 @@ def run(args):
                         log=lambda message: print(message, flush=True), checkpoint_every=args.checkpoint_every)
     finally:
         bars.close()
-    print(f"done: {len(history)} epochs; last validation F1 (background, spot, event): "
-          + ", ".join(f"{v:.3f}" for v in history[-1].val_f1))
+    if main:
+        print(f"done: {len(history)} epochs; last validation F1 (background, spot, event): "
+              + ", ".join(f"{v:.3f}" for v in history[-1].val_f1))
+
+
+def _train_in_process_group(args, stages) -> None:
+    from ..training.distributed import start_process_group, stop_process_group
+
+    ranks = start_process_group(args.ddp_backend, _device_type(args))
+    try:
+        _train(args, stages, main=ranks.main)
+    finally:
+        stop_process_group()
+
+
+def _start_processes(args, stages) -> None:
+    """``--gpus G``: G processes on this machine, each running this command as torchrun would."""
+    from ..training.distributed import ProcessFailed, run_in_processes
+    from ..training.run import check_training
+
+    device = _device_type(args)
+    if device == "cpu" and args.ddp_backend != "gloo":
+        raise InputError(f"--gpus: no CUDA GPU here; to train with {args.gpus} CPU processes (e.g. to test), "
+                         "add --ddp_backend gloo")
+    if device == "cuda":
+        import torch
+
+        if torch.cuda.device_count() < args.gpus:
+            raise InputError(f"--gpus: {args.gpus} GPUs asked for, PyTorch sees {torch.cuda.device_count()}")
+    # the errors every process would meet, said once, before any process starts
+    check_training(args.dataset, args.output, **stages, loss=args.loss, weights_path=args.weights_path,
+                   resume=args.resume, overwrite=args.overwrite, checkpoint_every=args.checkpoint_every)
+    arguments = {name: value for name, value in vars(args).items() if name != "_module"}
+    try:
+        run_in_processes(_run_process, args.gpus, arguments, backend=args.ddp_backend, device_type=device)
+    except ProcessFailed as err:  # its own error is printed above
+        raise InputError(f"--gpus: {err}") from None
+
+
+def _run_process(ranks, arguments: dict) -> None:
+    """One process of ``--gpus``: the command, as run by torchrun."""
+    args = argparse.Namespace(**{**arguments, "gpus": None, "_module": sys.modules[__name__]})
+    status = execute(sys.modules[__name__], args)
+    if status:
+        sys.exit(status)
 
 
 def main(argv=None):

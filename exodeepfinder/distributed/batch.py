@@ -104,7 +104,11 @@ def _use_threads(threads: int | None, uses_network: bool) -> int | None:
         # no need to load PyTorch (seconds) for commands that do not run the network
         value = os.environ.get("OMP_NUM_THREADS", "")
         return int(value) if value.isdigit() else None
-    import torch
+    try:
+        import torch
+    except ImportError:  # the lite app: OpenVINO takes its thread count from the environment
+        value = os.environ.get("OMP_NUM_THREADS", "")
+        return int(value) if value.isdigit() else threads
 
     if threads is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
@@ -127,7 +131,10 @@ def _use_own_gpu(args) -> None:
     """On a machine with several GPUs, worker k runs on GPU k mod the number of GPUs."""
     if getattr(args, "device", None) not in ("auto", "cuda"):
         return
-    import torch
+    try:
+        import torch
+    except ImportError:  # no PyTorch, no GPU to pick
+        return
 
     slot = _worker_slot()
     if slot is not None and torch.cuda.is_available() and torch.cuda.device_count() > 1:

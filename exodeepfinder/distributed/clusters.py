@@ -238,7 +238,10 @@ def make_cluster(spec: str, options=None, *, n_tasks: int | None = None, gpus: b
 
 
 def _cuda_gpus() -> int:
-    import torch
+    try:
+        import torch
+    except ImportError:
+        return 0
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 

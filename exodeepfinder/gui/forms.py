@@ -174,6 +174,10 @@ def file_filter(action: argparse.Action, mode: str | None) -> str:
     return ";;".join(filters + ["All files (*)"])
 
 
+#: The entry of a choice whose option is left out (the command then decides, as its help says).
+DEFAULT_CHOICE = "(default)"
+
+
 def describe(action: argparse.Action) -> Field | None:
     """The form field of an argparse action (None for --help, --version and hidden arguments)."""
     if isinstance(action, (argparse._HelpAction, argparse._VersionAction)) or action.help is argparse.SUPPRESS:
@@ -341,7 +345,7 @@ class CommandForm(QScrollArea):
         if field.kind == "choice":
             box = QComboBox()
             if field.action.default is None:  # not given: the command decides (its help says how)
-                box.addItem("")
+                box.addItem(DEFAULT_CHOICE)
             box.addItems([str(c) for c in field.action.choices])
             box.setCurrentText(field.default_text())
             return box
@@ -362,7 +366,8 @@ class CommandForm(QScrollArea):
             if field.kind == "flag":
                 values[field.dest] = widget.isChecked()
             elif field.kind == "choice":
-                values[field.dest] = widget.currentText()
+                text = widget.currentText()
+                values[field.dest] = "" if text == DEFAULT_CHOICE else text
             else:
                 values[field.dest] = widget.text()
         return values
@@ -373,7 +378,7 @@ class CommandForm(QScrollArea):
         if isinstance(widget, QCheckBox):
             widget.setChecked(bool(value))
         elif isinstance(widget, QComboBox):
-            widget.setCurrentText(str(value))
+            widget.setCurrentText(str(value) if str(value) else DEFAULT_CHOICE)
         else:
             widget.setText(str(value))
 

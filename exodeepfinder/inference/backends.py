@@ -49,23 +49,35 @@ def check_backend(backend: str) -> str:
     return backend
 
 
+def device_type(device) -> str:
+    """``"cpu"``, ``"cuda"``, ``"mps"``...: the kind of ``device`` (a torch.device or its name)."""
+    return getattr(device, "type", None) or str(device).split(":")[0].lower()
+
+
 def select_backend(backend: str, device) -> str:
-    """The engine (``"torch"`` or ``"openvino"``) that ``backend`` means on ``device`` (a torch.device).
+    """The engine (``"torch"`` or ``"openvino"``) that ``backend`` means on ``device`` (a torch.device or name).
+
+    ``"auto"`` is OpenVINO on the CPU where it is installed (or where PyTorch is not), PyTorch
+    otherwise.
 
     Raises
     ------
     InputError
         ``backend="openvino"`` without OpenVINO installed, or on a device other than the CPU.
     """
+    from ..model.arrays import import_torch
     from .openvino_backend import import_openvino
 
     check_backend(backend)
+    kind = device_type(device)
     if backend == "torch":
         return "torch"
     if backend == "auto":
-        return "openvino" if device.type == "cpu" and import_openvino() is not None else "torch"
-    if device.type != "cpu":
-        raise InputError(f"backend='openvino' runs on the CPU, not on device {device.type!r}: "
+        if kind != "cpu":
+            return "torch"
+        return "openvino" if import_openvino() is not None or import_torch() is None else "torch"
+    if kind != "cpu":
+        raise InputError(f"backend='openvino' runs on the CPU, not on device {kind!r}: "
                          "use backend='torch' or 'auto' there")
     if import_openvino() is None:
         raise InputError("backend='openvino': OpenVINO is not installed; install it with "
@@ -74,7 +86,7 @@ def select_backend(backend: str, device) -> str:
 
 
 def make_runner(model, backend: str, device, precision: str):
-    """A runner for ``model`` (a UNet) with the engine ``backend`` means on ``device``.
+    """A runner for ``model`` (a UNet or UNetWeights) with the engine ``backend`` means on ``device``.
 
     Returns
     -------
@@ -82,13 +94,25 @@ def make_runner(model, backend: str, device, precision: str):
         Callable ``runner(windows, keep)``, with attributes ``engine``, ``description``,
         ``bytes_per_voxel`` (host memory per window voxel), ``max_window_voxels`` (None, or
         a limit from the GPU memory) and ``batching`` (whether batches of windows pay).
+
+    Raises
+    ------
+    InputError
+        If the engine is not installed (PyTorch for ``backend="torch"`` or a GPU; OpenVINO for
+        ``backend="openvino"``).
     """
+    from ..model.arrays import UNetWeights
+    from ..model.weights import require_torch
+
     check_precision(precision)
     if select_backend(backend, device) == "openvino":
         from .openvino_backend import OpenVinoRunner
 
         return OpenVinoRunner(model, precision)
-    return TorchRunner(model, device, precision)
+    torch = require_torch("backend='torch'" if backend == "torch" else f"device {device_type(device)}")
+    if isinstance(model, UNetWeights):
+        model = model.to_torch()
+    return TorchRunner(model, torch.device(device) if isinstance(device, str) else device, precision)
 
 
 def _float32_ends(model):

@@ -1,38 +1,36 @@
-"""The U-Net on the CPU with OpenVINO, converted once per weights and compiled once per window shape.
+"""The U-Net on the CPU with OpenVINO: its graph built once per weights, compiled once per window shape.
 
-Converting the PyTorch module (``openvino.convert_model``) takes seconds, and compiling it for
-a window shape a fraction of that, so both are cached:
+The graph is built from the weight arrays with OpenVINO's operation set
+(:mod:`exodeepfinder.inference.openvino_graph`): milliseconds, and no PyTorch needed (the
+standalone "lite" app has none). In float32 it gives the PyTorch network's class probabilities
+(to 1e-4; tests/test_inference_backends.py). Converting the PyTorch module with
+``openvino.convert_model``, as before, took seconds.
 
-- the converted model, in memory by weights (a digest of the parameters) and on disk as
-  OpenVINO IR in ``<cache_dir()>/openvino/`` (:func:`exodeepfinder.model.weights.cache_dir`);
+Caches:
+
+- the graph (dynamic t, y and x), in memory by weights (a digest of the arrays);
 - the compiled model for the last window shape, in memory (it holds that shape's working
   memory, so only one is kept), and OpenVINO's own compiled-blob cache (``CACHE_DIR``) in
-  ``<cache_dir()>/openvino/compiled/`` (the :data:`KEEP_COMPILED_BLOBS` most recent shapes).
-
-The model is converted from a small example with dynamic t, y and x, then reshaped to each
-window shape (converting with a full-size example takes minutes and tens of GB). The converted
-graph computes the same function as :class:`~exodeepfinder.model.unet.UNet` but never
-concatenates the upsampled features with the skip connections: the convolution after each
-concatenation is split into two convolutions that are added, which saves the largest
-full-resolution buffer (20% of the memory per voxel).
+  ``<cache_dir()>/openvino/compiled/`` (the :data:`KEEP_COMPILED_BLOBS` most recent shapes;
+  :func:`exodeepfinder.model.weights.cache_dir`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
-#: Changes whenever the converted graph changes, so that stale IR on disk is not reused.
-GRAPH_VERSION = "lean-1"
+import numpy as np
+
+#: Changes whenever the graph changes (part of the weights digest that keys the caches).
+GRAPH_VERSION = "opset-1"
 
 _lock = threading.Lock()
-_converted = OrderedDict()   # weights digest -> openvino.Model (dynamic shape)
+_graphs = OrderedDict()      # weights digest -> openvino.Model (dynamic shape)
 _compiled = OrderedDict()    # (weights digest, window shape, inference precision) -> CompiledModel
-_KEEP_CONVERTED = 4
+_KEEP_GRAPHS = 4
 # A compiled model holds the working memory of its shape: keep only the last one.
 _KEEP_COMPILED = 1
 #: Compiled blobs kept on disk (~4 MB each, one per window shape; movies of other lengths add shapes).
@@ -60,7 +58,7 @@ def _require_openvino():
 
 
 def openvino_cache_dir() -> Path:
-    """Where converted models (IR) and OpenVINO's compiled blobs are kept."""
+    """Where OpenVINO's compiled blobs are kept (in ``compiled/``)."""
     from ..model.weights import cache_dir
 
     return cache_dir() / "openvino"
@@ -95,105 +93,33 @@ def cpu_computes_bfloat16() -> bool:
 
 
 def weights_digest(model) -> str:
-    """A digest of ``model``'s parameters (and of the converted graph's version)."""
+    """A digest of ``model``'s weights (a UNet or UNetWeights) and of the graph's version."""
+    from ..model.arrays import unet_arrays
+
     digest = hashlib.sha256(GRAPH_VERSION.encode())
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())
+    for index, (weight, bias) in enumerate(unet_arrays(model)):
+        for name, array in ((f"convs.{index}.weight", weight), (f"convs.{index}.bias", bias)):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(array, np.float32).tobytes())
     return digest.hexdigest()[:24]
 
 
-def lean_network(model):
-    """A torch module computing ``model`` (a UNet) without concatenations, for conversion."""
-    import torch
-    import torch.nn.functional as F
+def network_graph(model, digest: str):
+    """The (dynamic-shape) graph of ``model``'s weights, built once and kept in memory."""
+    from ..model.arrays import unet_arrays
+    from .openvino_graph import unet_graph
 
-    class LeanUNet(torch.nn.Module):
-        def __init__(self, unet):
-            super().__init__()
-            self.unet = unet
-
-        def _concat_conv(self, index, x, skip):
-            """``conv(cat([x, skip]))`` as ``conv_x(x) + conv_skip(skip)``: no concatenated buffer."""
-            conv = self.unet.convs[index]
-            n = x.shape[1]
-            out = F.conv3d(x, conv.weight[:, :n], conv.bias, padding=1)
-            return F.relu(out + F.conv3d(skip, conv.weight[:, n:], None, padding=1))
-
-        def forward(self, x):
-            unet = self.unet
-            x = unet._conv(1, unet._conv(0, x))
-            skip_a = x
-            x = unet._conv(3, unet._conv(2, unet._pool(x)))
-            skip_b = x
-            x = unet._pool(x)
-            for i in range(4, 8):
-                x = unet._conv(i, x)
-            x = self._concat_conv(9, unet._conv(8, unet._upsample(x)), skip_b)
-            x = unet._conv(10, x)
-            x = self._concat_conv(12, unet._conv(11, unet._upsample(x)), skip_a)
-            x = unet._conv(13, x)
-            x = unet._conv(14, x, relu=False)
-            return torch.softmax(x, dim=1) if unet.softmax else x
-
-    for index in (9, 12):
-        conv = model.convs[index]
-        assert conv.kernel_size == (3, 3, 3) and conv.padding == (1, 1, 1), "unexpected U-Net layout"
-    return LeanUNet(model).eval()
-
-
-def _convert(model):
-    """``model`` (a UNet) as an ``openvino.Model`` with a dynamic ``[batch, 1, t, y, x]`` input."""
-    import torch
-
-    openvino = _require_openvino()
-    network = lean_network(copy_to_cpu(model))
-    with torch.no_grad():
-        return openvino.convert_model(network, example_input=torch.zeros(1, 1, 8, 16, 16),
-                                      input=[openvino.PartialShape([-1, 1, -1, -1, -1])])
-
-
-def copy_to_cpu(model):
-    import copy
-
-    return copy.deepcopy(model).float().cpu().eval()
-
-
-def converted_model(model, digest: str):
-    """The converted (dynamic-shape) model of these weights: from memory, the disk cache, or converted now."""
     with _lock:
-        if digest in _converted:
-            _converted.move_to_end(digest)
-            return _converted[digest]
-    ir = openvino_cache_dir() / f"unet-{digest}.xml"
-    converted = None
-    if ir.is_file() and ir.with_suffix(".bin").is_file():
-        try:
-            converted = core().read_model(str(ir))
-        except RuntimeError:
-            converted = None  # a damaged cache file: convert again
-    if converted is None:
-        converted = _convert(model)
-        _save_ir(converted, ir)
+        if digest in _graphs:
+            _graphs.move_to_end(digest)
+            return _graphs[digest]
+    _require_openvino()
+    graph = unet_graph(unet_arrays(model), softmax=getattr(model, "softmax", True))
     with _lock:
-        _converted[digest] = converted
-        while len(_converted) > _KEEP_CONVERTED:
-            _converted.popitem(last=False)
-    return converted
-
-
-def _save_ir(converted, path: Path):
-    """Write the IR pair (.xml, .bin) so that a reader never sees half of it; skip if not writable."""
-    openvino = _require_openvino()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".unet-", dir=path.parent) as scratch:
-            scratch_xml = Path(scratch) / path.name
-            openvino.save_model(converted, str(scratch_xml), compress_to_fp16=False)
-            os.replace(scratch_xml.with_suffix(".bin"), path.with_suffix(".bin"))
-            os.replace(scratch_xml, path)
-    except (OSError, RuntimeError):
-        pass
+        _graphs[digest] = graph
+        while len(_graphs) > _KEEP_GRAPHS:
+            _graphs.popitem(last=False)
+    return graph
 
 
 def compiled_model(model, digest: str, shape: tuple, inference_precision: str):
@@ -206,9 +132,9 @@ def compiled_model(model, digest: str, shape: tuple, inference_precision: str):
         # Free the previous shape's working memory before allocating this one's.
         while len(_compiled) >= _KEEP_COMPILED:
             _compiled.popitem(last=False)
-    converted = converted_model(model, digest).clone()
-    converted.reshape(list(shape))
-    compiled = core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": inference_precision,
+    graph = network_graph(model, digest).clone()
+    graph.reshape(list(shape))
+    compiled = core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": inference_precision,
                                                        "PERFORMANCE_HINT": "LATENCY"})
     with _lock:
         _compiled[key] = compiled
@@ -216,9 +142,9 @@ def compiled_model(model, digest: str, shape: tuple, inference_precision: str):
 
 
 def clear_cache():
-    """Forget the converted and compiled models held in memory (the disk cache stays)."""
+    """Forget the graphs and compiled models held in memory (the compiled blobs on disk stay)."""
     with _lock:
-        _converted.clear()
+        _graphs.clear()
         _compiled.clear()
 
 

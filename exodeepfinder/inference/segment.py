@@ -74,8 +74,6 @@ def prepare(movie_shape, model, *, patch_size=160, precision="fast", backend="au
     plan : TilePlan
         See :func:`exodeepfinder.inference.tiling.plan_tiling`.
     """
-    import torch
-
     patch_size = _check_patch_size(patch_size)
     check_precision(precision)
     check_backend(backend)
@@ -84,7 +82,8 @@ def prepare(movie_shape, model, *, patch_size=160, precision="fast", backend="au
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"movie: expected a non-empty [t, y, x] array, got shape {shape}")
     memory = working_memory(max_memory)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    if device is None:  # where the model is: a UNet's parameters, or the CPU for a UNetWeights
+        device = next(model.parameters()).device if hasattr(model, "parameters") else model.device
     runner = make_runner(model, backend, device, precision)
     plan = plan_tiling(shape, tiling, patch_size=patch_size, memory=memory, bytes_per_voxel=runner.bytes_per_voxel,
                        max_window_voxels=runner.max_window_voxels, batching=runner.batching)
@@ -168,8 +167,9 @@ def segment_movie(movie, model, *, patch_size: int = 160, precision: str = "fast
     movie : array-like, shape (t, y, x)
         Raw movie: a NumPy array, an h5py dataset, a :class:`~exodeepfinder.io.movie.TiffFolder`...
         It is read block of frames by block of frames.
-    model : UNet
-        The network (see :func:`exodeepfinder.model.weights.load_unet`).
+    model : UNet or UNetWeights
+        The network (see :func:`exodeepfinder.model.weights.load_model`); a UNetWeights (where
+        PyTorch is not installed) runs with the OpenVINO backend.
     patch_size : int
         y/x window size of the reference tiling (multiple of 4, at least 56, default 160);
         the fast tiling chooses its own windows.

@@ -1,6 +1,7 @@
 """The ExoDeepFinder 3D U-Net and its weights.
 
-:mod:`.unet` (the network), :mod:`.keras_weights` (reading and writing the Keras HDF5 layout of
+:mod:`.unet` (the network), :mod:`.arrays` (its weights as arrays: the model where PyTorch is
+not installed), :mod:`.keras_weights` (reading and writing the Keras HDF5 layout of
 the official weights), :mod:`.weights` (which weights to use; :func:`~.weights.load_model`),
 :mod:`.download` (the official weights), :mod:`.precision` (arithmetic modes).
 PyTorch is imported only when the network itself is needed.
@@ -8,7 +9,8 @@ PyTorch is imported only when the network itself is needed.
 
 import importlib
 
-_LAZY = {"UNet": "unet", "load_keras_weights": "keras_weights", "save_keras_weights": "keras_weights"}
+_LAZY = {"UNet": "unet", "UNetWeights": "arrays", "load_keras_weights": "keras_weights",
+         "read_unet_arrays": "keras_weights", "save_keras_weights": "keras_weights"}
 
 
 def __getattr__(name):

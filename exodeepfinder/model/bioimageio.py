@@ -314,8 +314,9 @@ def export_bioimageio(output, weights=None, *, name: str = DEFAULT_NAME, authors
     if not authors or any(not a.strip() or "/" in a or "\\" in a for a in authors):
         raise InputError(f"authors: {authors!r}: give at least one name, without slashes")
     from ..events import match_events
-    from .weights import load_model
+    from .weights import load_model, require_torch
 
+    require_torch("export_bioimageio")  # the package holds PyTorch weights, checked by running them
     steps = 5
     report(progress, 0, steps)
     model = load_model(weights, "cpu")  # bad weights fail here, before the slow bioimageio import

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import torch
 
 from ..errors import InputError
 from ..io.atomic import atomic_output
 from ..io.h5 import open_h5_file
-from .unet import CONV_LAYERS, UNet
+from .arrays import CONV_LAYERS
 
 
 def _layer_order_key(name: str):
@@ -59,8 +58,11 @@ def read_keras_conv_weights(path) -> list[tuple[np.ndarray, np.ndarray]]:
     return layers
 
 
-def load_keras_weights(model: UNet, path) -> UNet:
-    """Load Keras HDF5 weights into ``model`` (in place) and return it.
+def read_unet_arrays(path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(weight, bias)`` float32 arrays of every convolution of an ExoDeepFinder U-Net weights file.
+
+    Weights are in the PyTorch layout ``[out, in, kt, ky, kx]``, in :data:`CONV_LAYERS` order.
+    No PyTorch needed: this is how every model is loaded (:func:`~.weights.load_model`).
 
     Raises
     ------
@@ -70,13 +72,29 @@ def load_keras_weights(model: UNet, path) -> UNet:
     layers = read_keras_conv_weights(path)
     if len(layers) != len(CONV_LAYERS):
         raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
+    arrays = []
+    for index, ((kernel, bias), (c_in, c_out, k)) in enumerate(zip(layers, CONV_LAYERS)):
+        expected = (k, k, k, c_in, c_out)
+        if kernel.shape != expected or bias.shape != (c_out,):
+            raise InputError(f"{path}: convolution {index + 1} has kernel shape {kernel.shape}, expected {expected}")
+        arrays.append((np.ascontiguousarray(kernel.transpose(4, 3, 0, 1, 2), np.float32),
+                       np.ascontiguousarray(bias, np.float32)))
+    return arrays
+
+
+def load_keras_weights(model, path):
+    """Load Keras HDF5 weights into ``model`` (a PyTorch UNet, in place) and return it.
+
+    Raises
+    ------
+    InputError
+        If the file is not an ExoDeepFinder U-Net weights file (wrong number or shapes of layers).
+    """
+    import torch
+
     with torch.no_grad():
-        for index, ((kernel, bias), conv) in enumerate(zip(layers, model.convs)):
-            expected = tuple(conv.weight.shape[2:]) + (conv.in_channels, conv.out_channels)
-            if kernel.shape != expected or bias.shape != (conv.out_channels,):
-                raise InputError(f"{path}: convolution {index + 1} has kernel shape {kernel.shape}, "
-                                 f"expected {expected}")
-            conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.transpose(4, 3, 0, 1, 2))))
+        for (weight, bias), conv in zip(read_unet_arrays(path), model.convs):
+            conv.weight.copy_(torch.from_numpy(weight))
             conv.bias.copy_(torch.from_numpy(bias))
     return model
 
@@ -104,9 +122,12 @@ def _keras_layer_names() -> list[tuple[str, int | None]]:
     return names
 
 
-def save_keras_weights(model: UNet, path) -> Path:
-    """Write the weights of ``model`` to ``path`` in the Keras 2 HDF5 layout (atomically)."""
+def save_keras_weights(model, path) -> Path:
+    """Write the weights of ``model`` (a UNet or UNetWeights) to ``path`` in the Keras 2 HDF5 layout (atomically)."""
+    from .arrays import unet_arrays
+
     path = Path(path)
+    arrays = unet_arrays(model)
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
         handle.attrs["backend"] = b"tensorflow"
         handle.attrs["keras_version"] = b"2.6.0"
@@ -120,9 +141,8 @@ def save_keras_weights(model: UNet, path) -> Path:
             if conv_index is None:
                 layer.attrs["weight_names"] = np.array([], dtype="S1")
                 continue
-            conv = model.convs[conv_index]
-            kernel = conv.weight.detach().cpu().float().numpy().transpose(2, 3, 4, 1, 0)
-            bias = conv.bias.detach().cpu().float().numpy()
+            weight, bias = arrays[conv_index]
+            kernel = weight.transpose(2, 3, 4, 1, 0)
             layer.attrs["weight_names"] = np.array([f"{name}/kernel:0".encode(), f"{name}/bias:0".encode()])
             inner = layer.create_group(name)
             inner.create_dataset("kernel:0", data=np.ascontiguousarray(kernel))

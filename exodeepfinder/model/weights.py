@@ -80,11 +80,21 @@ def resolve_weights(weights=None) -> tuple[Path, str]:
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+def require_torch(what: str):
+    """The ``torch`` module; InputError naming ``what`` (e.g. ``"device cuda"``) where PyTorch is not installed."""
+    from .arrays import import_torch
+
+    torch = import_torch()
+    if torch is None:
+        raise InputError(f"{what}: needs PyTorch, which is not installed (this installation runs the network "
+                         "on the CPU with OpenVINO; install PyTorch with 'pip install torch')")
+    return torch
+
+
 def pick_device(name: str = "auto"):
     """Return a torch.device for ``name`` in {'auto', 'cpu', 'cuda', 'mps'} ('auto': cuda, else mps, else cpu)."""
-    import torch
-
     name = (name or "auto").lower()
+    torch = require_torch(f"device {name}")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -114,9 +124,18 @@ def load_model(weights=None, device="auto"):
 
     Returns
     -------
-    UNet
-        In eval mode, on ``device``, with attributes ``weights_path`` (the file loaded),
-        ``weights_source`` (where it came from, e.g. ``"bundled default model"``) and ``device``.
+    UNet or UNetWeights
+        The PyTorch :class:`~exodeepfinder.model.unet.UNet` in eval mode on ``device``; where
+        PyTorch is not installed, a :class:`~exodeepfinder.model.arrays.UNetWeights` (the same
+        weights as arrays, for the OpenVINO backend on the CPU). Either has the attributes
+        ``weights_path`` (the file loaded), ``weights_source`` (where it came from, e.g.
+        ``"bundled default model"``) and ``device``.
+
+    Raises
+    ------
+    InputError
+        If the weights file is missing or not ExoDeepFinder U-Net weights, or if ``device`` is a
+        GPU where PyTorch is not installed.
 
     Examples
     --------
@@ -124,13 +143,19 @@ def load_model(weights=None, device="auto"):
     >>> model.weights_source
     'bundled default model'
     """
-    from .keras_weights import load_keras_weights
-    from .unet import UNet
+    from .arrays import UNetWeights, import_torch
+    from .keras_weights import read_unet_arrays
 
     path, source = resolve_weights(weights)
-    device = pick_device(device) if isinstance(device, str) else device
-    model = load_keras_weights(UNet(), path).to(device).eval()
-    model.weights_path, model.weights_source, model.device = path, source, device
+    model = UNetWeights(read_unet_arrays(path))
+    if import_torch() is not None:
+        device = pick_device(device) if isinstance(device, str) else device
+        model = model.to_torch().to(device)
+    elif str(device or "auto").lower() not in ("auto", "cpu"):
+        require_torch(f"device {device}")
+    model.weights_path, model.weights_source = path, source
+    if not isinstance(model, UNetWeights):
+        model.device = device
     return model
 
 
@@ -140,9 +165,3 @@ def describe_model(model) -> str:
     if path is None:
         return "weights: (given model)"
     return f"weights: {path} ({model.weights_source}); device: {model.device}"
-
-
-def load_unet(path=None, device="auto"):
-    """Deprecated: ``(model, device, source)`` for :func:`load_model`."""
-    model = load_model(path, device)
-    return model, model.device, f"{model.weights_path} ({model.weights_source})"

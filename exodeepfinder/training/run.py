@@ -11,12 +11,17 @@ Outputs (in the output folder):
   finished epoch, which ``resume=True`` continues from (a cancelled run loses at most the
   epoch under way).
 
+Run in several processes (``torchrun``, ``edf_train --gpus``), :func:`train` trains with
+DistributedDataParallel and only rank 0 writes these files: see
+:mod:`~exodeepfinder.training.distributed`.
+
 Weights files use the Keras 2 HDF5 layout of the official weights: ``edf_segment``, this
 package's loader and the reference ExoDeepFinder tools all read them.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -27,9 +32,10 @@ from typing import Callable
 from ..errors import InputError
 from ..io.atomic import atomic_output
 from .budget import TimeBudget
+from .distributed import Ranks, current_ranks
 from .dataset import check_patch_sizes, load_movies, memory_available, scan_dataset
 from .history import History, read_history, save_history, save_history_plot
-from .recipe import LOSSES, Recipe, get_recipe
+from .recipe import LOSSES, Recipe, default_loss, get_recipe
 from .trainer import Stage, Trainer, class_frequencies, expand_stages, keras_initialization, set_prior_bias
 
 FINAL_WEIGHTS = "net_weights_FINAL.h5"
@@ -61,9 +67,11 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
     patch_sizes, batch_sizes, random_shifts, n_epochs, n_steps : int or list of int, optional
         The stages (see :func:`~exodeepfinder.training.trainer.expand_stages`); None: the recipe's.
     loss : {"dice_ce", "tversky"}, optional
-        The recipe (:data:`~exodeepfinder.training.recipe.RECIPES`), named after its loss. None or
+        The recipe (:data:`~exodeepfinder.training.recipe.RECIPES`), named after its loss.
         "dice_ce": the default, which learns from random weights. "tversky": the reference
         ExoDeepFinder recipe, number for number (its stages, learning rate and initialisation).
+        None: "dice_ce", or "tversky" when starting from ``weights_path`` (fine-tuning; see
+        :data:`~exodeepfinder.training.recipe.FINE_TUNING_LOSS`), or the stopped run's when resuming.
     max_minutes : float, optional
         End within this many minutes (counted from the call, data loading included): the epochs
         of all stages are scaled from the measured speed (see :mod:`~exodeepfinder.training.budget`).
@@ -98,7 +106,13 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
         Save weights every this many epochs of a stage (and at the end of each stage).
     storage : {"auto", "memory", "disk"}
         Where the normalised movies are kept: in memory, or in memory maps in a temporary folder
-        of ``output``; "auto" uses memory when they take less than half of the free memory.
+        of ``output``; "auto" uses memory when they take less than half of the free memory
+        (shared by the training processes of the machine).
+
+    In a process of a multi-process run (a process group started, e.g. by ``torchrun``), every
+    process calls :func:`train` with the same arguments; see
+    :mod:`~exodeepfinder.training.distributed` for what each does. ``progress``, ``on_step``,
+    ``on_epoch`` and ``log`` are called on rank 0 only; all ranks return the history.
 
     Returns
     -------
@@ -106,24 +120,30 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
         All epochs of the run (including those done before a resume).
     """
     started = time.monotonic()
+    ranks = current_ranks()
+    if not ranks.main:  # one process reports
+        progress = on_step = on_epoch = log = None
     log = log or (lambda message: None)
     output = Path(output)
-    recipe = get_recipe(loss if loss is not None or not resume else _stopped_loss(output))
+    recipe = get_recipe(_loss(loss, output, resume, weights_path))
     options = {"patch_sizes": patch_sizes, "batch_sizes": batch_sizes, "random_shifts": random_shifts,
                "n_epochs": n_epochs, "n_steps": n_steps}
     setup = _prepare(dataset, output, recipe, options, weights_path, resume, overwrite, checkpoint_every)
+    if setup.state is not None and setup.state.get("world_size", 1) != ranks.world_size:
+        raise InputError(f"{output}: resume: the stopped run had {setup.state.get('world_size', 1)} training "
+                         f"process(es), not {ranks.world_size}")
     planner = None
     if max_minutes is not None:
         planner = TimeBudget(60.0 * max_minutes, setup.stages, steps_per_valid=steps_per_valid, started=started,
                              log=log)
     train_movies = valid_movies = []
-    cache = _storage_folder(setup.train_files, setup.valid_files, output, storage)
+    cache = _storage_folder(setup.train_files, setup.valid_files, output, storage, ranks.local_world_size)
     try:
         train_movies = load_movies(setup.train_files, cache_folder=cache)
         valid_movies = load_movies(setup.valid_files, cache_folder=cache)
         model = _initial_model(recipe, setup, output, weights_path, seed, train_movies, log)
         trainer = Trainer(model, train_movies, valid_movies, recipe=recipe, learning_rate=learning_rate,
-                          device=_device(device), precision=precision, seed=seed)
+                          device=_device(device, ranks), precision=precision, seed=seed, ranks=ranks)
         history = _restore(trainer, setup, output)
         _log_start(log, setup, trainer, recipe, cache, max_minutes)
         checkpoints = _Checkpoints(output, trainer, setup, planner, checkpoint_every, seed, on_epoch, log)
@@ -137,6 +157,20 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
     return _finish(trainer, history, output, started, log)
 
 
+def check_training(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=None, n_epochs=None,
+                   n_steps=None, loss: str | None = None, weights_path=None, resume: bool = False,
+                   overwrite: bool = False, checkpoint_every: int = 10) -> None:
+    """Raise the InputError :func:`train` would raise before reading any movie (e.g. before starting processes).
+
+    The arguments are those of :func:`train`. Creates ``output`` if all is well, as :func:`train` does.
+    """
+    output = Path(output)
+    recipe = get_recipe(_loss(loss, output, resume, weights_path))
+    options = {"patch_sizes": patch_sizes, "batch_sizes": batch_sizes, "random_shifts": random_shifts,
+               "n_epochs": n_epochs, "n_steps": n_steps}
+    _prepare(dataset, output, recipe, options, weights_path, resume, overwrite, checkpoint_every)
+
+
 @dataclass
 class _Setup:
     """What :func:`train` checked before reading any movie."""
@@ -147,6 +181,15 @@ class _Setup:
     stages: list        # the stages to run (the stopped run's plan when resuming)
     state: dict | None  # the stopped run's state when resuming
     loss: str
+
+
+def _loss(loss, output: Path, resume: bool, weights_path) -> str:
+    """The loss named, else the stopped run's when resuming, else the default (fine-tuning or not)."""
+    if loss is not None:
+        return loss
+    if resume and _stopped_loss(output) is not None:
+        return _stopped_loss(output)
+    return default_loss(fine_tuning=weights_path is not None)
 
 
 def _stopped_loss(output: Path) -> str | None:
@@ -229,12 +272,16 @@ def _initial_model(recipe: Recipe, setup: _Setup, output: Path, weights_path, se
     return model
 
 
-def _device(device):
+def _device(device, ranks: Ranks):
+    """The torch device; with several processes on CUDA, GPU ``local_rank`` of the machine."""
     import torch
 
     from ..model.weights import pick_device
 
-    return pick_device(device) if isinstance(device, str) else torch.device(device)
+    device = pick_device(device) if isinstance(device, str) else torch.device(device)
+    if ranks.distributed and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", ranks.local_rank)
+    return device
 
 
 def _restore(trainer: Trainer, setup: _Setup, output: Path) -> History:
@@ -242,6 +289,8 @@ def _restore(trainer: Trainer, setup: _Setup, output: Path) -> History:
     if setup.state is None:
         return History()
     trainer.load_state_dict(setup.state["trainer"])
+    if trainer.ranks.rank > 0:  # each rank continues its own patch draws
+        trainer.rng.bit_generator.state = json.loads(setup.state["rngs"][trainer.ranks.rank])
     history = read_history(output / HISTORY)[:setup.state["epochs"]]
     if len(history) != setup.state["epochs"]:
         raise InputError(f"{output / HISTORY}: holds {len(history)} epochs, the checkpoint {setup.state['epochs']}")
@@ -257,6 +306,9 @@ def _log_start(log, setup: _Setup, trainer: Trainer, recipe: Recipe, cache, max_
     if cache is not None:
         log(f"the movies do not fit in memory: normalised copies are kept in {cache} during training")
     dtype = str(trainer.autocast_dtype).replace("torch.", "") if trainer.autocast_dtype else "float32"
+    if trainer.ranks.distributed:
+        log(f"training processes (DistributedDataParallel): {trainer.ranks.world_size}, each drawing its own "
+            "batches: a step trains on this many batches at once")
     log(f"training on {trainer.device} ({dtype}), loss {recipe.loss}, learning rate {trainer.learning_rate:g} "
         f"({recipe.schedule}" + (f", {recipe.warmup_steps} warm-up steps" if recipe.warmup_steps else "") + "): "
         + describe_stages(setup.stages)
@@ -278,6 +330,11 @@ class _Checkpoints:
     def __call__(self, record, history, stage_done: bool) -> None:
         from ..model.keras_weights import save_keras_weights
 
+        ranks = self.trainer.ranks
+        # every rank's patch generator, for resuming (a collective: all ranks take part)
+        rngs = ranks.gather(self.trainer.state_dict()["rng"]) if ranks.distributed else None
+        if not ranks.main:
+            return
         stages = self.planner.stages if self.planner is not None else self.setup.stages
         save_history(history, self.output / HISTORY)
         f1 = ", ".join(f"{v:.3f}" for v in record.val_f1)
@@ -286,7 +343,8 @@ class _Checkpoints:
         _save_state(self.output / STATE, {
             "version": 2, "weights": self.trainer.model.state_dict(), "epochs": len(history),
             "requested": _stage_dicts(self.setup.requested), "stages": _stage_dicts(stages),
-            "trainer": self.trainer.state_dict(), "loss": self.setup.loss, "seed": self.seed})
+            "trainer": self.trainer.state_dict(), "loss": self.setup.loss, "seed": self.seed,
+            **({"world_size": ranks.world_size, "rngs": rngs} if ranks.distributed else {})})
         epoch_in_stage = record.epoch - sum(s.n_epochs for s in stages[:record.stage - 1])
         if stage_done or epoch_in_stage % self.checkpoint_every == 0:
             save_keras_weights(self.trainer.model, self.output / checkpoint_name(record.epoch))
@@ -298,6 +356,8 @@ class _Checkpoints:
 def _finish(trainer: Trainer, history: History, output: Path, started: float, log) -> History:
     from ..model.keras_weights import save_keras_weights
 
+    if not trainer.ranks.main:
+        return history
     save_keras_weights(trainer.model, output / FINAL_WEIGHTS)
     save_history(history, output / HISTORY)
     save_history_plot(history, output / HISTORY_PLOT)
@@ -325,19 +385,22 @@ def _stage_dicts(stages) -> list[dict]:
     return [dict(vars(stage)) for stage in stages]
 
 
-def _storage_folder(train_files, valid_files, output: Path, storage: str):
-    """Folder for memory maps of the normalised movies, or None to keep them in memory."""
+def _storage_folder(train_files, valid_files, output: Path, storage: str, processes: int = 1):
+    """Folder for memory maps of the normalised movies, or None to keep them in memory.
+
+    ``processes``: the training processes of this machine, each holding the movies.
+    """
     if storage == "memory":
         return None
     if storage == "auto":
         needed = sum(3 * m.shape[0] * m.shape[1] * m.shape[2] for m in train_files + valid_files)
         available = memory_available()
-        if available is None or needed <= MEMORY_SHARE * available:
+        if available is None or processes * needed <= MEMORY_SHARE * available:
             return None
     elif storage != "disk":
         raise ValueError(f"storage: expected 'auto', 'memory' or 'disk', got {storage!r}")
     return Path(tempfile.mkdtemp(prefix=".edf_train_cache_", dir=output))
 
 
-__all__ = ["train", "LOSSES", "FINAL_WEIGHTS", "HISTORY", "HISTORY_PLOT", "STATE", "checkpoint_name",
+__all__ = ["train", "check_training", "LOSSES", "FINAL_WEIGHTS", "HISTORY", "HISTORY_PLOT", "STATE", "checkpoint_name",
            "describe_stages"]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..model.precision import autocast_dtype, check_precision
 from ..progress import report
+from .distributed import SINGLE, Ranks, rank_seed_sequence
 from .history import EpochRecord, History
 from .loss import LOSS_FUNCTIONS
 from .metrics import class_scores
@@ -206,11 +207,14 @@ class Trainer:
         initial weights are the caller's.)
     prefetch : bool
         Draw the next batch in a background thread while the network works on this one.
+    ranks : Ranks, optional
+        This process's place among several training processes (see
+        :mod:`~exodeepfinder.training.distributed`); default: a single process.
     """
 
     def __init__(self, model, train_movies, valid_movies, *, recipe: Recipe | None = None,
                  learning_rate: float | None = None, device="cpu", precision: str = "fast", seed=None,
-                 prefetch: bool = True):
+                 prefetch: bool = True, ranks: Ranks | None = None):
         import torch
 
         check_precision(precision)
@@ -229,10 +233,15 @@ class Trainer:
         self.channels_last = self.device.type in ("cpu", "cuda")
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last_3d)
+        self.ranks = SINGLE if ranks is None else ranks
+        # the network the training steps run: the model, or the model in DistributedDataParallel
+        # (same parameters; rank 0's initial weights are copied to every rank)
+        self.network = self.ranks.wrap(self.model, self.device)
         self.prefetch = prefetch
-        seeds = np.random.SeedSequence(seed)
-        self.rng = np.random.default_rng(seeds)
-        self._valid_seed = int(seeds.generate_state(1)[0])
+        if seed is None:  # fresh entropy; rank 0's for all ranks, so that they share the validation batches
+            seed = self.ranks.broadcast(np.random.SeedSequence().entropy)
+        self.rng = np.random.default_rng(rank_seed_sequence(seed, self.ranks.rank))
+        self._valid_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
 
     # -- state, for resuming ------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -280,12 +289,12 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _logits(self, frames):
+    def _logits(self, frames, network=None):
         """Class logits (float32) of a batch; a model with a softmax output gives log-probabilities."""
         import torch
 
         with self._autocast():
-            outputs = self.model(frames)
+            outputs = (self.model if network is None else network)(frames)
         outputs = outputs.float()
         if getattr(self.model, "softmax", False):
             outputs = torch.log(outputs.clamp_min(1e-12))
@@ -301,7 +310,7 @@ class Trainer:
                 group["lr"] = learning_rate
         frames, labels = self._to_device(batch if isinstance(batch, tuple) else self._tensors(batch))
         self.optimizer.zero_grad(set_to_none=True)
-        logits = self._logits(frames)
+        logits = self._logits(frames, self.network)
         loss = self.loss_function(logits, labels)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -315,19 +324,30 @@ class Trainer:
         return float(loss.detach()), float(accuracy)
 
     def validate(self, batches) -> dict:
-        """Loss (mean over batches), accuracy and per-class scores over all voxels of ``batches``."""
+        """Loss (mean over batches), accuracy and per-class scores over all voxels of ``batches``.
+
+        With several processes, each scores its share of ``batches`` (the same on every rank) and
+        every rank returns the scores of all of them.
+        """
         import torch
 
         self.model.eval()
-        losses, confusion = [], np.zeros((N_CLASSES, N_CLASSES), np.int64)
+        batches = list(batches)
+        losses, confusion = {}, np.zeros((N_CLASSES, N_CLASSES), np.int64)
+        mine = range(self.ranks.rank, len(batches), self.ranks.world_size)
         with torch.inference_mode():
-            for batch in batches:
-                frames, labels = self._to_device(self._tensors(batch))
+            for index in mine:
+                frames, labels = self._to_device(self._tensors(batches[index]))
                 logits = self._logits(frames)
-                losses.append(float(self.loss_function(logits, labels)))
+                losses[index] = float(self.loss_function(logits, labels))
                 pairs = labels.long().flatten() * N_CLASSES + logits.argmax(dim=1).flatten()
                 confusion += torch.bincount(pairs, minlength=N_CLASSES * N_CLASSES).cpu().numpy().reshape(
                     N_CLASSES, N_CLASSES)
+        if self.ranks.distributed:
+            shares = self.ranks.gather((losses, confusion))
+            losses = {index: loss for share, _ in shares for index, loss in share.items()}
+            confusion = sum(share for _, share in shares)
+        losses = [losses[index] for index in sorted(losses)]  # in batch order: the same mean as one process
         scores = class_scores(confusion)
         scores["loss"] = float(np.mean(losses)) if losses else float("nan")
         return scores
@@ -433,6 +453,10 @@ class _Run:
         while len(self.history) < self.epoch_end(stage_index):
             started = self.clock()
             losses, accuracies = self.run_epoch(stage_index, sampler)
+            if trainer.ranks.distributed:  # the epoch's steps on all ranks
+                shares = trainer.ranks.gather((losses, accuracies))
+                losses = [loss for share, _ in shares for loss in share]
+                accuracies = [accuracy for _, share in shares for accuracy in share]
             steps_seconds = self.clock() - started
             valid = trainer.validate(valid_batches) if valid_batches else None
             record = self.epoch_record(stage_index, losses, accuracies, valid, self.clock() - started)
@@ -477,6 +501,8 @@ class _Run:
         """Let the planner change the epochs (and steps) of this stage and the next ones."""
         epochs_done = len(self.history) - (self.epoch_end(stage_index) - self.stages[stage_index].n_epochs)
         self.stages = self.planner.replan(self.stages, stage_index, epochs_done, steps_done)
+        if self.trainer.ranks.distributed:  # measured speeds differ a little: all ranks follow rank 0's plan
+            self.stages = self.planner.stages = self.trainer.ranks.broadcast(self.stages)
         self.done_steps = int(sum(s.n_epochs * s.n_steps for s in self.stages[:stage_index])
                               + epochs_done * self.stages[stage_index].n_steps + steps_done)
 
