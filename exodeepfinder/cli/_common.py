@@ -165,11 +165,21 @@ def _one_line_usage_error(parser: argparse.ArgumentParser, message: str):
     parser.exit(EXIT_INPUT_ERROR, f"error: {' '.join(message.split())} (see {parser.prog} --help)\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless its help already says it or there is none to show."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser(module, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """Create (or fill) the argument parser of a command module."""
     if parser is None:
         parser = argparse.ArgumentParser(prog=f"edf_{module.NAME}", description=module.__doc__,
-                                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                         formatter_class=HelpFormatter)
     parser.error = _one_line_usage_error.__get__(parser)
     module.add_arguments(parser)
     if getattr(module, "BATCH_PATHS", None) is not None:

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from .. import __version__
-from ._common import _one_line_usage_error, build_parser, execute, no_arguments, open_form_window
+from ._common import HelpFormatter, _one_line_usage_error, build_parser, execute, no_arguments, open_form_window
 
 #: Subcommands in pipeline order (module names in exodeepfinder.cli).
 COMMANDS = [
@@ -47,7 +47,7 @@ def build_main_parser() -> argparse.ArgumentParser:
         summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
         aliases = [module.NAME.replace("_", "-")] if "_" in module.NAME else []
         sub = commands.add_parser(module.NAME, aliases=aliases, help=summary, description=module.__doc__,
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                  formatter_class=HelpFormatter)
         build_parser(module, sub)
     return parser
 
