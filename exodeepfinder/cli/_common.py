@@ -142,7 +142,7 @@ def load_model_once(args):
     from ..io.h5 import open_h5_file
     from ..model.weights import describe_model, load_model, resolve_weights
 
-    path, _ = resolve_weights(args.model_weights)
+    path, source = resolve_weights(args.model_weights)
     key = (str(path), path.stat().st_mtime_ns, args.device)
     if key not in _LOADED:
         open_h5_file(path, "weights file").close()
@@ -155,6 +155,7 @@ def load_model_once(args):
             raise InputError(f"{path}: not ExoDeepFinder U-Net weights ({type(err).__name__}: "
                              f"{' '.join(str(err).split())[:200]})") from None
     model = _LOADED[key]
+    model.weights_source = source  # the same file may have been named otherwise for an earlier folder
     print(describe_model(model), flush=True)
     return model
 
