@@ -16,22 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown CPU"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
 
 
 def make_batch(folder: Path, n_movies: int, shape) -> None:

@@ -43,7 +43,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scores  # noqa: E402  (bench/scores.py)
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
 
 #: Peak event brightness of each level (photons in the centre pixel).
 BRIGHTNESS = {"50": 50.0, "150": 150.0, "500": 500.0, "2000": 2000.0}
@@ -148,18 +148,6 @@ def resolve_models(entries, official=None) -> list:
 
 def file_digest(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    import platform
-
-    return platform.processor() or "unknown CPU"
 
 
 def measure_movie(model, simulation, *, backend: str, tolerance: float) -> dict:

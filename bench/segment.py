@@ -24,13 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
 
 WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared/data/net_weights_FINAL.h5"
 MODES = {
@@ -49,16 +51,6 @@ def make_movie(path, frames, height, width):
     simulation = simulate_movie((frames, height, width), n_events=int(20 * density),
                                 n_spots=int(min(40 * height * width / 128 ** 2, 2000)), seed=0)
     write_h5(path, simulation.movie)
-
-
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_mode(movie_path, mode, device, threads, max_memory):

@@ -2,9 +2,11 @@
 weights on every rank, validation shared out and gathered, files written once, and one process in a
 process group trains exactly as a plain run."""
 
+import functools
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -138,6 +140,17 @@ def train_in_process(ranks, dataset, output, stop_after_steps, resume):
           seed=SEED, precision="fp32", checkpoint_every=1, progress=progress, resume=resume)
 
 
+def assert_same_outputs(expected: Path, actual: Path, assert_equal) -> None:
+    """Every dataset (but the timings) of the final weights and the history of two runs: ``assert_equal``."""
+    for name in (FINAL_WEIGHTS, HISTORY):
+        with h5py.File(expected / name) as first, h5py.File(actual / name) as second:
+            names = []
+            first.visit(names.append)
+            for key in names:
+                if isinstance(first[key], h5py.Dataset) and key != "seconds":
+                    assert_equal(first[key][()], second[key][()], err_msg=f"{name}: {key}")
+
+
 @pytest.mark.slow
 def test_two_processes_resume_as_if_never_stopped(dataset, tmp_path):
     run_in_processes(train_in_process, 2, dataset, tmp_path / "straight", None, False, backend="gloo",
@@ -148,13 +161,7 @@ def test_two_processes_resume_as_if_never_stopped(dataset, tmp_path):
     assert len(read_history(tmp_path / "stopped" / HISTORY)) == 1
     run_in_processes(train_in_process, 2, dataset, tmp_path / "stopped", None, True, backend="gloo",
                      device_type="cpu")
-    for name in (FINAL_WEIGHTS, HISTORY):
-        with h5py.File(tmp_path / "straight" / name) as straight, h5py.File(tmp_path / "stopped" / name) as resumed:
-            names = []
-            straight.visit(names.append)
-            for key in names:
-                if isinstance(straight[key], h5py.Dataset) and key != "seconds":
-                    np.testing.assert_array_equal(straight[key][()], resumed[key][()], err_msg=f"{name}: {key}")
+    assert_same_outputs(tmp_path / "straight", tmp_path / "stopped", np.testing.assert_array_equal)
 
 
 @pytest.mark.slow
@@ -165,13 +172,7 @@ def test_torchrun_one_process_writes_the_weights_of_a_plain_run(dataset, tmp_pat
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1",
                     "-m", "exodeepfinder.train", *argv, "-o", str(tmp_path / "torchrun")], check=True, env=environment,
                    capture_output=True, text=True, timeout=300)
-    for name in (FINAL_WEIGHTS, HISTORY):
-        with h5py.File(tmp_path / "plain" / name) as plain, h5py.File(tmp_path / "torchrun" / name) as launched:
-            names = []
-            plain.visit(names.append)
-            for key in names:
-                if isinstance(plain[key], h5py.Dataset) and key != "seconds":
-                    # another process: the same arithmetic up to the order of float reductions, which
-                    # depends on the machine's state (threads, memory alignment), not on the code path
-                    np.testing.assert_allclose(plain[key][()], launched[key][()], rtol=1e-3, atol=1e-5,
-                                               err_msg=f"{name}: {key}")
+    # another process: the same arithmetic up to the order of float reductions, which depends on
+    # the machine's state (threads, memory alignment), not on the code path
+    assert_same_outputs(tmp_path / "plain", tmp_path / "torchrun",
+                        functools.partial(np.testing.assert_allclose, rtol=1e-3, atol=1e-5))
