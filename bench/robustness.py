@@ -165,8 +165,37 @@ def measure_movie(model, simulation, *, backend: str, tolerance: float) -> dict:
     return {**{k: matching.summary[k] for k in ("tp", "fp", "fn")}, "n_true": len(truth),
             "seconds_detect": seconds,
             "detected": [[float(r.t), float(r.y), float(r.x), float(r.score), int(r.cluster_size),
-                          float(r.peak_dff), kind] for r, kind in zip(detected.itertuples(), on)],
+                          float(r.peak_dff), kind, float(r.probability), float(r.peak_snr), float(r.decay_ratio)]
+                         for r, kind in zip(detected.itertuples(), on)],
             "truth": truth[["t", "y", "x"]].astype(float).to_numpy().tolist()}
+
+
+def rescore(records, event_rate: float) -> int:
+    """Score anew, in place, the events of records written before ``exodeepfinder.events.score``.
+
+    Their ``score`` was the mean event probability: it becomes ``probability``, and the events are
+    measured again in their re-simulated movie (same seed) and scored as ``detect`` now does
+    (``measure_events``, ``score_events``; the events themselves, found with no min_score, are
+    the same). Returns the number of records updated.
+    """
+    from exodeepfinder.events.measure import measure_events
+    from exodeepfinder.events.score import score_events
+
+    updated = 0
+    for record in records:
+        if not record["detected"] or len(record["detected"][0]) == len(scores.DETECTED_COLUMNS):
+            continue
+        cell = Cell(record["cell"], record["brightness"], record["kinetics"], record["camera"])
+        base_seed = record["seed"] - SEED_STRIDE * record["movie"] - cell.index
+        simulation = simulate_cell(cell, record["movie"], record["shape"], event_rate, base_seed)
+        old = scores.detected_table(record).drop(columns="probability").rename(columns={"score": "probability"})
+        new = score_events(measure_events(simulation.movie, old[["t", "y", "x", "probability"]]))
+        record["detected"] = [[r.t, r.y, r.x, float(s), int(r.cluster_size), float(d), r.on, r.probability,
+                               float(snr), float(ratio)]
+                              for r, s, d, snr, ratio in zip(old.itertuples(), new["score"], new["peak_dff"],
+                                                             new["peak_snr"], new["decay_ratio"])]
+        updated += 1
+    return updated
 
 
 def record_key(record) -> tuple:
@@ -375,7 +404,13 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true",
                         help="keep the results in --out, measure what is missing, rewrite the report")
     parser.add_argument("--overwrite", action="store_true", help="start again: discard the results in --out")
+    parser.add_argument("--rescore", action="store_true",
+                        help="with --resume: only score the events of the records written before "
+                             "exodeepfinder.events.score as detect now does (re-simulating their movies), rewrite "
+                             "results.jsonl and the report; give the grid options of the run that wrote them")
     args = parser.parse_args(argv)
+    if args.rescore and not args.resume:
+        parser.error("--rescore: needs --resume")
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, value)
@@ -401,7 +436,15 @@ def main(argv=None):
     print(f"{len(cells)} cells x {args.movies_per_cell} movie(s) of {' x '.join(map(str, args.shape))} x "
           f"{len(models)} model(s); seeds {args.base_seed} + {SEED_STRIDE} k + cell", flush=True)
     start = time.perf_counter()
-    records = run(args, models, cells, results_path)
+    if args.rescore:
+        from exodeepfinder.io.atomic import atomic_output
+
+        records = scores.read_results(results_path)
+        print(f"rescored {rescore(records, args.event_rate)} of {len(records)} records", flush=True)
+        with atomic_output(results_path, overwrite=True) as scratch:
+            scratch.write_text("".join(json.dumps(record) + "\n" for record in records))
+    else:
+        records = run(args, models, cells, results_path)
     print(f"wall time {(time.perf_counter() - start) / 60:.1f} min\n")
     print(report(records, [label for label, _ in models], cells, args))
 

@@ -5,8 +5,8 @@ movie and model, the detected events with their ``score`` and the simulated trut
 model, pooled over all the movies:
 
 - the precision-recall curve over ``min_score`` (``detect(..., min_score=s)`` keeps the events whose
-  score, their mean event probability, is at least ``s``; dropping events after clustering gives the
-  same events): a table at several thresholds and the threshold of the best F1. Every threshold
+  ``score`` (:mod:`exodeepfinder.events.score`) is at least ``s``; dropping events after detection
+  gives the same events): a table at several thresholds and the threshold of the best F1. Every threshold
   re-matches the kept events to the truth (tolerance 5), movie by movie;
 - the scores of true events (detections matched to a simulated event) against those of false events,
   by what each false event lies on (:func:`classify_detections`): a distractor of the simulator
@@ -34,11 +34,13 @@ DISTRACTOR_KINDS = ("flash", "flicker", "moving", "arriving_leaving", "docked")
 #: What a false event can lie on, in the order of :func:`classify_detections`' rules.
 FALSE_KINDS = ("event_tail", "docked_then_fused") + DISTRACTOR_KINDS + ("hot_pixel", "background")
 #: Thresholds of the reported table (the best-F1 threshold is added).
-REPORTED_THRESHOLDS = (0.5, 0.9, 0.95, 0.99, 0.995, 0.999)
+REPORTED_THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)
 #: Columns of the detected events in ``results.jsonl`` (``on``: what the event lies on, :func:`classify_detections`).
-DETECTED_COLUMNS = ["t", "y", "x", "score", "cluster_size", "peak_dff", "on"]
+#: Records written before ``exodeepfinder.events.score`` have the first seven only, and their
+#: ``score`` was the mean event probability (``bench/robustness.py --rescore`` updates them).
+DETECTED_COLUMNS = ["t", "y", "x", "score", "cluster_size", "peak_dff", "on", "probability", "peak_snr", "decay_ratio"]
 #: Event features compared as rankings of true against false events (AUC).
-RANKINGS = ("score", "cluster_size", "peak_dff")
+RANKINGS = ("score", "probability", "cluster_size", "peak_dff", "peak_snr", "decay_ratio")
 #: A hot pixel explains a false event within this many pixels of it (any frame).
 HOT_PIXEL_REACH = 3.0
 
@@ -138,6 +140,13 @@ def pooled_pr_curve(movies, thresholds, tolerance: float = 5, feature: str = "sc
     return pd.DataFrame(rows)
 
 
+def detected_table(record) -> pd.DataFrame:
+    """The detected events of a record, with every column of :data:`DETECTED_COLUMNS` (NaN if not recorded)."""
+    rows = record["detected"]
+    width = len(rows[0]) if rows else len(DETECTED_COLUMNS)
+    return pd.DataFrame(rows, columns=DETECTED_COLUMNS[:width]).reindex(columns=DETECTED_COLUMNS)
+
+
 def read_results(path) -> list:
     """The records of ``results.jsonl`` (a last line cut short by a killed run is skipped)."""
     records = []
@@ -168,7 +177,7 @@ def analyse(records, tolerance: float = 5, n_thresholds: int = 200):
     curves, reported, alternatives, statistics = [], [], [], []
     for model in dict.fromkeys(r["model"] for r in records):
         mine = [r for r in records if r["model"] == model]
-        movies = [(pd.DataFrame(r["detected"], columns=DETECTED_COLUMNS),
+        movies = [(detected_table(r),
                    pd.DataFrame(r["truth"], columns=["t", "y", "x"])) for r in mine]
         detected = pd.concat([d for d, _ in movies], ignore_index=True)
         scores = detected["score"].to_numpy(float)
@@ -213,7 +222,8 @@ def analyse(records, tolerance: float = 5, n_thresholds: int = 200):
                 row[f"AUC {feature}"] = float("nan") if kind == "true events" else \
                     auc(feature_values[true & np.isfinite(feature_values)],
                         feature_values[chosen & np.isfinite(feature_values)])
-            row["share of scores = 1"] = float(np.mean(values >= 1.0)) if len(values) else float("nan")
+            probabilities = detected.loc[chosen, "probability"].to_numpy(float)
+            row["share of probabilities = 1"] = float(np.mean(probabilities >= 1.0)) if len(values) else float("nan")
             statistics.append(row)
     return (pd.concat(curves, ignore_index=True), pd.DataFrame(reported), pd.DataFrame(alternatives),
             pd.DataFrame(statistics))
@@ -251,13 +261,10 @@ def scores_figure(curves: pd.DataFrame, records):
                title=f"{model}: precision-recall over min_score")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
-        detected = pd.concat([pd.DataFrame(r["detected"], columns=DETECTED_COLUMNS)
-                              for r in records if r["model"] == model], ignore_index=True)
+        detected = pd.concat([detected_table(r) for r in records if r["model"] == model], ignore_index=True)
         kinds = ["event"] + [k for k in FALSE_KINDS if (detected["on"] == k).any()]
-        # a logit axis spreads the scores near 1; scores of exactly 1 are drawn at 1 - 1e-4
-        values = [np.clip(detected.loc[detected["on"] == k, "score"].to_numpy(float), 0.3, 1 - 1e-4) for k in kinds]
+        values = [detected.loc[detected["on"] == k, "score"].to_numpy(float) for k in kinds]
         ax = axes[row, 1]
-        ax.set_xscale("logit")
         ax.boxplot(values, orientation="horizontal", showfliers=False, widths=0.6)
         rng = np.random.default_rng(0)
         for i, v in enumerate(values, start=1):
@@ -266,10 +273,7 @@ def scores_figure(curves: pd.DataFrame, records):
         ax.set_yticks(range(1, len(kinds) + 1), [f"{'true event' if k == 'event' else k} ({len(v)})"
                                                  for k, v in zip(kinds, values)])
         ax.invert_yaxis()
-        ticks = [0.5, 0.9, 0.99, 0.999, 0.9999]
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks[:-1]] + ["1"])
-        ax.set_xticks([], minor=True)
-        ax.set(xlabel="event score (mean event probability; logit axis, 1 drawn at 0.9999)", xlim=(0.3, 1 - 5e-5),
+        ax.set(xlabel="event score", xlim=(-0.02, 1.02),
                title=f"{model}: scores of true events, and of false ones by what they lie on")
         ax.grid(alpha=0.3, axis="x")
     return figure
@@ -292,7 +296,8 @@ def write_report(folder, records, tolerance: float = 5, overwrite: bool = True) 
         "event scores higher than a false one of that group):",
         markdown(statistics),
         "Best F1 if the events were thresholded on another feature instead of the score "
-        "(`cluster_size`: voxels; `peak_dff`: peak dF/F0 measured by `detect`, events without one kept):",
+        "(`probability`: mean event probability of the cluster; `cluster_size`: voxels; `peak_dff`, `peak_snr`, "
+        "`decay_ratio`: measured by `detect`, events without one kept):",
         markdown(alternatives),
     ]) + "\n"
     write_csv(curves, folder / "scores_pr.csv", overwrite=overwrite)

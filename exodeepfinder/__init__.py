@@ -20,8 +20,8 @@ Movies and files
 The model
     :func:`load_model`, :func:`download_weights`
 Detection
-    :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`event_trace`, :func:`detect`,
-    :func:`evaluate`
+    :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`score_events`, :func:`event_trace`,
+    :func:`detect`, :func:`evaluate`
 Training
     :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
     :func:`structure_training_dataset`, :func:`train`
@@ -65,6 +65,7 @@ _API = {
     "find_events": ("exodeepfinder.events.cluster", "cluster_events"),
     "measure_events": ("exodeepfinder.events.measure", "measure_events"),
     "event_trace": ("exodeepfinder.events.measure", "event_trace"),
+    "score_events": ("exodeepfinder.events.score", "score_events"),
     "evaluate": ("exodeepfinder.events.evaluate", "match_events"),
     "events_to_labels": ("exodeepfinder.events.targets", "events_to_labels"),
     "detect_spots": ("exodeepfinder.training_data.spots", "detect_spots"),
@@ -95,6 +96,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .events.cluster import cluster_events as find_events  # noqa: F401
     from .events.evaluate import match_events as evaluate  # noqa: F401
     from .events.measure import event_trace, measure_events  # noqa: F401
+    from .events.score import score_events  # noqa: F401
     from .events.targets import events_to_labels  # noqa: F401
     from .io.events import read_events, write_events  # noqa: F401
     from .io.movie import open_movie, read_movie  # noqa: F401

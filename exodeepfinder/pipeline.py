@@ -90,8 +90,8 @@ class Detection:
     Attributes
     ----------
     events : DataFrame
-        One row per event: ``t, y, x, class_label, cluster_size, obj_id, score`` and the
-        measurement columns of :func:`~exodeepfinder.events.measure.measure_events`.
+        One row per event: ``t, y, x, class_label, cluster_size, obj_id, score, probability``
+        and the measurement columns of :func:`~exodeepfinder.events.measure.measure_events`.
     labels : ndarray of int8 (t, y, x) or None
         The segmentation (None when it was streamed to a file).
     scores : ndarray of float16 (t, 3, y, x) or None
@@ -128,8 +128,12 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
         With ``segmentation``: replace an existing file (default: FileExistsError).
     patch_size, precision, backend, tiling, max_memory
         See :func:`segment`.
-    cluster_radius, min_size, min_score
+    cluster_radius, min_size
         See :func:`~exodeepfinder.events.cluster.cluster_events`.
+    min_score : float, optional
+        Drop the events whose ``score`` is lower (see :mod:`~exodeepfinder.events.score`: the
+        network's mean event probability, lowered for events that barely rise above the noise
+        or do not last beyond one frame).
     offset : float
         Camera baseline subtracted before measuring (see :func:`~exodeepfinder.events.measure.measure_events`).
     pixel_size : float or (float, float), optional
@@ -144,6 +148,8 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     -------
     Detection
         ``events``, and ``labels`` and ``scores`` (in memory) or ``segmentation`` (the file).
+        Each event has its ``score``, its ``probability`` (the mean event probability of its
+        cluster) and the measurements of :func:`~exodeepfinder.events.measure.measure_events`.
         When the pixel size and frame interval are known, the events also have their positions
         and measurements in micrometres and seconds (``t_s, y_um, x_um``... see
         :func:`~exodeepfinder.events.measure.add_physical_units`).
@@ -157,6 +163,7 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     """
     from .events.cluster import cluster_events
     from .events.measure import add_physical_units, measure_events
+    from .events.score import score_events
     from .inference import segment_movie
     from .io.movie import as_movie
 
@@ -170,20 +177,21 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     options = dict(patch_size=patch_size, precision=precision, return_scores=True,
                    progress=within(progress, 0, _SEGMENT_SHARE), backend=backend, tiling=tiling,
                    max_memory=max_memory)
-    cluster_options = dict(cluster_radius=cluster_radius, min_size=min_size, min_score=min_score,
+    cluster_options = dict(cluster_radius=cluster_radius, min_size=min_size,
                            progress=within(progress, _SEGMENT_SHARE, _CLUSTER_SHARE))
     measure_progress = within(progress, _CLUSTER_SHARE, 100)
+
+    def measure_and_score(found):
+        found = score_events(measure_events(movie, found, offset=offset, progress=measure_progress), min_score)
+        return add_physical_units(found, pixel_size=pixel_size, frame_interval=frame_interval)
+
     if segmentation is None:
         labels, scores = segment_movie(movie, model, **options)
-        events = cluster_events(labels, scores=scores, **cluster_options)
-        events = measure_events(movie, events, offset=offset, progress=measure_progress)
-        events = add_physical_units(events, pixel_size=pixel_size, frame_interval=frame_interval)
+        events = measure_and_score(cluster_events(labels, scores=scores, **cluster_options))
         report(progress, 100, 100)
         return Detection(events, labels, scores)
     events = _detect_to_file(movie, model, Path(segmentation), save_scores, overwrite, options, cluster_options,
-                             lambda found: add_physical_units(measure_events(movie, found, offset=offset,
-                                                                             progress=measure_progress),
-                                                              pixel_size=pixel_size, frame_interval=frame_interval))
+                             measure_and_score)
     report(progress, 100, 100)
     return Detection(events, segmentation=Path(segmentation))
 

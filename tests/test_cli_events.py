@@ -80,12 +80,16 @@ def test_generate_annotation_with_scores_filters_and_measurements(tmp_path, simu
     assert "wrote 8 events" in out and "annotation_measurements.csv" in out
     events = read_events(folder / "annotation.xml")
     assert list(events.columns) == ["t", "y", "x", "class_label", "obj_id", "cluster_size", "score"]
-    assert (events["cluster_size"] == 63).all() and np.allclose(events["score"], 0.8, atol=1e-3)
+    assert (events["cluster_size"] == 63).all()
     np.testing.assert_allclose(events[["y", "x"]].to_numpy(),
                                simulation.events.sort_values("t")[["y", "x"]].round().to_numpy(), atol=0.01)
     measured = pd.read_csv(folder / "annotation_measurements.csv")
-    assert {"decay_tau", "peak_dff", "spot_sigma", "measure_note"} <= set(measured.columns)
+    assert {"decay_tau", "peak_dff", "peak_snr", "decay_ratio", "spot_sigma", "measure_note"} <= set(measured.columns)
     assert (measured["measure_note"] == "ok").mean() >= 0.75
+    # measured: the score of exodeepfinder detect; these true events keep most of their probability
+    assert np.allclose(measured["probability"], 0.8, atol=1e-3)
+    np.testing.assert_allclose(events["score"], measured["score"], atol=1e-3)
+    assert (measured["score"] <= measured["probability"]).all() and measured["score"].median() >= 0.6
     # CSV output, and filters
     assert generate_annotation.main(["-s", str(segmentation), "-a", str(folder / "big.csv"), "--min_size", "64"]) == 0
     assert "no events found" in capsys.readouterr().out

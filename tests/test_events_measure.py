@@ -87,3 +87,18 @@ def test_lazy_hdf5_movie_gives_the_same_measurements(tmp_path, isolated_events):
     in_memory = measure_events(sim.movie, events)
     assert list(lazy.index) == list(events.index)
     pd.testing.assert_frame_equal(lazy, in_memory)
+
+
+def test_peak_snr_and_decay_ratio_on_a_known_noise_and_decay():
+    """Rise over the noise of the disk mean (Gaussian pixel noise of known sigma), and the decay a frame later."""
+    rng = np.random.default_rng(0)
+    n_frames, size, tau, noise = 30, 33, 2.5, 5.0
+    yy, xx = np.mgrid[0:size, 0:size]
+    spot = np.exp(-((yy - 16) ** 2 + (xx - 16) ** 2) / (2 * 1.5 ** 2))
+    time = np.arange(n_frames) - 10.0
+    movie = 100 + 300 * np.where(time >= 0, np.exp(-np.clip(time, 0, None) / tau), 0)[:, None, None] * spot
+    movie = movie + rng.normal(0, noise, movie.shape)
+    measured = measure_events(movie, make_events([10], [16], [16])).iloc[0]
+    disk_pixels = ((yy - 16) ** 2 + (xx - 16) ** 2 <= 9).sum()
+    assert measured["peak_snr"] == pytest.approx(measured["peak_df"] / (noise / np.sqrt(disk_pixels)), rel=0.15)
+    assert measured["decay_ratio"] == pytest.approx(np.exp(-1 / tau), abs=0.1)

@@ -7,8 +7,10 @@ folder). For each movie it writes, beside it:
 
 - {movie.stem}_segmentation.h5: labels (0 background, 1 bright spot, 2 event) as `dataset`,
   with --save_scores also the class probabilities as `scores` [t, 3, y, x];
-- {movie.stem}_events.csv: one row per event: t (frame), y, x, cluster_size, score (mean event
-  probability) and the measurements (f0, peak_dff, decay_tau, duration, spot_sigma...); when
+- {movie.stem}_events.csv: one row per event: t (frame), y, x, cluster_size, score (0-1: the
+  mean event probability, lowered for events that barely rise above the noise or last one
+  frame), probability (the mean event probability) and the measurements (f0, peak_dff, peak_snr,
+  decay_ratio, decay_tau, duration, spot_sigma...); when
   the movie file gives its pixel size and frame interval, also t_s, y_um, x_um, decay_tau_s,
   duration_s and spot_sigma_um (seconds and micrometres);
 - {movie.stem}_events.xml: the same events as a reference ExoDeepFinder annotation;
@@ -54,7 +56,9 @@ def add_arguments(parser):
     parser.add_argument("-cr", "--cluster_radius", type=float, default=5, help="clustering radius (voxels)")
     parser.add_argument("--min_size", type=int, default=DEFAULT_MIN_SIZE,
                         help="drop events of fewer voxels (spurious detections are small)")
-    parser.add_argument("--min_score", type=float, default=None, help="drop events with a lower mean probability")
+    parser.add_argument("--min_score", type=float, default=None,
+                        help="drop events with a lower score (0-1): the mean event probability, lowered for "
+                        "events that barely rise above the noise or last one frame")
     parser.add_argument("--offset", type=float, default=0.0,
                         help="camera baseline (counts) subtracted before measuring F0 and dF/F0")
     parser.add_argument("--gallery_size", type=int, default=40, help="events shown in the gallery (0: no gallery)")
@@ -110,7 +114,7 @@ def _check_options(args) -> None:
     if args.min_size is not None and args.min_size < 0:
         raise InputError(f"--min_size: must be >= 0, got {args.min_size}")
     if args.min_score is not None and not 0 <= args.min_score <= 1:
-        raise InputError(f"--min_score: must be between 0 and 1 (a probability), got {args.min_score:g}")
+        raise InputError(f"--min_score: must be between 0 and 1, got {args.min_score:g}")
 
 
 def run(args):

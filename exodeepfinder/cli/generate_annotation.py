@@ -6,7 +6,9 @@ reference) and each cluster becomes one event at its centre, with its size in vo
 --save_scores), its mean event probability (``score``). --min_size and --min_score drop small or
 unsure clusters (spurious detections are mostly small). With --movie, each event is also measured
 in the movie (ΔF/F0, rise, decay time, duration, spot size); the measurements are written as extra
-CSV columns (beside an XML annotation, in ``<annotation>_measurements.csv``).
+CSV columns (beside an XML annotation, in ``<annotation>_measurements.csv``), and an event's
+``score`` becomes the one ``exodeepfinder detect`` gives (the mean event probability, now in
+``probability``, lowered for events that barely rise above the noise or last one frame).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def add_arguments(parser):
     parser.add_argument("--min_size", type=int, default=None,
                         help="drop clusters of fewer voxels (spurious detections are small)")
     parser.add_argument("--min_score", type=float, default=None,
-                        help="drop clusters whose mean event probability is lower (needs a segmentation "
-                             "saved with edf_segment --save_scores)")
+                        help="drop clusters whose score is lower: their mean event probability, or with --movie "
+                             "the score of exodeepfinder detect (needs a segmentation saved with edf_segment "
+                             "--save_scores)")
     parser.add_argument("--movie", type=Path, default=None,
                         help="movie the segmentation was made from: measure each event in it")
     add_movie_format_arguments(parser)
@@ -70,7 +73,8 @@ def run(args):
             raise InputError(f"--min_score: {segmentation} has no class probabilities "
                              "(segment with edf_segment --save_scores)")
         events = cluster_events(labels, args.cluster_radius, keep_labels_unchanged=args.keep_labels_unchanged,
-                                scores=scores, min_size=args.min_size, min_score=args.min_score,
+                                scores=scores, min_size=args.min_size,
+                                min_score=args.min_score if args.movie is None else None,
                                 progress=TqdmProgress(f"{segmentation.name}: reading labels", unit="frame"))
         shape = labels.shape
     finally:
@@ -78,6 +82,7 @@ def run(args):
 
     if args.movie is not None:
         from ..events.measure import add_physical_units, measure_events
+        from ..events.score import score_events
         from ..io.movie import open_movie
 
         with open_movie(args.movie, **movie_format_options(args)) as movie:
@@ -86,6 +91,8 @@ def run(args):
             if len(events):
                 events = measure_events(movie, events, offset=args.camera_offset,
                                         progress=TqdmProgress(f"{Path(args.movie).name}: measuring", unit="event"))
+                if scores is not None:
+                    events = score_events(events, args.min_score)
             events = add_physical_units(events, pixel_size=movie.metadata.pixel_size,
                                         frame_interval=movie.metadata.frame_interval)
     with publish(args, outputs) as temporary:  # the annotation and its measurements appear together

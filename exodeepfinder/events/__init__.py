@@ -1,9 +1,11 @@
 """Events: label maps to event lists (clustering), event lists to label maps (targets),
-measurements of each event in the movie, and evaluation against a reference list."""
+measurements of each event in the movie, their scores, and evaluation against a reference list."""
 
 from .cluster import cluster_events
 from .evaluate import match_events, precision_recall_curve
 from .measure import event_trace, measure_events
+from .score import score_events
 from .targets import events_to_labels
 
-__all__ = ["cluster_events", "event_trace", "events_to_labels", "match_events", "measure_events", "precision_recall_curve"]
+__all__ = ["cluster_events", "event_trace", "events_to_labels", "match_events", "measure_events", "precision_recall_curve",
+           "score_events"]

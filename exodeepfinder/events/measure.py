@@ -15,8 +15,8 @@ import pandas as pd
 from ..progress import report
 
 #: Columns added by :func:`measure_events`.
-MEASUREMENT_COLUMNS = ["f0", "peak_frame", "rise_frame", "peak_df", "peak_dff", "decay_tau", "decay_r2",
-                       "duration", "spot_amplitude", "spot_sigma", "measure_note"]
+MEASUREMENT_COLUMNS = ["f0", "peak_frame", "rise_frame", "peak_df", "peak_dff", "peak_snr", "decay_ratio",
+                       "decay_tau", "decay_r2", "duration", "spot_amplitude", "spot_sigma", "measure_note"]
 
 
 def _exponential(k, amplitude, tau, floor):
@@ -104,25 +104,44 @@ class _FrameBlocks:
         return self.frames[(slice(frames.start - self.start, frames.stop - self.start),) + rest]
 
 
+def _disk_and_ring(rows, columns, y, x, disk_radius, annulus):
+    """Masks of the disk around ``(y, x)`` and of the annulus, over the pixels ``rows x columns``."""
+    distance2 = (rows[:, None] - y) ** 2 + (columns[None, :] - x) ** 2
+    disk = distance2 <= disk_radius ** 2
+    if not disk.any():
+        disk = distance2 == distance2.min()
+    return disk, (distance2 > annulus[0] ** 2) & (distance2 <= annulus[1] ** 2)
+
+
 def _local_trace(movie, tc, yc, xc, y, x, t0, t1, half, disk_radius, annulus, offset):
     """Raw disk mean and background-subtracted trace over frames ``t0:t1`` around ``(y, x)``.
 
-    Returns ``raw``, ``signal``, the crop (offset removed), its origin ``(y0, x0)`` and whether a
-    background annulus was available (not at a movie edge).
+    Returns ``raw``, ``signal``, the crop (offset removed), its origin ``(y0, x0)``, the disk and
+    annulus masks over it and whether a background annulus was available (not at a movie edge).
     """
     n_frames, height, width = movie.shape
     y0, y1 = max(yc - half, 0), min(yc + half + 1, height)
     x0, x1 = max(xc - half, 0), min(xc + half + 1, width)
     crop = np.asarray(movie[t0:t1, y0:y1, x0:x1], float) - offset
-    distance2 = (np.arange(y0, y1)[:, None] - y) ** 2 + (np.arange(x0, x1)[None, :] - x) ** 2
-    disk = distance2 <= disk_radius ** 2
-    ring = (distance2 > annulus[0] ** 2) & (distance2 <= annulus[1] ** 2)
-    if not disk.any():
-        disk = distance2 == distance2.min()
+    disk, ring = _disk_and_ring(np.arange(y0, y1), np.arange(x0, x1), y, x, disk_radius, annulus)
     raw = crop[:, disk].mean(1)
     has_ring = ring.sum() >= 3
     background = np.median(crop[:, ring], axis=1) if has_ring else np.zeros(len(crop))
-    return raw, raw - background, crop, (y0, x0), has_ring
+    return raw, raw - background, crop, (y0, x0), (disk, ring), has_ring
+
+
+def _disk_mean_noise(crop, disk, ring, frames) -> float:
+    """Standard deviation of the disk mean due to pixel noise, from the annulus pixels of ``frames``.
+
+    The spread of the ring's pixels around their median (MAD, which a neighbouring spot barely
+    moves) is the noise of one pixel; the disk mean averages as many pixels as the disk holds.
+    NaN without a ring or frames.
+    """
+    pixels = crop[frames][:, ring]
+    if ring.sum() < 3 or len(pixels) == 0:
+        return np.nan
+    mad = np.median(np.abs(pixels - np.median(pixels, axis=1, keepdims=True)), axis=1).mean()
+    return float(1.4826 * mad / np.sqrt(disk.sum()))
 
 
 def _peak_and_baseline(signal, tc, t0, n_frames, search_frames, baseline_frames):
@@ -159,8 +178,8 @@ def event_trace(movie, t: float, y: float, x: float, *, before: int = 15, after:
     tc, yc, xc = int(round(t)), int(round(y)), int(round(x))
     t0 = max(min(tc - before, tc - search_frames - baseline_frames), 0)
     t1 = min(tc + after + 1, n_frames)
-    raw, signal, _, _, _ = _local_trace(movie, tc, yc, xc, y, x, t0, t1, int(np.ceil(annulus[1])), disk_radius,
-                                        annulus, offset)
+    raw, signal, *_ = _local_trace(movie, tc, yc, xc, y, x, t0, t1, int(np.ceil(annulus[1])), disk_radius, annulus,
+                                   offset)
     peak, baseline = _peak_and_baseline(signal, tc, t0, n_frames, search_frames, baseline_frames)
     frames = np.arange(t0, t1)
     f0 = raw[baseline].mean() if peak > baseline.start else np.nan
@@ -183,8 +202,8 @@ def _measure_one(movie, t, y, x, *, disk_radius, annulus, baseline_frames, windo
     if not (0 <= tc < n_frames and 0 <= yc < height and 0 <= xc < width):
         row["measure_note"] = "event outside the movie"
         return row
-    raw, signal, crop, (y0, x0), has_ring = _local_trace(movie, tc, yc, xc, y, x, t0, t1, half, disk_radius,
-                                                         annulus, offset)
+    raw, signal, crop, (y0, x0), masks, has_ring = _local_trace(movie, tc, yc, xc, y, x, t0, t1, half,
+                                                                disk_radius, annulus, offset)
     if not has_ring:
         notes.append("no background annulus (movie edge)")
 
@@ -201,6 +220,11 @@ def _measure_one(movie, t, y, x, *, disk_radius, annulus, baseline_frames, windo
     row["peak_frame"] = peak + t0
     row["peak_df"] = peak_df
     row["peak_dff"] = peak_df / f0 if f0 > 0 else np.nan
+    if peak - before.start > 0:
+        noise = _disk_mean_noise(crop, *masks, before)
+        row["peak_snr"] = peak_df / noise if noise > 0 else np.nan
+    if peak_df > 0 and peak + 1 < len(delta):
+        row["decay_ratio"] = float(delta[peak + 1] / peak_df)
     if not peak_df > 0:
         notes.append("no intensity rise at the event")
     else:
@@ -268,6 +292,10 @@ def measure_events(movie, events: pd.DataFrame, *, disk_radius: float = 3, annul
         - ``rise_frame``: first frame of the rise (first of the frames above half the peak ΔF that lead to it);
         - ``peak_df``: ΔF at the peak (background-subtracted trace minus its baseline);
         - ``peak_dff``: ``peak_df / f0``;
+        - ``peak_snr``: ``peak_df`` over the noise of the disk mean (pixel noise measured in the
+          annulus over the baseline frames): how far the rise stands out of the noise;
+        - ``decay_ratio``: ΔF one frame after the peak over ``peak_df`` (about ``exp(-1/tau)`` for
+          an event decaying with time constant ``tau`` frames; near 0 for a one-frame flash);
         - ``decay_tau``, ``decay_r2``: time constant (frames) of ``A exp(-k/tau) + c`` fitted from the peak on, and its R²;
         - ``duration``: frames from the rise until ΔF falls below half its peak;
         - ``spot_amplitude``, ``spot_sigma``: height and sigma (px) of a 2D Gaussian fitted at the peak frame;

@@ -75,7 +75,8 @@ class DetectWidget(QWidget):
         self.min_score = QSlider(Qt.Orientation.Horizontal)
         self.min_score.setRange(0, SCORE_STEPS)
         self.min_score.setValue(0)
-        self.min_score.setToolTip("hide events whose mean event probability is lower")
+        self.min_score.setToolTip("hide events whose score is lower (the mean event probability, lowered for "
+                                  "events that barely rise above the noise or last one frame)")
         self.min_score_label = QLabel()
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
