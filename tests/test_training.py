@@ -371,18 +371,36 @@ def test_patches_may_reach_past_the_movie_filled_with_zeros():
         PatchSampler([movie], 8, 0, np.random.default_rng(0), outside=8)
 
 
-def test_objects_can_be_drawn_per_track():
-    # a spot seen in 1 frame (a flash) and a vesicle docked for 16 frames (16 objects, one per frame)
+def docked_and_flash_movie():
+    """A vesicle docked from frame 2 to 17 (16 objects, one per frame: 0-15), a flash at frame 10
+    (object 16) and an event (object 17)."""
     shape = (20, 24, 28)
     labels = np.zeros(shape, np.int8)
     labels[2:18, 5:8, 5:8] = 1
     labels[10, 15:18, 20:23] = 1
     objects = pd.concat([make_events(np.arange(2, 18), 6, 6, class_label=1), make_events([10], [16], [21], 1),
                          make_events([5], [16], [10], 2)], ignore_index=True)
-    movie = TrainingMovie("tracks", np.zeros(shape, np.float32), labels, objects)
+    return TrainingMovie("tracks", np.zeros(shape, np.float32), labels, objects), objects
+
+
+def test_objects_can_be_drawn_per_track():
+    movie, objects = docked_and_flash_movie()
     for per_track, flash_share in ((False, 1 / 17), (True, 1 / 2)):
         sampler = PatchSampler([movie], 8, 0, np.random.default_rng(0), per_track=per_track)
         picks = sampler.draw_objects(8000)
         spots = picks[objects.class_label.to_numpy()[picks] == 1]
         assert np.mean(spots == 16) == pytest.approx(flash_share, abs=0.02)
         assert np.mean(objects.class_label.to_numpy()[picks] == 2) == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_fraction_of_the_objects_is_drawn_where_spots_appear():
+    movie, objects = docked_and_flash_movie()  # onsets: the docked vesicle's first frame (object 0), the flash
+    sampler = PatchSampler([movie], 8, 0, np.random.default_rng(0), onsets=0.5)
+    picks = sampler.draw_objects(8000)
+    spots = picks[objects.class_label.to_numpy()[picks] == 1]
+    # half of the spot draws at an onset (object 0, frame 2, or the flash, 16), half uniform over the 17 objects
+    assert np.mean(spots == 0) == pytest.approx(0.25 + 0.5 / 17, abs=0.02)
+    assert np.mean(spots == 16) == pytest.approx(0.25 + 0.5 / 17, abs=0.02)
+    assert np.mean(objects.class_label.to_numpy()[picks] == 2) == pytest.approx(0.5, abs=0.02)
+    with pytest.raises(ValueError, match="onsets: must be between 0 and 1"):
+        PatchSampler([movie], 8, 0, np.random.default_rng(0), onsets=1.5)

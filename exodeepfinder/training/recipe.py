@@ -46,6 +46,10 @@ class Recipe:
     per_track : bool
         Draw the objects of a class per track rather than per frame (see
         :class:`~exodeepfinder.training.sampling.PatchSampler`).
+    onsets : float
+        Fraction of the draws of each class made among the objects at the first frame of their
+        track: where a bright spot appears (a flash, a blink, a vesicle arriving), the moments
+        that look most like the start of an event (hard negatives).
     """
 
     loss: str
@@ -62,10 +66,16 @@ class Recipe:
     background_patches: float = 0.0
     outside: float = 0.0
     per_track: bool = False
+    onsets: float = 0.0
 
     def outside_voxels(self, patch_size: int) -> int:
         """Voxels a patch of ``patch_size`` may reach past the movie."""
         return min(int(self.outside * patch_size), patch_size - 1)
+
+    def sampler_options(self, patch_size: int) -> dict:
+        """How patches of ``patch_size`` are drawn: keyword arguments of :class:`~exodeepfinder.training.sampling.PatchSampler`."""
+        return {"background_fraction": self.background_patches, "outside": self.outside_voxels(patch_size),
+                "per_track": self.per_track, "onsets": self.onsets}
     def stage_options(self) -> dict:
         """The default stage lists, as keyword arguments of ``expand_stages``."""
         return {"patch_sizes": self.patch_sizes, "batch_sizes": self.batch_sizes,
@@ -79,10 +89,11 @@ REFERENCE = Recipe(loss="tversky", patch_sizes=(8, 16, 32, 48), batch_sizes=(256
 
 #: The default recipe: Dice + cross-entropy, class-prior biases, a higher learning rate with
 #: warm-up and cosine decay, a quarter of the patches anywhere and patches reaching past the
-#: movie's borders, small cheap patches first.
+#: movie's borders, small cheap patches first; objects drawn per track, a quarter of them where
+#: a spot appears (hard negatives: flashes, blinks, arriving vesicles).
 DEFAULT = Recipe(loss="dice_ce", patch_sizes=(16, 32), batch_sizes=(16, 4), random_shifts=(6, 12),
                  n_epochs=(60, 20), n_steps=(50,), learning_rate=1e-3, warmup_steps=30, schedule="cosine",
-                 prior_bias=True, background_patches=0.25, outside=0.5)
+                 prior_bias=True, background_patches=0.25, outside=0.5, per_track=True, onsets=0.25)
 
 #: Recipes by name (the name is the loss; ``LOSSES[0]`` is the default).
 RECIPES = {"dice_ce": DEFAULT, "tversky": REFERENCE}

@@ -264,8 +264,7 @@ def _initial_model(recipe: Recipe, setup: _Setup, output: Path, weights_path, se
     elif recipe.prior_bias:
         first = setup.stages[0]
         frequencies = class_frequencies(train_movies, first.patch_size, first.random_shift,
-                                        background_fraction=recipe.background_patches,
-                                        outside=recipe.outside_voxels(first.patch_size), per_track=recipe.per_track)
+                                        **recipe.sampler_options(first.patch_size))
         set_prior_bias(model, frequencies)
         log("random initial weights; classifier biases set to the class frequencies of the training patches ("
             + ", ".join(f"{f:.4f}" for f in frequencies) + ")")

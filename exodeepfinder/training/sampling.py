@@ -4,7 +4,8 @@ For each patch of a batch (the reference recipe):
 
 1. a class is drawn uniformly among the classes of the objects, then an object of that class
    uniformly among all movies' objects of the class, so rare events weigh as much as the
-   many bright spots;
+   many bright spots (optionally, per track, and a fraction of them at the first frame of a
+   track: where a spot appears, the hard negatives of an event detector);
 2. the patch centre is the object's position plus a uniform random integer shift in
    ``[-random_shift, random_shift]`` on each axis (t, y, x); the patch is then moved, if needed,
    to lie inside the movie;
@@ -69,6 +70,10 @@ class PatchSampler:
         track (the 3D connected component of that class's labels that holds them) instead of
         uniformly: a spot seen in one frame (a flash) then weighs as much as a vesicle docked
         for a hundred frames, which the object lists hold once per frame.
+    onsets : float
+        Fraction of the draws of each class made among its objects at the first frame of their
+        track (a spot appearing: a flash, a blink, a vesicle arriving), uniformly (per track
+        with ``per_track``: a track has one first frame).
 
     Raises
     ------
@@ -78,11 +83,14 @@ class PatchSampler:
 
     def __init__(self, movies, patch_size: int, random_shift: int, rng: np.random.Generator, *,
                  augment: bool = True, background_fraction: float = 0.0, outside: int = 0,
-                 per_track: bool = False):
+                 per_track: bool = False, onsets: float = 0.0):
         if not 0 <= outside < patch_size:
             raise ValueError(f"outside: must be between 0 and the patch size - 1, got {outside}")
         if not 0 <= background_fraction <= 1:
             raise ValueError(f"background_fraction: must be between 0 and 1, got {background_fraction}")
+        if not 0 <= onsets <= 1:
+            raise ValueError(f"onsets: must be between 0 and 1, got {onsets}")
+        self.onsets = float(onsets)
         self.movies = list(movies)
         self.background_fraction = float(background_fraction)
         self.patch_size = int(patch_size)
@@ -110,36 +118,49 @@ class PatchSampler:
         self.classes = np.unique(object_classes)
         self._members = [np.flatnonzero(object_classes == c) for c in self.classes]
         self._chances = None
-        if per_track:
-            weights = 1.0 / self._objects_per_track(object_classes)
-            self._chances = [weights[m] / weights[m].sum() for m in self._members]
+        self._onset_members = None
+        if per_track or onsets > 0:
+            counts, first = self._tracks(object_classes)
+            if per_track:
+                weights = 1.0 / counts
+                self._chances = [weights[m] / weights[m].sum() for m in self._members]
+            self._onset_members = [m[first[m]] for m in self._members]
 
-    def _objects_per_track(self, object_classes: np.ndarray) -> np.ndarray:
-        """For each object, the number of objects of its class in its track (1 off the class's voxels)."""
+    def _tracks(self, object_classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each object, the number of objects of its class in its track (the 3D connected
+        component of its class's voxels; 1 off them), and whether it lies at the track's first frame."""
         from scipy import ndimage as ndi
 
-        counts = np.ones(len(object_classes))
+        counts, first = np.ones(len(object_classes)), np.ones(len(object_classes), bool)
         for index, movie in enumerate(self.movies):
             mine = np.flatnonzero(self.movie_index == index)
             for label in np.unique(object_classes[mine]):
                 objects = mine[object_classes[mine] == label]
                 tracks, _ = ndi.label(np.asarray(movie.labels) == label)
                 track = tracks[tuple(self.positions[objects].T)]
-                on_track = track > 0
-                _, where, sizes = np.unique(track[on_track], return_inverse=True, return_counts=True)
-                counts[objects[on_track]] = sizes[where]
-        return counts
+                on_track = objects[track > 0]
+                ids, where, sizes = np.unique(track[track > 0], return_inverse=True, return_counts=True)
+                counts[on_track] = sizes[where]
+                starts = np.full(len(ids), np.iinfo(np.int64).max)
+                np.minimum.at(starts, where, self.positions[on_track, 0])
+                first[on_track] = self.positions[on_track, 0] == starts[where]
+        return counts, first
 
     def draw_objects(self, n: int) -> np.ndarray:
         """Indices of ``n`` objects: a uniform class, then an object of that class (uniformly, or per track)."""
         chosen_class = self.rng.integers(len(self.classes), size=n)
         picks = np.empty(n, np.int64)
+        at_onset = self.rng.random(n) < self.onsets if self.onsets > 0 else np.zeros(n, bool)
         for class_index, members in enumerate(self._members):
-            where = np.flatnonzero(chosen_class == class_index)
+            where = np.flatnonzero((chosen_class == class_index) & ~at_onset)
             if self._chances is None:
                 picks[where] = members[self.rng.integers(len(members), size=len(where))]
             else:
                 picks[where] = members[self.rng.choice(len(members), size=len(where), p=self._chances[class_index])]
+            where = np.flatnonzero((chosen_class == class_index) & at_onset)
+            if len(where):
+                onset_members = self._onset_members[class_index]
+                picks[where] = onset_members[self.rng.integers(len(onset_members), size=len(where))]
         return picks
 
     def patch_starts(self, objects: np.ndarray) -> np.ndarray:

@@ -90,14 +90,15 @@ def keras_initialization(model) -> None:
             torch.nn.init.zeros_(conv.bias)
 
 
-def class_frequencies(movies, patch_size: int, random_shift: int, *, background_fraction: float = 0.0,
-                      outside: int = 0, per_track: bool = False, n_patches: int = 256, seed=0) -> np.ndarray:
+def class_frequencies(movies, patch_size: int, random_shift: int, *, n_patches: int = 256, seed=0,
+                      **sampler_options) -> np.ndarray:
     """Fraction of the voxels of each class in training patches, drawn as the training draws them.
 
     The draws use their own generator (``seed``): the training's draws are unchanged.
+    ``sampler_options``: as :class:`~exodeepfinder.training.sampling.PatchSampler` takes them.
     """
     sampler = PatchSampler(movies, patch_size, random_shift, np.random.default_rng(seed), augment=False,
-                           background_fraction=background_fraction, outside=outside, per_track=per_track)
+                           **sampler_options)
     counts = np.zeros(N_CLASSES)
     for start in range(0, n_patches, 32):
         labels = sampler.sample(min(32, n_patches - start)).labels
@@ -446,9 +447,7 @@ class _Run:
     def run_stage(self, stage_index: int) -> None:
         trainer, stage = self.trainer, self.stages[stage_index]
         sampler = PatchSampler(trainer.train_movies, stage.patch_size, stage.random_shift, trainer.rng,
-                               background_fraction=trainer.recipe.background_patches,
-                               outside=trainer.recipe.outside_voxels(stage.patch_size),
-                               per_track=trainer.recipe.per_track)
+                               **trainer.recipe.sampler_options(stage.patch_size))
         valid_batches = trainer.validation_batches(stage, self.steps_per_valid)
         while len(self.history) < self.epoch_end(stage_index):
             started = self.clock()
