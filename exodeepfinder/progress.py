@@ -17,9 +17,35 @@ ProgressCallback = Callable[[int, int], Optional[bool]]
 #: Set to "1" to draw progress bars even when stderr is not a terminal (the GUI reads them from a pipe).
 PROGRESS_ENV = "EXODEEPFINDER_PROGRESS"
 
+#: The interruption (Ctrl-C, SIGTERM) a signal handler raised, until the command has handled it.
+_pending_interrupt: list = []
+
+
+def interrupt(exception: BaseException) -> None:
+    """Raise ``exception`` from a signal handler, and again at the next :func:`report` or publish.
+
+    A signal handler runs wherever Python happens to be, and an exception raised inside a
+    finalizer or a weak-reference callback (h5py and NumPy run many) is printed and ignored:
+    the interruption would be lost and the work would finish as if nothing happened.
+    """
+    _pending_interrupt[:] = [exception]
+    raise exception
+
+
+def raise_pending_interrupt() -> None:
+    """Raise the interruption that a signal handler raised and something swallowed, if any."""
+    if _pending_interrupt:
+        raise _pending_interrupt[0]
+
+
+def clear_pending_interrupt() -> None:
+    """Forget the interruption (the command has handled it)."""
+    _pending_interrupt.clear()
+
 
 def report(progress: ProgressCallback | None, done: int, total: int) -> None:
     """Tell ``progress`` that ``done`` of ``total`` units are finished; raise Cancelled if it says stop."""
+    raise_pending_interrupt()
     if progress is None:
         return
     answer = progress(done, total)

@@ -185,3 +185,28 @@ def test_is_partial_and_final_path():
     name = f".seg.h5.123-abcd{PARTIAL_SUFFIX}"
     assert atomic.is_partial(name) and not atomic.is_partial("seg.h5")
     assert str(final_path_of(f"cell/{name}/seg.h5")) == os.path.join("cell", "seg.h5")
+
+
+def test_an_interruption_swallowed_by_a_finalizer_still_stops_the_work(tmp_path):
+    """A signal handler can run inside a finalizer, where Python prints and ignores exceptions
+    (the interruption was lost, a converted movie published in the full suite): it is raised again."""
+    import weakref
+
+    from exodeepfinder.progress import clear_pending_interrupt, interrupt, report
+
+    class Resource:
+        pass
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with atomic_output(tmp_path / "out.txt") as temporary:
+                temporary.write_text("half")
+                resource = Resource()
+                weakref.finalize(resource, interrupt, KeyboardInterrupt())
+                del resource  # the finalizer runs here: its KeyboardInterrupt is printed and ignored
+        assert list(tmp_path.iterdir()) == []
+        with pytest.raises(KeyboardInterrupt):  # and at the next progress report
+            report(None, 1, 2)
+    finally:
+        clear_pending_interrupt()
+    report(None, 2, 2)

@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import Cancelled, InputError, error_message
+from ..progress import clear_pending_interrupt, interrupt
 
 EXIT_INPUT_ERROR = 2
 EXIT_CANCELLED = 130
@@ -232,18 +233,22 @@ class _Terminated(BaseException):
 
 @contextlib.contextmanager
 def _terminate_cleanly():
-    def terminate(signum, frame):
-        raise _Terminated()
-
+    """SIGTERM raises _Terminated, Ctrl-C KeyboardInterrupt, both again if something swallows them
+    (see :func:`~exodeepfinder.progress.interrupt`)."""
+    handlers = {signal.SIGTERM: lambda signum, frame: interrupt(_Terminated()),
+                signal.SIGINT: lambda signum, frame: interrupt(KeyboardInterrupt())}
+    clear_pending_interrupt()
     try:
-        previous = signal.signal(signal.SIGTERM, terminate)
+        previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     except (ValueError, OSError, AttributeError):  # not the main thread (e.g. a GUI worker)
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        clear_pending_interrupt()
 
 
 class _LogLines(logging.Handler):

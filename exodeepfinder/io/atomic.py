@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..progress import raise_pending_interrupt
 
 #: Ending of the name of every partial (not yet published) output.
 PARTIAL_SUFFIX = ".exodeepfinder-partial"
@@ -382,6 +383,7 @@ def atomic_outputs(paths, *, overwrite: bool = False):
         yield dict(zip(keys, temporary)) if keyed else temporary
         for output in outputs:
             output.check_written()
+        raise_pending_interrupt()  # an interruption a finalizer swallowed must not publish
         published = []
         try:
             for output in outputs:
