@@ -608,3 +608,26 @@ def test_debug_shows_the_traceback(case, simulation, how):
     assert result.returncode == 2
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("error: movie.h5: the pixels are booleans")
+
+
+def test_an_interruption_inside_a_finalizer_is_not_lost_nor_reported(monkeypatch):
+    """The full suite once published a converted movie after SIGINT: the handler ran in a weakref
+    callback, where Python prints the exception ("Exception ignored in ...") and drops it."""
+    import weakref
+
+    from exodeepfinder.cli import _common
+    from exodeepfinder.progress import interrupt, report
+
+    class Resource:
+        pass
+
+    reported = []  # what Python would print as "Exception ignored in ..."
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    with _common._terminate_cleanly():
+        resource = Resource()
+        weakref.finalize(resource, interrupt, KeyboardInterrupt())
+        del resource  # the finalizer runs here
+        with pytest.raises(KeyboardInterrupt):
+            report(None, 1, 2)
+    assert reported == []
+    report(None, 2, 2)  # handled: forgotten

@@ -233,8 +233,8 @@ class _Terminated(BaseException):
 
 @contextlib.contextmanager
 def _terminate_cleanly():
-    """SIGTERM raises _Terminated, Ctrl-C KeyboardInterrupt, both again if something swallows them
-    (see :func:`~exodeepfinder.progress.interrupt`)."""
+    """SIGTERM raises _Terminated, Ctrl-C KeyboardInterrupt, both again if a finalizer swallows them
+    (see :func:`~exodeepfinder.progress.interrupt`), without Python's "Exception ignored" report."""
     handlers = {signal.SIGTERM: lambda signum, frame: interrupt(_Terminated()),
                 signal.SIGINT: lambda signum, frame: interrupt(KeyboardInterrupt())}
     clear_pending_interrupt()
@@ -243,9 +243,17 @@ def _terminate_cleanly():
     except (ValueError, OSError, AttributeError):  # not the main thread (e.g. a GUI worker)
         yield
         return
+    report_unraisable = sys.unraisablehook
+
+    def quiet_interruptions(unraisable):
+        if not isinstance(unraisable.exc_value, (KeyboardInterrupt, _Terminated)):
+            report_unraisable(unraisable)
+
+    sys.unraisablehook = quiet_interruptions
     try:
         yield
     finally:
+        sys.unraisablehook = report_unraisable
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         clear_pending_interrupt()
