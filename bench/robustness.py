@@ -180,14 +180,14 @@ def rescore(records, event_rate: float) -> int:
     """
     from exodeepfinder.events.measure import measure_events
     from exodeepfinder.events.score import score_events
+    from exodeepfinder.simulation import simulate_randomized
 
     updated = 0
     for record in records:
         if not record["detected"] or len(record["detected"][0]) == len(scores.DETECTED_COLUMNS):
             continue
         cell = Cell(record["cell"], record["brightness"], record["kinetics"], record["camera"])
-        base_seed = record["seed"] - SEED_STRIDE * record["movie"] - cell.index
-        simulation = simulate_cell(cell, record["movie"], record["shape"], event_rate, base_seed)
+        simulation = simulate_randomized(tuple(record["shape"]), seed=record["seed"], ranges=cell.ranges(event_rate))
         old = scores.detected_table(record).drop(columns="probability").rename(columns={"score": "probability"})
         new = score_events(measure_events(simulation.movie, old[["t", "y", "x", "probability"]]))
         record["detected"] = [[r.t, r.y, r.x, float(s), int(r.cluster_size), float(d), r.on, r.probability,

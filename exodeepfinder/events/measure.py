@@ -135,11 +135,8 @@ def _disk_mean_noise(crop, disk, ring, frames) -> float:
 
     The spread of the ring's pixels around their median (MAD, which a neighbouring spot barely
     moves) is the noise of one pixel; the disk mean averages as many pixels as the disk holds.
-    NaN without a ring or frames.
     """
     pixels = crop[frames][:, ring]
-    if ring.sum() < 3 or len(pixels) == 0:
-        return np.nan
     mad = np.median(np.abs(pixels - np.median(pixels, axis=1, keepdims=True)), axis=1).mean()
     return float(1.4826 * mad / np.sqrt(disk.sum()))
 
@@ -220,7 +217,7 @@ def _measure_one(movie, t, y, x, *, disk_radius, annulus, baseline_frames, windo
     row["peak_frame"] = peak + t0
     row["peak_df"] = peak_df
     row["peak_dff"] = peak_df / f0 if f0 > 0 else np.nan
-    if peak - before.start > 0:
+    if has_ring and peak - before.start > 0:
         noise = _disk_mean_noise(crop, *masks, before)
         row["peak_snr"] = peak_df / noise if noise > 0 else np.nan
     if peak_df > 0 and peak + 1 < len(delta):

@@ -76,6 +76,7 @@ class Recipe:
         """How patches of ``patch_size`` are drawn: keyword arguments of :class:`~exodeepfinder.training.sampling.PatchSampler`."""
         return {"background_fraction": self.background_patches, "outside": self.outside_voxels(patch_size),
                 "per_track": self.per_track, "onsets": self.onsets}
+
     def stage_options(self) -> dict:
         """The default stage lists, as keyword arguments of ``expand_stages``."""
         return {"patch_sizes": self.patch_sizes, "batch_sizes": self.batch_sizes,

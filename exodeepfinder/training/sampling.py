@@ -124,7 +124,8 @@ class PatchSampler:
             if per_track:
                 weights = 1.0 / counts
                 self._chances = [weights[m] / weights[m].sum() for m in self._members]
-            self._onset_members = [m[first[m]] for m in self._members]
+            if onsets > 0:
+                self._onset_members = [m[first[m]] for m in self._members]
 
     def _tracks(self, object_classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each object, the number of objects of its class in its track (the 3D connected
