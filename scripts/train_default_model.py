@@ -8,8 +8,8 @@ The chain is the one users run on their own movies, through the same commands:
 2. ``generate_segmentation``, ``detect_spots`` (built-in Atlas detector) and
    ``merge_detector_expert``, each with ``--batch``: the training targets;
 3. ``structure_training_dataset``: train/ and valid/ (80/20 split, seeded);
-4. ``train``: the reference recipe (Tversky loss, Adam, patches around objects), with a
-   CPU-friendly schedule of small patches; checkpoints allow ``--resume``;
+4. ``train``: the default recipe (Dice + cross-entropy, objects drawn per track and where
+   spots appear) from random weights, scaled to ``max_minutes``; checkpoints allow ``--resume``;
 5. evaluation on movies simulated with other seeds and the default simulation parameters,
    with the default settings of ``exodeepfinder detect``: pooled precision, recall and F1 at
    tolerance 5 (one-to-one matching), for the new model and for the official weights.
@@ -46,21 +46,24 @@ from exodeepfinder.model.weights import BUNDLED_WEIGHTS  # noqa: E402
 
 OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
 
-#: The recipe of the bundled model: fine-tuning of the official weights (they already find the
-#: simulated events; a probe of 120 steps of this recipe took the pooled F1 on unseen movies from
-#: 0.73 to 0.94 by teaching them to reject flashes, flickering spots and first-frame spots), with
-#: small patches that a CPU trains at a few seconds per step. ``--set init='"scratch"'`` trains
-#: from Keras-like random weights instead (give it several times more epochs).
+#: The recipe of the bundled model: the default training recipe of ``exodeepfinder train``
+#: (Dice + cross-entropy, objects drawn per track and at track onsets) from random weights, on a
+#: mixture of movies of the default simulation and of the domain-randomised one (``simulate
+#: --randomize``: brightness, spot size, kinetics, cameras, distractors...), for ``max_minutes``.
+#: Stage entries left to None take the training recipe's defaults, scaled to ``max_minutes``.
+#: The previous bundled model fine-tuned the official weights on default simulations only
+#: (``--set init='"official"' --set loss='"tversky"' --set randomized_movies=0 ...``).
 RECIPE = dict(
-    n_movies=16, shape=(200, 128, 128), n_events=40, blank_frames=(8, 8), seed=1000,
-    patch_sizes=[32, 48], batch_sizes=[8, 4], random_shifts=[8, 16], n_epochs=[40, 10], n_steps=[25, 25],
-    steps_per_valid=2, learning_rate=1e-4, train_seed=0, init="official",
+    n_movies=12, randomized_movies=20, shape=(200, 128, 128), n_events=40, blank_frames=(8, 8), seed=1000,
+    randomized_seed=3000, loss="dice_ce", init="scratch", max_minutes=70,
+    patch_sizes=None, batch_sizes=None, random_shifts=None, n_epochs=None, n_steps=None,
+    steps_per_valid=None, learning_rate=None, train_seed=0,
     n_test=6, test_shape=(200, 128, 128), test_seed=9000,
 )
 SMOKE = dict(
-    n_movies=4, shape=(64, 64, 64), n_events=10, blank_frames=(4, 4), seed=1000,
+    n_movies=2, randomized_movies=2, randomized_seed=3000, shape=(64, 64, 64), n_events=10, blank_frames=(4, 4), seed=1000,
     patch_sizes=[16, 32], batch_sizes=[8, 4], random_shifts=[4, 8], n_epochs=[2, 1], n_steps=[3, 3],
-    steps_per_valid=1, learning_rate=3e-4, train_seed=0, init="scratch",
+    steps_per_valid=1, learning_rate=3e-4, train_seed=0, init="scratch", loss="dice_ce", max_minutes=None,
     n_test=1, test_shape=(64, 96, 96), test_seed=9000,
 )
 
@@ -107,15 +110,12 @@ def prepare(work: Path, recipe: dict) -> Path:
 
 def train(work: Path, dataset: Path, recipe: dict, device: str, resume: bool) -> Path:
     output = work / "training"
-    argv = ["train", "--dataset", dataset, "--output", output,
-            "--patch_sizes", *recipe["patch_sizes"], "--batch_sizes", *recipe["batch_sizes"],
-            "--random_shifts", *recipe["random_shifts"], "--n_epochs", *recipe["n_epochs"],
-            "--n_steps", *recipe["n_steps"], "--steps_per_valid", recipe["steps_per_valid"],
-            "--learning_rate", recipe["learning_rate"], "--seed", recipe["train_seed"], "--device", device]
-    if recipe.get("loss"):
-        argv += ["--loss", recipe["loss"]]
-    if recipe.get("max_minutes"):
-        argv += ["--max_minutes", recipe["max_minutes"]]
+    argv = ["train", "--dataset", dataset, "--output", output, "--seed", recipe["train_seed"], "--device", device]
+    for key in ("patch_sizes", "batch_sizes", "random_shifts", "n_epochs", "n_steps", "steps_per_valid",
+                "learning_rate", "loss", "max_minutes"):
+        value = recipe.get(key)
+        if value is not None:
+            argv += [f"--{key}", *(value if isinstance(value, (list, tuple)) else [value])]
     if recipe["init"] == "bundled":
         argv += ["--weights_path", BUNDLED_WEIGHTS]
     elif recipe["init"] == "official":
@@ -174,6 +174,8 @@ def main(argv=None) -> int:
                         help=f"copy the final weights there (e.g. {BUNDLED_WEIGHTS.relative_to(REPO)})")
     parser.add_argument("--target_f1", type=float, default=0.95,
                         help="install into the package automatically when the F1 reaches this")
+    parser.add_argument("--skip_official", action="store_true",
+                        help="do not evaluate the official weights (their scores do not change)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe entry (JSON value), e.g. --set 'n_epochs=[80,40]'")
     args = parser.parse_args(argv)
@@ -196,7 +198,7 @@ def main(argv=None) -> int:
     weights = weights or args.work / "training" / "net_weights_FINAL.h5"
 
     results = {"recipe": recipe, "weights": str(weights), "default_model": evaluate(weights, recipe, args.device)}
-    if OFFICIAL.is_file():
+    if OFFICIAL.is_file() and not args.skip_official:
         results["official_weights"] = evaluate(OFFICIAL, recipe, args.device)
     (args.work / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.work / 'evaluation.json'}")
