@@ -107,10 +107,11 @@ def grid_cells(brightness, kinetics, cameras) -> list:
     return cells
 
 
-def simulate_cell(cell: Cell, movie: int, shape, event_rate: float, base_seed: int = BASE_SEED):
+def simulate_cell(cell: Cell, seed: int, shape, event_rate: float):
+    """The movie of ``cell`` simulated with ``seed`` (``cell.seed(movie)``, or a record's ``seed``)."""
     from exodeepfinder.simulation import simulate_randomized
 
-    return simulate_randomized(tuple(shape), seed=cell.seed(movie, base_seed), ranges=cell.ranges(event_rate))
+    return simulate_randomized(tuple(shape), seed=seed, ranges=cell.ranges(event_rate))
 
 
 def official_weights(path=None) -> Path:
@@ -180,14 +181,13 @@ def rescore(records, event_rate: float) -> int:
     """
     from exodeepfinder.events.measure import measure_events
     from exodeepfinder.events.score import score_events
-    from exodeepfinder.simulation import simulate_randomized
 
     updated = 0
     for record in records:
         if not record["detected"] or len(record["detected"][0]) == len(scores.DETECTED_COLUMNS):
             continue
         cell = Cell(record["cell"], record["brightness"], record["kinetics"], record["camera"])
-        simulation = simulate_randomized(tuple(record["shape"]), seed=record["seed"], ranges=cell.ranges(event_rate))
+        simulation = simulate_cell(cell, record["seed"], record["shape"], event_rate)
         old = scores.detected_table(record).drop(columns="probability").rename(columns={"score": "probability"})
         new = score_events(measure_events(simulation.movie, old[["t", "y", "x", "probability"]]))
         record["detected"] = [[r.t, r.y, r.x, float(s), int(r.cluster_size), float(d), r.on, r.probability,
@@ -227,7 +227,7 @@ def run(args, models, cells, results_path: Path) -> list:
                         model = edf.load_model(str(path), device=args.device)
                         print(f"{label}: {path} (sha256 {digest}...)", flush=True)
                     start = time.perf_counter()
-                    simulation = simulate_cell(cell, movie, args.shape, args.event_rate, args.base_seed)
+                    simulation = simulate_cell(cell, seed, args.shape, args.event_rate)
                     seconds_simulate = time.perf_counter() - start
                     measured = measure_movie(model, simulation, backend=args.backend, tolerance=args.tolerance)
                     record = {"model": label, "weights": str(path), "weights_sha256": digest, "cell": cell.index,

@@ -61,7 +61,8 @@ RECIPE = dict(
     n_test=6, test_shape=(200, 128, 128), test_seed=9000,
 )
 SMOKE = dict(
-    n_movies=2, randomized_movies=2, randomized_seed=3000, shape=(64, 64, 64), n_events=10, blank_frames=(4, 4), seed=1000,
+    n_movies=2, randomized_movies=2, randomized_seed=3000, shape=(64, 64, 64), n_events=10, blank_frames=(4, 4),
+    seed=1000,
     patch_sizes=[16, 32], batch_sizes=[8, 4], random_shifts=[4, 8], n_epochs=[2, 1], n_steps=[3, 3],
     steps_per_valid=1, learning_rate=3e-4, train_seed=0, init="scratch", loss="dice_ce", max_minutes=None,
     n_test=1, test_shape=(64, 96, 96), test_seed=9000,

@@ -7,8 +7,9 @@ the weights of the previous stage. --loss picks the recipe: dice_ce (default: Di
 cross-entropy, learns from random weights; stages 16 32, batches 16 4) or tversky (the reference
 ExoDeepFinder recipe, number for number; stages 8 16 32 48, batches 256 128 32 10, 100 epochs of
 100 steps; the default when fine-tuning --weights_path). --max_minutes scales the epochs of every
-stage, from the measured speed, to end in that time. Writes to --output: net_weights_epoch<N>.h5 every 10 epochs, net_weights_FINAL.h5,
-net_train_history.h5 and net_train_history_plot.png; --resume continues a stopped run after
+stage, from the measured speed, to end in that time. Writes to --output: net_weights_epoch<N>.h5
+every 10 epochs, net_weights_FINAL.h5, net_train_history.h5 and net_train_history_plot.png;
+--resume continues a stopped run after
 its last finished epoch. Lists may be written 8 16 32, 8,16,32 or [8,16,32].
 Several GPUs: --gpus G starts one training process per GPU of this machine (DistributedDataParallel;
 each process draws its own batches, so a step trains on G x --batch_sizes patches), or run

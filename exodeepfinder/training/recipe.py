@@ -73,7 +73,10 @@ class Recipe:
         return min(int(self.outside * patch_size), patch_size - 1)
 
     def sampler_options(self, patch_size: int) -> dict:
-        """How patches of ``patch_size`` are drawn: keyword arguments of :class:`~exodeepfinder.training.sampling.PatchSampler`."""
+        """How patches of ``patch_size`` are drawn.
+
+        Keyword arguments of :class:`~exodeepfinder.training.sampling.PatchSampler`.
+        """
         return {"background_fraction": self.background_patches, "outside": self.outside_voxels(patch_size),
                 "per_track": self.per_track, "onsets": self.onsets}
 
