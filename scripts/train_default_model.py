@@ -51,6 +51,8 @@ OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
 #: mixture of movies of the default simulation and of the domain-randomised one (``simulate
 #: --randomize``: brightness, spot size, kinetics, cameras, distractors...), for ``max_minutes``.
 #: Stage entries left to None take the training recipe's defaults, scaled to ``max_minutes``.
+#: The bundled model is this run followed by a second one that trains its weights on (``--set
+#: init=...``, more randomised movies, patches of 32 only): MODEL_CARD.md gives both commands.
 #: The previous bundled model fine-tuned the official weights on default simulations only
 #: (``--set init='"official"' --set loss='"tversky"' --set randomized_movies=0 ...``).
 RECIPE = dict(

@@ -18,7 +18,8 @@ falls towards 0 as either is missing. Only what can be seen counts: a factor tha
 measured is 0, so an event with no frame before its peak (a spot already there when the movie
 starts: the commonest false event at a movie's start) or none after it scores 0. The two constants were
 set on simulated movies of the robustness grid (``bench/scores.py``), where this score ranks true
-events above false ones with an AUC of 0.98 (bundled model) and 0.86 (official weights), against
+events above false ones with an AUC of 0.98 (a model trained with the reference recipe) and 0.86
+(official weights), against
 0.49 and 0.72 for the probability alone.
 """
 
