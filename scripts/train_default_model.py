@@ -53,7 +53,7 @@ OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
 #: Stage entries left to None take the training recipe's defaults, scaled to ``max_minutes``.
 #: The bundled model is this run followed by a second one that trains its weights on (``--set
 #: init=...``, more randomised movies, patches of 32 only): MODEL_CARD.md gives both commands.
-#: The previous bundled model fine-tuned the official weights on default simulations only
+#: The bundled model before them fine-tuned the official weights on default simulations only
 #: (``--set init='"official"' --set loss='"tversky"' --set randomized_movies=0 ...``).
 RECIPE = dict(
     n_movies=12, randomized_movies=20, shape=(200, 128, 128), n_events=40, blank_frames=(8, 8), seed=1000,
