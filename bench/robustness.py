@@ -30,8 +30,8 @@ tolerance 5 (``match_events``). Counts are pooled over a cell's movies.
     .venv/bin/python bench/robustness.py --out R --resume      # continue a stopped run / rebuild the report
 
 Writes into ``--out``: ``results.jsonl`` (one record per movie and model: counts, timings, the
-detected events with their score and what they lie on, the true events), ``robustness.csv`` and
-``robustness.md`` (per cell and per factor), ``robustness.png`` (heat maps: one panel per model,
+detected events with their score and what they lie on, the true events and how each fused),
+``robustness.csv`` and ``robustness.md`` (per cell, per factor, recall per kind of event), ``robustness.png`` (heat maps: one panel per model,
 then the first model minus the second), and the event-score analysis of ``bench/scores.py``
 (``scores.md``, ``scores_pr.csv``, ``scores.png``). Records are keyed by the weights' checksum, so a
 new bundled model is measured anew in the same folder.
@@ -168,7 +168,44 @@ def measure_movie(model, simulation, *, backend: str, tolerance: float) -> dict:
             "detected": [[float(r.t), float(r.y), float(r.x), float(r.score), int(r.cluster_size),
                           float(r.peak_dff), kind, float(r.probability), float(r.peak_snr), float(r.decay_ratio)]
                          for r, kind in zip(detected.itertuples(), on)],
-            "truth": truth[["t", "y", "x"]].astype(float).to_numpy().tolist()}
+            "truth": truth[["t", "y", "x"]].astype(float).to_numpy().tolist(),
+            "truth_kind": truth["kind"].astype(str).tolist()}
+
+
+def add_truth_kinds(records, event_rate: float) -> int:
+    """Give ``truth_kind`` (how each true event fused) to the records written before it was kept.
+
+    Their movies are simulated again from their seeds; returns the number of records updated.
+    """
+    updated = 0
+    for record in records:
+        if "truth_kind" in record:
+            continue
+        cell = Cell(record["cell"], record["brightness"], record["kinetics"], record["camera"])
+        truth = simulate_cell(cell, record["seed"], record["shape"], event_rate).events
+        if not np.allclose(truth[["t", "y", "x"]].to_numpy(float), np.asarray(record["truth"], float).reshape(-1, 3)):
+            raise SystemExit(f"error: cell {record['cell']} seed {record['seed']}: the simulator no longer makes the "
+                             "movie of this record; measure again with --overwrite")
+        record["truth_kind"] = truth["kind"].astype(str).tolist()
+        updated += 1
+    return updated
+
+
+def recall_by_kind(records, tolerance: float) -> pd.DataFrame:
+    """Events found per model and kind of event (arrived and fused at once, or docked first)."""
+    from exodeepfinder.events.evaluate import match_events
+
+    rows = []
+    for record in records:
+        truth = pd.DataFrame(record["truth"], columns=["t", "y", "x"]).assign(kind=record["truth_kind"])
+        detected = scores.detected_table(record)
+        found = np.zeros(len(truth), bool)
+        if len(detected) and len(truth):
+            found[match_events(detected, truth, tolerance).pairs["reference"].to_numpy(int)] = True
+        rows += [{"model": record["model"], "kind": kind, "found": hit} for kind, hit in zip(truth["kind"], found)]
+    table = pd.DataFrame(rows).groupby(["kind", "model"], sort=False)["found"].agg(events="size", found="sum")
+    table["recall"] = table["found"] / table["events"]
+    return table.reset_index()
 
 
 def rescore(records, event_rate: float) -> int:
@@ -371,6 +408,10 @@ def report(records, labels, cells, args) -> str:
         lines.append(f"- {label}: detect {seconds.median():.1f} s per movie (median; {seconds.min():.1f}-"
                      f"{seconds.max():.1f} s; {voxels / seconds.median() / 1e6:.3f} M voxels/s), "
                      f"{seconds.sum() / 60:.1f} min in all")
+    by_kind = recall_by_kind(records, args.tolerance)
+    sections += ["Recall by kind of event (a vesicle that arrived and fused at once, or one docked for a while "
+                 "before it fused):",
+                 scores.markdown(by_kind.pivot(index="kind", columns="model", values="recall")[labels].reset_index())]
     sections += ["Summary:", "\n".join(lines)]
     text = "\n\n".join(sections) + "\n"
     with atomic_output(out / "robustness.md", overwrite=overwrite) as scratch:
@@ -445,6 +486,17 @@ def main(argv=None):
             scratch.write_text("".join(json.dumps(record) + "\n" for record in records))
     else:
         records = run(args, models, cells, results_path)
+    if any("truth_kind" not in record for record in records):
+        from exodeepfinder.io.atomic import atomic_output
+
+        every = scores.read_results(results_path)
+        print(f"kinds of the true events added to {add_truth_kinds(every, args.event_rate)} earlier records",
+              flush=True)
+        with atomic_output(results_path, overwrite=True) as scratch:
+            scratch.write_text("".join(json.dumps(record) + "\n" for record in every))
+        kinds = {record_key(r): r["truth_kind"] for r in every}
+        for record in records:
+            record["truth_kind"] = kinds[record_key(record)]
     print(f"wall time {(time.perf_counter() - start) / 60:.1f} min\n")
     print(report(records, [label for label, _ in models], cells, args))
 
