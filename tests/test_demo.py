@@ -36,7 +36,7 @@ def test_demo_with_bundled_model_reaches_f1(tmp_path, no_user_weights, capsys):
     output = capsys.readouterr().out
     assert f"weights: {weights.BUNDLED_WEIGHTS} (bundled default model)" in output
     scores = scores_from(output)
-    # 15 of 15 events and 1 false one on an AMD EPYC: F1 0.968 (two false events more still pass)
+    # 15 of 15 events and 2 false ones on an AMD EPYC: F1 0.938 (one false event more still passes)
     assert scores["recall"] >= 0.9 and scores["f1"] >= 0.9, output
     for name in ("movie.h5", "expert_annotation.xml", "movie_events.csv", "movie_events.png", "movie_gallery.png",
                  "evaluation.csv"):
