@@ -31,8 +31,8 @@ tolerance 5 (``match_events``). Counts are pooled over a cell's movies.
 
 Writes into ``--out``: ``results.jsonl`` (one record per movie and model: counts, timings, the
 detected events with their score and what they lie on, the true events and how each fused),
-``robustness.csv`` and ``robustness.md`` (per cell, per factor, recall per kind of event), ``robustness.png`` (heat maps: one panel per model,
-then the first model minus the second), and the event-score analysis of ``bench/scores.py``
+``robustness.csv`` and ``robustness.md`` (per cell, per factor, recall per kind of event),
+``robustness.png`` (heat maps: one panel per model, then the first model minus the second), and the event-score analysis of ``bench/scores.py``
 (``scores.md``, ``scores_pr.csv``, ``scores.png``). Records are keyed by the weights' checksum, so a
 new bundled model is measured anew in the same folder.
 """
@@ -233,6 +233,14 @@ def rescore(records, event_rate: float) -> int:
                                                              new["peak_snr"], new["decay_ratio"])]
         updated += 1
     return updated
+
+
+def write_results(path: Path, records) -> None:
+    """Rewrite ``results.jsonl`` with ``records`` (atomically: a stopped run leaves the old file)."""
+    from exodeepfinder.io.atomic import atomic_output
+
+    with atomic_output(path, overwrite=True) as scratch:
+        scratch.write_text("".join(json.dumps(record) + "\n" for record in records))
 
 
 def record_key(record) -> tuple:
@@ -478,22 +486,16 @@ def main(argv=None):
           f"{len(models)} model(s); seeds {args.base_seed} + {SEED_STRIDE} k + cell", flush=True)
     start = time.perf_counter()
     if args.rescore:
-        from exodeepfinder.io.atomic import atomic_output
-
         records = scores.read_results(results_path)
         print(f"rescored {rescore(records, args.event_rate)} of {len(records)} records", flush=True)
-        with atomic_output(results_path, overwrite=True) as scratch:
-            scratch.write_text("".join(json.dumps(record) + "\n" for record in records))
+        write_results(results_path, records)
     else:
         records = run(args, models, cells, results_path)
     if any("truth_kind" not in record for record in records):
-        from exodeepfinder.io.atomic import atomic_output
-
         every = scores.read_results(results_path)
         print(f"kinds of the true events added to {add_truth_kinds(every, args.event_rate)} earlier records",
               flush=True)
-        with atomic_output(results_path, overwrite=True) as scratch:
-            scratch.write_text("".join(json.dumps(record) + "\n" for record in every))
+        write_results(results_path, every)
         kinds = {record_key(r): r["truth_kind"] for r in every}
         for record in records:
             record["truth_kind"] = kinds[record_key(record)]

@@ -51,8 +51,9 @@ OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
 #: mixture of movies of the default simulation and of the domain-randomised one (``simulate
 #: --randomize``: brightness, spot size, kinetics, cameras, distractors...), for ``max_minutes``.
 #: Stage entries left to None take the training recipe's defaults, scaled to ``max_minutes``.
-#: The bundled model is this run followed by a second one that trains its weights on (``--set
-#: init=...``, more randomised movies, patches of 32 only): MODEL_CARD.md gives both commands.
+#: The bundled model is this run followed by two that train its weights on (``--set init=...``,
+#: more randomised movies, patches of 32; then ``exodeepfinder train`` on patches of 48):
+#: MODEL_CARD.md gives the three commands.
 #: The bundled model before them fine-tuned the official weights on default simulations only
 #: (``--set init='"official"' --set loss='"tversky"' --set randomized_movies=0 ...``).
 RECIPE = dict(
