@@ -200,13 +200,10 @@ def _train(args, stages, main: bool = True) -> None:
 
 
 def _train_in_process_group(args, stages) -> None:
-    from ..training.distributed import start_process_group, stop_process_group
+    from ..training.distributed import process_group
 
-    ranks = start_process_group(args.ddp_backend, _device_type(args))
-    try:
+    with process_group(args.ddp_backend, _device_type(args)) as ranks:
         _train(args, stages, main=ranks.main)
-    finally:
-        stop_process_group()
 
 
 def _start_processes(args, stages) -> None:

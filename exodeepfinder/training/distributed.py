@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,11 +154,32 @@ def start_process_group(backend: str | None = None, device_type: str = "cuda") -
     return current_ranks()
 
 
-def stop_process_group() -> None:
+def stop_process_group(wait: bool = True) -> None:
+    """Leave the process group, if one is started.
+
+    With ``wait``, first wait until every process gets here: a process that tears down its
+    connections while another still works (rank 0 writing the final files) can abort in gloo's
+    threads ("terminate called without an active exception"). After an error, don't wait: the
+    others may never arrive.
+    """
     if _initialized():
         import torch.distributed as dist
 
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
+
+
+@contextmanager
+def process_group(backend: str | None = None, device_type: str = "cuda"):
+    """:func:`start_process_group`, yielding this process's Ranks; leaves the group on the way out."""
+    ranks = start_process_group(backend, device_type)
+    try:
+        yield ranks
+    except BaseException:
+        stop_process_group(wait=False)
+        raise
+    stop_process_group()
 
 
 def free_port() -> int:
@@ -175,11 +197,8 @@ def _process(index: int, function, n_processes: int, port: int, backend: str, de
         import torch
 
         torch.set_num_threads(threads)
-    ranks = start_process_group(backend, device_type)
-    try:
+    with process_group(backend, device_type) as ranks:
         function(ranks, *args)
-    finally:
-        stop_process_group()
 
 
 class ProcessFailed(RuntimeError):
