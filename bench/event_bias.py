@@ -31,6 +31,9 @@ from machine import cpu_name  # noqa: E402
 
 def measure(movie, truth, scores, factor: float, tolerance: float) -> dict:
     """Events found when the event probability is multiplied by ``factor``, against ``truth``."""
+    import inspect
+
+    import exodeepfinder as edf
     from exodeepfinder.events.cluster import cluster_events
     from exodeepfinder.events.evaluate import match_events
     from exodeepfinder.events.measure import measure_events
@@ -38,7 +41,9 @@ def measure(movie, truth, scores, factor: float, tolerance: float) -> dict:
 
     weighted = scores.astype(np.float32) * np.array([1, 1, factor], np.float32)[None, :, None, None]
     labels = np.argmax(weighted, axis=1).astype(np.int8)
-    events = score_events(measure_events(movie, cluster_events(labels, scores=scores, cluster_radius=5, min_size=10)))
+    # cluster as detect does by default (cluster_events alone keeps clusters of any size)
+    defaults = {name: inspect.signature(edf.detect).parameters[name].default for name in ("cluster_radius", "min_size")}
+    events = score_events(measure_events(movie, cluster_events(labels, scores=scores, **defaults)))
     matching = match_events(events, truth, tolerance)
     docked = truth["kind"].astype(str).to_numpy() == "docked_then_fused"
     found = truth.index.isin(matching.pairs["reference"])

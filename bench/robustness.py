@@ -32,9 +32,10 @@ tolerance 5 (``match_events``). Counts are pooled over a cell's movies.
 Writes into ``--out``: ``results.jsonl`` (one record per movie and model: counts, timings, the
 detected events with their score and what they lie on, the true events and how each fused),
 ``robustness.csv`` and ``robustness.md`` (per cell, per factor, recall per kind of event),
-``robustness.png`` (heat maps: one panel per model, then the first model minus the second), and the event-score analysis of ``bench/scores.py``
-(``scores.md``, ``scores_pr.csv``, ``scores.png``). Records are keyed by the weights' checksum, so a
-new bundled model is measured anew in the same folder.
+``robustness.png`` (heat maps: one panel per model, then the first model minus the second), and the
+event-score analysis of ``bench/scores.py`` (``scores.md``, ``scores_pr.csv``, ``scores.png``).
+Records are keyed by the weights' checksum, so a new bundled model is measured anew in the same
+folder.
 """
 
 from __future__ import annotations
