@@ -51,16 +51,28 @@ OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
 #: mixture of movies of the default simulation and of the domain-randomised one (``simulate
 #: --randomize``: brightness, spot size, kinetics, cameras, distractors...), for ``max_minutes``.
 #: Stage entries left to None take the training recipe's defaults, scaled to ``max_minutes``.
-#: The bundled model is this run followed by two that train its weights on (``--set init=...``,
-#: more randomised movies, patches of 32; then ``exodeepfinder train`` on patches of 48):
-#: MODEL_CARD.md gives the three commands.
+#: The bundled model is this run followed by three that train its weights on (``--set init=...``:
+#: more randomised movies, patches of 32; then patches of 48; then patches of 48 with the
+#: ``extra_movies`` groups): MODEL_CARD.md gives the four commands.
 #: The bundled model before them fine-tuned the official weights on default simulations only
 #: (``--set init='"official"' --set loss='"tversky"' --set randomized_movies=0 ...``).
+#: Groups of randomised movies that ``extra_movies`` may add to the mixture (by name), each with some
+#: ranges of ``simulate --randomize`` narrowed towards what the earlier models missed on the
+#: robustness grid: events of vesicles docked before fusing (``docked``), the same docked at 30-50%
+#: of the event's peak and spreading as they fuse (``targeted``: the misses of the third run), and
+#: dim events (``dim``: 100-300 photons). The folder names (``docked_movie_01``...) enter the split.
+EXTRA_GROUPS = {
+    "docked": dict(n_movies=24, seed=4000, ranges={"docked_fraction": [0.6, 1.0], "event_amplitude": [150, 2000]}),
+    "targeted": dict(n_movies=24, seed=5000, ranges={
+        "docked_fraction": [0.8, 1.0], "event_docking_brightness": [0.3, 0.5], "event_spread_fraction": [0.5, 1.0],
+        "event_amplitude": [150, 2000]}),
+    "dim": dict(n_movies=24, seed=6000, ranges={"event_amplitude": [100, 300]}),
+}
 RECIPE = dict(
     n_movies=12, randomized_movies=20, shape=(200, 128, 128), n_events=40, blank_frames=(8, 8), seed=1000,
     randomized_seed=3000, loss="dice_ce", init="scratch", max_minutes=70,
     patch_sizes=None, batch_sizes=None, random_shifts=None, n_epochs=None, n_steps=None,
-    steps_per_valid=None, learning_rate=None, train_seed=0,
+    steps_per_valid=None, learning_rate=None, train_seed=0, extra_movies=[],
     n_test=6, test_shape=(200, 128, 128), test_seed=9000,
 )
 SMOKE = dict(
@@ -68,7 +80,7 @@ SMOKE = dict(
     seed=1000,
     patch_sizes=[16, 32], batch_sizes=[8, 4], random_shifts=[4, 8], n_epochs=[2, 1], n_steps=[3, 3],
     steps_per_valid=1, learning_rate=3e-4, train_seed=0, init="scratch", loss="dice_ce", max_minutes=None,
-    n_test=1, test_shape=(64, 96, 96), test_seed=9000,
+    extra_movies=[], n_test=1, test_shape=(64, 96, 96), test_seed=9000,
 )
 
 
@@ -81,13 +93,18 @@ def _run(argv) -> None:
 
 def simulate(movies: Path, recipe: dict) -> None:
     """The training movies: ``n_movies`` with the default parameters, ``randomized_movies`` with
-    parameters drawn from the simulator's wide ranges (``simulate --randomize``)."""
+    parameters drawn from the simulator's wide ranges (``simulate --randomize``), then each group of
+    ``extra_movies`` (randomised with some ranges narrowed, to weigh the mixture towards hard cases)."""
     staging = movies.with_name(movies.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     common = ["--shape", *recipe["shape"], "--n_events", recipe["n_events"],
               "--blank_frames", *recipe["blank_frames"]]
     kinds = [("default", recipe["n_movies"], recipe["seed"], []),
              ("randomized", recipe.get("randomized_movies", 0), recipe.get("randomized_seed", 3000), ["--randomize"])]
+    for name in recipe.get("extra_movies", []):
+        group = EXTRA_GROUPS[name]
+        ranges = [a for setting, bounds in group["ranges"].items() for a in ("--range", setting, *bounds)]
+        kinds.append((name, group["n_movies"], group["seed"], ["--randomize", *ranges]))
     for kind, count, seed, extra in kinds:
         if count:
             _run(["simulate", "-o", staging / kind, "--n_movies", count, "--seed", seed, *common, *extra])
@@ -190,6 +207,10 @@ def main(argv=None) -> int:
         if key not in recipe:
             parser.error(f"--set: unknown recipe entry {key!r} (known: {', '.join(recipe)})")
         recipe[key] = json.loads(value)
+    unknown = set(recipe["extra_movies"]) - set(EXTRA_GROUPS)
+    if unknown:
+        parser.error(f"--set extra_movies: unknown group(s) {', '.join(sorted(unknown))} "
+                     f"(known: {', '.join(EXTRA_GROUPS)})")
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
 
