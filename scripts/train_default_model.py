@@ -46,16 +46,6 @@ from exodeepfinder.model.weights import BUNDLED_WEIGHTS  # noqa: E402
 
 OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
 
-#: The recipe of the bundled model: the default training recipe of ``exodeepfinder train``
-#: (Dice + cross-entropy, objects drawn per track and at track onsets) from random weights, on a
-#: mixture of movies of the default simulation and of the domain-randomised one (``simulate
-#: --randomize``: brightness, spot size, kinetics, cameras, distractors...), for ``max_minutes``.
-#: Stage entries left to None take the training recipe's defaults, scaled to ``max_minutes``.
-#: The bundled model is this run followed by three that train its weights on (``--set init=...``:
-#: more randomised movies, patches of 32; then patches of 48; then patches of 48 with the
-#: ``extra_movies`` groups): MODEL_CARD.md gives the four commands.
-#: The bundled model before them fine-tuned the official weights on default simulations only
-#: (``--set init='"official"' --set loss='"tversky"' --set randomized_movies=0 ...``).
 #: Groups of randomised movies that ``extra_movies`` may add to the mixture (by name), each with some
 #: ranges of ``simulate --randomize`` narrowed towards what the earlier models missed on the
 #: robustness grid: events of vesicles docked before fusing (``docked``), the same docked at 30-50%
@@ -68,6 +58,17 @@ EXTRA_GROUPS = {
         "event_amplitude": [150, 2000]}),
     "dim": dict(n_movies=24, seed=6000, ranges={"event_amplitude": [100, 300]}),
 }
+
+#: The recipe of the bundled model: the default training recipe of ``exodeepfinder train``
+#: (Dice + cross-entropy, objects drawn per track and at track onsets) from random weights, on a
+#: mixture of movies of the default simulation and of the domain-randomised one (``simulate
+#: --randomize``: brightness, spot size, kinetics, cameras, distractors...), for ``max_minutes``.
+#: Stage entries left to None take the training recipe's defaults, scaled to ``max_minutes``.
+#: The bundled model is this run followed by three that train its weights on (``--set init=...``:
+#: more randomised movies, patches of 32; then patches of 48; then patches of 48 with the
+#: ``extra_movies`` groups): MODEL_CARD.md gives the four commands.
+#: The bundled model before them fine-tuned the official weights on default simulations only
+#: (``--set init='"official"' --set loss='"tversky"' --set randomized_movies=0 ...``).
 RECIPE = dict(
     n_movies=12, randomized_movies=20, shape=(200, 128, 128), n_events=40, blank_frames=(8, 8), seed=1000,
     randomized_seed=3000, loss="dice_ce", init="scratch", max_minutes=70,
