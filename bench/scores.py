@@ -130,11 +130,17 @@ def pooled_pr_curve(movies, thresholds, tolerance: float = 5, feature: str = "sc
     """
     from exodeepfinder.events.evaluate import match_events, summarize
 
+    # Most thresholds keep the same events of a movie as the one before: match each kept set once.
+    matched = [{} for _ in movies]
     rows = []
     for threshold in thresholds:
         tp = fp = fn = 0
-        for detected, truth in movies:
-            summary = match_events(detected[detected[feature] >= threshold], truth, tolerance).summary
+        for (detected, truth), seen in zip(movies, matched):
+            keep = (detected[feature] >= threshold).to_numpy()
+            key = keep.tobytes()
+            if key not in seen:
+                seen[key] = match_events(detected[keep], truth, tolerance).summary
+            summary = seen[key]
             tp, fp, fn = tp + summary["tp"], fp + summary["fp"], fn + summary["fn"]
         rows.append({"threshold": float(threshold), **summarize(tp, fp, fn)})
     return pd.DataFrame(rows)

@@ -64,9 +64,9 @@ EXTRA_GROUPS = {
 #: mixture of movies of the default simulation and of the domain-randomised one (``simulate
 #: --randomize``: brightness, spot size, kinetics, cameras, distractors...), for ``max_minutes``.
 #: Stage entries left to None take the training recipe's defaults, scaled to ``max_minutes``.
-#: The bundled model is this run followed by three that train its weights on (``--set init=...``:
-#: more randomised movies, patches of 32; then patches of 48; then patches of 48 with the
-#: ``extra_movies`` groups): MODEL_CARD.md gives the four commands.
+#: The bundled model is this run followed by four that train its weights on (``--set init=...``:
+#: more randomised movies, patches of 32; then patches of 48; then, twice, patches of 48 with the
+#: ``extra_movies`` groups): MODEL_CARD.md gives the five commands.
 #: The bundled model before them fine-tuned the official weights on default simulations only
 #: (``--set init='"official"' --set loss='"tversky"' --set randomized_movies=0 ...``).
 RECIPE = dict(

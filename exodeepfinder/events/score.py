@@ -20,7 +20,7 @@ starts: the commonest false event at a movie's start) or none after it scores 0.
 set on simulated movies of the robustness grid (``bench/scores.py``), where this score ranks true
 events above false ones with an AUC of 0.98 (a model trained with the reference recipe) and 0.86
 (official weights), against 0.49 and 0.72 for the probability alone. For the bundled model, trained
-with Dice + cross-entropy, the probability alone ranks better (0.85 against 0.76, docs/robustness.md).
+with Dice + cross-entropy, the probability alone ranks better (0.87 against 0.74, docs/robustness.md).
 """
 
 from __future__ import annotations
