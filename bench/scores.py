@@ -279,8 +279,9 @@ def scores_figure(curves: pd.DataFrame, records):
         ax.set_yticks(range(1, len(kinds) + 1), [f"{'true event' if k == 'event' else k} ({len(v)})"
                                                  for k, v in zip(kinds, values)])
         ax.invert_yaxis()
-        ax.set(xlabel="event score", xlim=(-0.02, 1.02),
-               title=f"{model}: scores of true events, and of false ones by what they lie on")
+        ax.set(xlabel="event score", xlim=(-0.02, 1.02))
+        # long model names (previous_bundled) ran the full title past the panel
+        ax.set_title(f"{model}: scores of true events and of false ones by what they lie on", fontsize="medium")
         ax.grid(alpha=0.3, axis="x")
     return figure
 
