@@ -145,8 +145,10 @@ def test_batch_pipeline_with_pooled_evaluation(tmp_path, simulation, capsys):
     assert evaluate.main(["--batch", str(tmp_path), "-a", "detected.csv"]) == 0
     out = capsys.readouterr().out
     assert "pooled over 2 movie(s): tp 16, fp 0, fn 0" in out
+    assert "F1 1.000 (95% interval over movies 1.000-1.000)" in out
     summary = pd.read_csv(tmp_path / "evaluation_summary.csv")
     assert list(summary["movie"]) == ["movie1", "movie2", "pooled"] and (summary["f1"] == 1).all()
+    assert summary["f1_low"].isna().tolist() == [True, True, False] and summary["f1_high"].iloc[-1] == 1
     # the subcommand form runs the same code
     assert exodeepfinder_main(["evaluate", "--batch", str(tmp_path), "-a", "detected.csv"]) == 2
     assert "already exists" in capsys.readouterr().err

@@ -1,10 +1,11 @@
-"""Matching detections to reference events on hand-made cases."""
+"""Matching detections to reference events, and the bootstrap over movies, on hand-made cases."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from exodeepfinder.events.evaluate import match_events, precision_recall_curve, precision_recall_figure
+from exodeepfinder.events.evaluate import (bootstrap_pooled, match_events, pooled_summary, precision_recall_curve,
+                                           precision_recall_figure)
 from exodeepfinder.io.events import make_events
 
 
@@ -70,3 +71,39 @@ def test_precision_recall_curve_over_score_thresholds():
     assert curve.iloc[-1]["tp"] == 1
     figure = precision_recall_figure(curve)
     assert len(figure.axes[0].lines) == 2
+
+
+def test_bootstrap_resamples_whole_movies_within_their_strata():
+    counts = [[10, 0, 0]] * 3 + [[0, 0, 10]] * 2  # three perfect movies, two where every event was missed
+    free = bootstrap_pooled(counts, n_resamples=500, seed=1)
+    assert free[:, 2].min() < 0.5 < free[:, 2].max()  # a draw can take mostly one kind of movie
+    kept = bootstrap_pooled(counts, n_resamples=500, strata=["a"] * 3 + ["b"] * 2, seed=1)
+    # within strata every draw has three movies of each kind it had: 30 found, 20 missed, always
+    np.testing.assert_allclose(kept, np.tile([1.0, 0.6, 0.75], (500, 1)))
+    np.testing.assert_array_equal(bootstrap_pooled(counts, n_resamples=50, seed=3),
+                                  bootstrap_pooled(counts, n_resamples=50, seed=3))
+
+
+def test_paired_draws_and_an_interval_that_narrows_with_more_movies():
+    model_a = np.array([[8, 1, 1], [3, 2, 2], [12, 0, 1], [5, 3, 4]])
+    model_b = model_a + [[1, 0, -1], [0, 0, 0], [0, 0, 0], [1, 0, -1]]  # b finds two more events
+    difference = (bootstrap_pooled(model_b, n_resamples=300, seed=0)[:, 2]
+                  - bootstrap_pooled(model_a, n_resamples=300, seed=0)[:, 2])
+    assert (difference >= 0).all() and (difference > 0).mean() > 0.8  # same movies drawn for both models
+    few = pooled_summary(model_a)
+    many = pooled_summary(np.tile(model_a, (25, 1)))
+    assert few["tp"] == 28 and few["fp"] == 6 and few["fn"] == 8 and few["f1"] == pytest.approx(56 / 70)
+    for summary in (few, many):
+        assert summary["f1_low"] < summary["f1"] < summary["f1_high"]
+    assert many["f1_high"] - many["f1_low"] < 0.4 * (few["f1_high"] - few["f1_low"])  # about 1/sqrt(25)
+
+
+def test_bootstrap_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="no movies"):
+        bootstrap_pooled(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="one group per movie"):
+        bootstrap_pooled([[1, 0, 0], [2, 0, 0]], strata=[0])
+    with pytest.raises(ValueError, match="level"):
+        pooled_summary([[1, 0, 0]], level=95)
+    nothing = pooled_summary([[0, 0, 0], [0, 0, 0]])
+    assert np.isnan(nothing["f1"]) and np.isnan(nothing["f1_low"])

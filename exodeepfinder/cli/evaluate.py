@@ -5,7 +5,9 @@ most --tolerance voxels apart in (t, y, x). Writes a CSV with one row per matche
 per unmatched detection (fp) and per missed reference event (fn), and, when the detections
 have scores (or another --score_column such as cluster_size), a precision-recall curve over the
 score threshold as a PNG and a CSV. With --batch, every subfolder is evaluated and the
-per-movie and pooled figures are written to ``evaluation_summary.csv`` in the batch folder.
+per-movie and pooled figures are written to ``evaluation_summary.csv`` in the batch folder, the
+pooled F1 with a 95% interval from resampling the movies (``f1_low``, ``f1_high``): how much the
+figure could move on another set of movies like these.
 """
 
 from __future__ import annotations
@@ -92,9 +94,10 @@ def evaluate_one(args) -> dict:
 
 
 def run(args):
+    import numpy as np
     import pandas as pd
 
-    from ..events.evaluate import summarize
+    from ..events.evaluate import pooled_summary
     from ..io.tables import write_csv
 
     if args.pooled_batch is None:
@@ -123,10 +126,13 @@ def run(args):
     if not rows:
         raise InputError(f"{batch}: no subfolder could be evaluated")
     table = pd.DataFrame(rows)
-    pooled = summarize(table["tp"].sum(), table["fp"].sum(), table["fn"].sum())
+    pooled = pooled_summary(table[["tp", "fp", "fn"]].to_numpy())
     table = pd.concat([table, pd.DataFrame([{"movie": "pooled", **pooled}])], ignore_index=True)
     write_csv(table, summary_path, overwrite=args.overwrite)
-    print(f"pooled over {len(rows)} movie(s): {_format_summary(pooled)}")
+    interval = ""
+    if len(rows) > 1 and np.isfinite(pooled["f1_low"]):
+        interval = f" (95% interval over movies {pooled['f1_low']:.3f}-{pooled['f1_high']:.3f})"
+    print(f"pooled over {len(rows)} movie(s): {_format_summary(pooled)}{interval}")
     print(f"wrote {summary_path}" + (f"; skipped: {', '.join(failed)}" if failed else ""))
     if failed:
         raise InputError(f"{batch}: {len(failed)} folder(s) skipped ({', '.join(failed)})")

@@ -2,10 +2,10 @@
 measurements of each event in the movie, their scores, and evaluation against a reference list."""
 
 from .cluster import cluster_events
-from .evaluate import match_events, precision_recall_curve
+from .evaluate import bootstrap_pooled, match_events, pooled_summary, precision_recall_curve
 from .measure import event_trace, measure_events
 from .score import score_events
 from .targets import events_to_labels
 
-__all__ = ["cluster_events", "event_trace", "events_to_labels", "match_events", "measure_events", "precision_recall_curve",
-           "score_events"]
+__all__ = ["bootstrap_pooled", "cluster_events", "event_trace", "events_to_labels", "match_events", "measure_events",
+           "pooled_summary", "precision_recall_curve", "score_events"]

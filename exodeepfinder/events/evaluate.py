@@ -1,4 +1,5 @@
-"""Compare detected events with a reference (expert) list: one-to-one matching, precision, recall, F1."""
+"""Compare detected events with a reference (expert) list: one-to-one matching, precision, recall, F1,
+and their uncertainty over a set of movies (a bootstrap over movies)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,78 @@ def summarize(tp: int, fp: int, fn: int) -> dict:
     recall = tp / (tp + fn) if tp + fn else float("nan")
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
     return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "precision": precision, "recall": recall, "f1": f1}
+
+
+def bootstrap_pooled(counts, *, n_resamples: int = 2000, strata=None, seed: int = 0) -> np.ndarray:
+    """Pooled precision, recall and F1 of movies drawn with replacement: a bootstrap over movies.
+
+    Events of one movie are not independent (one noisy movie yields many misses), so the
+    uncertainty of a pooled figure comes from resampling whole movies.
+
+    Parameters
+    ----------
+    counts : array-like, shape (movies, 3)
+        ``tp, fp, fn`` of each movie.
+    n_resamples : int
+        Number of draws.
+    strata : array-like, shape (movies,), optional
+        Group of each movie (e.g. a cell of a grid): each draw takes as many movies of each
+        group as it has, from that group.
+    seed : int
+        Draws depend only on the seed, the number of movies and ``strata``: two models'
+        counts on the same movies, resampled with the same seed, give paired draws (the
+        difference of their F1 draw by draw measures the difference between the models).
+
+    Returns
+    -------
+    ndarray, shape (n_resamples, 3)
+        Precision, recall and F1 of each draw (NaN where a ratio is 0/0).
+    """
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1, 3)
+    if not len(counts):
+        raise ValueError("counts: no movies to resample")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples: must be >= 1, got {n_resamples}")
+    strata = np.zeros(len(counts), int) if strata is None else pd.factorize(np.asarray(strata))[0]
+    if len(strata) != len(counts):
+        raise ValueError(f"strata: one group per movie expected, got {len(strata)} for {len(counts)} movies")
+    rng = np.random.default_rng(seed)
+    totals = np.zeros((n_resamples, 3), np.int64)
+    for group in range(strata.max() + 1):
+        members = np.flatnonzero(strata == group)
+        drawn = members[rng.integers(0, len(members), (n_resamples, len(members)))]
+        totals += counts[drawn].sum(axis=1)
+    tp, fp, fn = totals.T.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.stack([tp / (tp + fp), tp / (tp + fn), 2 * tp / (2 * tp + fp + fn)], axis=1)
+
+
+def pooled_summary(counts, *, level: float = 0.95, n_resamples: int = 2000, strata=None, seed: int = 0) -> dict:
+    """Counts summed over movies, their precision, recall and F1, and the F1's bootstrap interval.
+
+    Parameters
+    ----------
+    counts : array-like, shape (movies, 3)
+        ``tp, fp, fn`` of each movie.
+    level : float
+        Coverage of the interval (percentile bootstrap over movies, see :func:`bootstrap_pooled`).
+    n_resamples, strata, seed
+        See :func:`bootstrap_pooled`.
+
+    Returns
+    -------
+    dict
+        :func:`summarize`'s keys, and ``f1_low`` and ``f1_high``: the interval (NaN when it is
+        undefined, e.g. no event in any movie).
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level: must be between 0 and 1, got {level}")
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1, 3)
+    summary = summarize(*counts.sum(axis=0))
+    f1 = bootstrap_pooled(counts, n_resamples=n_resamples, strata=strata, seed=seed)[:, 2]
+    f1 = f1[np.isfinite(f1)]
+    low, high = np.quantile(f1, [(1 - level) / 2, (1 + level) / 2]) if len(f1) else (np.nan, np.nan)
+    return {**summary, "f1_low": float(low), "f1_high": float(high)}
 
 
 def match_events(detected: pd.DataFrame, reference: pd.DataFrame, tolerance: float = 5) -> Matching:
