@@ -107,3 +107,5 @@ def test_bootstrap_rejects_bad_arguments():
         pooled_summary([[1, 0, 0]], level=95)
     nothing = pooled_summary([[0, 0, 0], [0, 0, 0]])
     assert np.isnan(nothing["f1"]) and np.isnan(nothing["f1_low"])
+    one_movie = pooled_summary([[8, 1, 1]])
+    assert one_movie["f1"] == pytest.approx(16 / 18) and np.isnan(one_movie["f1_low"])

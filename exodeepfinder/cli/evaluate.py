@@ -130,7 +130,7 @@ def run(args):
     table = pd.concat([table, pd.DataFrame([{"movie": "pooled", **pooled}])], ignore_index=True)
     write_csv(table, summary_path, overwrite=args.overwrite)
     interval = ""
-    if len(rows) > 1 and np.isfinite(pooled["f1_low"]):
+    if np.isfinite(pooled["f1_low"]):  # not for a single movie
         interval = f" (95% interval over movies {pooled['f1_low']:.3f}-{pooled['f1_high']:.3f})"
     print(f"pooled over {len(rows)} movie(s): {_format_summary(pooled)}{interval}")
     print(f"wrote {summary_path}" + (f"; skipped: {', '.join(failed)}" if failed else ""))

@@ -131,16 +131,19 @@ def pooled_summary(counts, *, level: float = 0.95, n_resamples: int = 2000, stra
     Returns
     -------
     dict
-        :func:`summarize`'s keys, and ``f1_low`` and ``f1_high``: the interval (NaN when it is
-        undefined, e.g. no event in any movie).
+        :func:`summarize`'s keys, and ``f1_low`` and ``f1_high``: the interval (NaN for fewer
+        than two movies, whose resampling says nothing, or when no movie has an event).
     """
     if not 0 < level < 1:
         raise ValueError(f"level: must be between 0 and 1, got {level}")
     counts = np.asarray(counts, dtype=np.int64).reshape(-1, 3)
     summary = summarize(*counts.sum(axis=0))
-    f1 = bootstrap_pooled(counts, n_resamples=n_resamples, strata=strata, seed=seed)[:, 2]
-    f1 = f1[np.isfinite(f1)]
-    low, high = np.quantile(f1, [(1 - level) / 2, (1 + level) / 2]) if len(f1) else (np.nan, np.nan)
+    low = high = np.nan
+    if len(counts) > 1:
+        f1 = bootstrap_pooled(counts, n_resamples=n_resamples, strata=strata, seed=seed)[:, 2]
+        f1 = f1[np.isfinite(f1)]
+        if len(f1):
+            low, high = np.quantile(f1, [(1 - level) / 2, (1 + level) / 2])
     return {**summary, "f1_low": float(low), "f1_high": float(high)}
 
 
