@@ -396,6 +396,8 @@ def uncertainty(records, labels, n_resamples: int = 2000) -> list:
     from exodeepfinder.events.evaluate import bootstrap_pooled
 
     movies = sorted({(r["cell"], r["seed"]) for r in records})
+    if len(movies) == len({cell for cell, _ in movies}):
+        return ["- one movie per cell: no intervals (resampling a single movie says nothing)"]
     by_key = {(r["model"], r["cell"], r["seed"]): r for r in records}
     draws, lines = {}, []
     for label in labels:
@@ -445,8 +447,9 @@ def report(records, labels, cells, args) -> str:
             lines.append(f"- {label}: worst F1{scope} {f1.min():.3f} in {len(worst)} cell(s): {names}")
             if scope:
                 short = part[f1 < GOAL_F1]
-                lines.append(f"- {label}: {len(short)} of {len(part)} cells{scope} below F1 {GOAL_F1}; "
-                             f"{int((short['f1_high'] < GOAL_F1).sum())} of them with the whole 95% interval below")
+                below = (f"; {int((short['f1_high'] < GOAL_F1).sum())} of them with the whole 95% interval below"
+                         if part["f1_high"].notna().any() else "")
+                lines.append(f"- {label}: {len(short)} of {len(part)} cells{scope} below F1 {GOAL_F1}{below}")
     if len(labels) >= 2:
         a = per_cell[per_cell["model"] == labels[0]].set_index("cell")["f1"]
         b = per_cell[per_cell["model"] == labels[1]].set_index("cell")["f1"]
