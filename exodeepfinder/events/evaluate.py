@@ -64,11 +64,16 @@ class Matching:
         return pd.concat(parts, ignore_index=True)
 
 
+def _ratios(tp, fp, fn):
+    """Precision, recall and F1 of counts (numbers or arrays alike), NaN where a ratio is 0/0."""
+    tp, fp, fn = (np.asarray(count, dtype=float) for count in (tp, fp, fn))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return tp / (tp + fp), tp / (tp + fn), 2 * tp / (2 * tp + fp + fn)
+
+
 def summarize(tp: int, fp: int, fn: int) -> dict:
     """Precision, recall and F1 from counts (NaN where a ratio is 0/0)."""
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+    precision, recall, f1 = map(float, _ratios(tp, fp, fn))
     return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "precision": precision, "recall": recall, "f1": f1}
 
 
@@ -111,9 +116,7 @@ def bootstrap_pooled(counts, *, n_resamples: int = 2000, strata=None, seed: int 
         members = np.flatnonzero(strata == group)
         drawn = members[rng.integers(0, len(members), (n_resamples, len(members)))]
         totals += counts[drawn].sum(axis=1)
-    tp, fp, fn = totals.T.astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.stack([tp / (tp + fp), tp / (tp + fn), 2 * tp / (2 * tp + fp + fn)], axis=1)
+    return np.stack(_ratios(*totals.T), axis=1)
 
 
 def pooled_summary(counts, *, level: float = 0.95, n_resamples: int = 2000, strata=None, seed: int = 0) -> dict:
