@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -95,7 +97,32 @@ def _run(argv) -> None:
         raise SystemExit(f"exodeepfinder {argv[0]} failed with status {status}")
 
 
-def simulate(movies: Path, recipe: dict) -> None:
+def _run_parallel(commands, jobs: int) -> None:
+    """Run exodeepfinder ``commands`` (argument lists) in up to ``jobs`` processes at once.
+
+    Each process is given one thread: the parallelism is across movies. A failure ends the run
+    once the commands already started have finished."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    pending, running = [[str(a) for a in argv] for argv in commands], []
+    print(f"$ {len(pending)} x exodeepfinder {pending[0][0]}, {jobs} at a time" if pending else "", flush=True)
+    failed = []
+    while pending or running:
+        while pending and len(running) < jobs and not failed:
+            argv = pending.pop(0)
+            running.append((argv, subprocess.Popen([sys.executable, "-m", "exodeepfinder", *argv], env=environment,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+        if failed:
+            pending.clear()
+        argv, process = running.pop(0)
+        output, _ = process.communicate()
+        print(output, end="", flush=True)
+        if process.returncode != 0:
+            failed.append(" ".join(argv))
+    if failed:
+        raise SystemExit(f"exodeepfinder failed: {failed[0]}")
+
+
+def simulate(movies: Path, recipe: dict, jobs: int = 1) -> None:
     """The training movies: ``n_movies`` with the default parameters, ``randomized_movies`` with
     parameters drawn from the simulator's wide ranges (``simulate --randomize``), then each group of
     ``extra_movies`` (randomised with some ranges narrowed, to weigh the mixture towards hard cases)."""
@@ -109,26 +136,37 @@ def simulate(movies: Path, recipe: dict) -> None:
         group = EXTRA_GROUPS[name]
         ranges = [a for setting, bounds in group["ranges"].items() for a in ("--range", setting, *bounds)]
         kinds.append((name, group["n_movies"], group["seed"], ["--randomize", *ranges]))
+    if jobs > 1:  # the same movies in the same folders, one process per movie
+        _run_parallel([["simulate", "-o", staging / kind / f"movie_{i + 1:0{max(2, len(str(count)))}d}",
+                        "--n_movies", 1, "--seed", seed + i, *common, *extra]
+                       for kind, count, seed, extra in kinds for i in range(count)], jobs)
     for kind, count, seed, extra in kinds:
         if count:
-            _run(["simulate", "-o", staging / kind, "--n_movies", count, "--seed", seed, *common, *extra])
+            if jobs <= 1:
+                _run(["simulate", "-o", staging / kind, "--n_movies", count, "--seed", seed, *common, *extra])
             for folder in sorted((staging / kind).iterdir()):
                 folder.rename(staging / f"{kind}_{folder.name}")
             (staging / kind).rmdir()
     staging.rename(movies)
 
 
-def prepare(work: Path, recipe: dict) -> Path:
-    """Simulate the training movies and build the dataset; return the dataset folder."""
+def prepare(work: Path, recipe: dict, jobs: int = 1) -> Path:
+    """Simulate the training movies and build the dataset; return the dataset folder.
+
+    With ``jobs`` > 1 the movies are simulated, and the targets built, in that many processes
+    (``--shard``), with the same results."""
     movies, dataset = work / "movies", work / "dataset"
     if dataset.is_dir() and any(dataset.iterdir()):
         print(f"{dataset}: already prepared", flush=True)
         return dataset
     if not movies.is_dir():
-        simulate(movies, recipe)
-    _run(["generate_segmentation", "--batch", movies, "--overwrite"])
-    _run(["detect_spots", "--batch", movies])
-    _run(["merge_detector_expert", "--batch", movies])
+        simulate(movies, recipe, jobs)
+    for step in (["generate_segmentation", "--batch", movies, "--overwrite"], ["detect_spots", "--batch", movies],
+                 ["merge_detector_expert", "--batch", movies]):
+        if jobs > 1:
+            _run_parallel([[*step, "--shard", f"{k}/{jobs}"] for k in range(jobs)], jobs)
+        else:
+            _run(step)
     _run(["structure_training_dataset", "-i", movies, "-o", dataset, "--split", 80, "--seed", 0])
     return dataset
 
@@ -192,6 +230,10 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the chain in minutes")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--resume", action="store_true", help="continue a stopped training run")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes that simulate the movies and build the targets (default 1)")
+    parser.add_argument("--prepare_only", action="store_true",
+                        help="only simulate the movies and build the dataset (e.g. while a GPU is busy)")
     parser.add_argument("--evaluate_only", action="store_true", help="skip preparation and training")
     parser.add_argument("--weights", type=Path, default=None,
                         help="weights to evaluate (default: the training output)")
@@ -220,7 +262,9 @@ def main(argv=None) -> int:
 
     weights = args.weights
     if not args.evaluate_only:
-        dataset = prepare(args.work, recipe)
+        dataset = prepare(args.work, recipe, args.jobs)
+        if args.prepare_only:
+            return 0
         started = time.perf_counter()
         weights = train(args.work, dataset, recipe, args.device, args.resume)
         print(f"training took {time.perf_counter() - started:.0f} s", flush=True)

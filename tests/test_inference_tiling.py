@@ -108,6 +108,22 @@ def test_max_window_voxels_limits_one_network_call():
     assert plan.window_voxels <= 5_000_000
 
 
+def test_gpu_windows_stay_within_32_bit_indexing_and_half_the_free_memory():
+    from exodeepfinder.inference.backends import GPU_INDEXABLE_ELEMENTS, gpu_window_limit
+
+    widest = 112  # channels of the U-Net's widest layer (level 2, after concatenation)
+    assert gpu_window_limit(None, "bfloat16") == GPU_INDEXABLE_ELEMENTS // widest == 19_173_961
+    # an H200's 140 GiB would allow windows of 125 M voxels: 32-bit indexing is the limit there
+    assert gpu_window_limit(140 * GiB, "bfloat16") == 19_173_961
+    # a 2 GiB card: half its free memory, each voxel's activations and buffers (600 B in bfloat16) counted twice
+    assert gpu_window_limit(2 * GiB, "bfloat16") == int(0.5 * 2 * GiB / (2 * 600))
+    assert gpu_window_limit(2 * GiB, "float32") == int(0.5 * 2 * GiB / (2 * 1000))
+    # the 500 x 400 x 300 movie that took 20 s on an H200 in windows of 28.5 M voxels
+    plan = plan_tiling((500, 400, 300), "fast", memory=64 * GiB, bytes_per_voxel=40,
+                       max_window_voxels=gpu_window_limit(140 * GiB, "bfloat16"))
+    assert plan.window_voxels * widest <= GPU_INDEXABLE_ELEMENTS and plan.frames_per_block >= 64
+
+
 @pytest.mark.parametrize("text, expected", [
     ("2GB", 2 * GiB), ("512MB", 512 * 1024 ** 2), ("1.5G", int(1.5 * GiB)), ("800MiB", 800 * 1024 ** 2),
     ("1000000", 1_000_000), (" 3 gb ", 3 * GiB), ("64k", 64 * 1024), (4096, 4096), ("2T", 2 * 1024 ** 4),

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The checks and measurements that need a CUDA GPU, in one run of about 9 minutes (a GPU machine
+# is lent to few sessions, for minutes: everything is prepared to run at once).
+#
+#   1. tests/test_cuda.py: segmentation, detection, training and the detect command on the GPU,
+#      against the CPU and the simulated truth;
+#   2. bench/gpu.py: segmentation speed of each precision and tiling on a 500 x 400 x 300 movie;
+#   3. bench/train.py: seconds per training step on the GPU for a few patch and batch sizes;
+#   4. scripts/train_default_model.py: the bundled model trained on for TRAIN_MINUTES on the GPU,
+#      on the mixture of simulated movies of the model card (made on the CPUs during steps 1-3),
+#      then evaluated on the script's unseen movies. The weights come back for bench/robustness.py.
+#
+# Usage (repository root; the official weights, if any, in EXODEEPFINDER_OFFICIAL_WEIGHTS):
+#   OUT=build/device bash bench/device_check.sh [TRAIN_MINUTES]        # default 5; 0 skips step 4
+# With BUDGET=S (seconds for the whole run, e.g. a lease's limit) the training is shortened so that
+# the run, the model's evaluation included, ends within S seconds.
+set -u
+OUT=${OUT:-build/device}
+MINUTES=${1:-5}
+STARTED=$SECONDS
+WORK=${WORK:-/tmp/edf_device_training}
+mkdir -p "$OUT"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+PYTHON=${PYTHON:-python3}
+LOG=$OUT/log.txt
+say() { echo "== $(date +%T) $*" | tee -a "$LOG"; }
+step() { "$@" 2>&1 | tee -a "$LOG"; }
+
+# The mixture of the model card's fifth run (default, randomised, docked, targeted, dim, dim_busy
+# movies) with twice the randomised movies; the bundled weights trained on with 8 times the batch.
+RECIPE=(--set init='"bundled"' --set randomized_movies=96
+        --set 'extra_movies=["docked","targeted","dim","dim_busy"]'
+        --set 'patch_sizes=[48]' --set 'batch_sizes=[16]' --set 'random_shifts=[16]'
+        --set 'n_epochs=[2000]' --set 'n_steps=[200]' --set learning_rate=2e-4 --set loss='"dice_ce"'
+        --set train_seed=8 --set max_minutes="$MINUTES")
+
+say "machine"
+step nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+step "$PYTHON" -c "import sys, torch, numpy; print('python', sys.version.split()[0], 'torch', torch.__version__,
+'CUDA', torch.version.cuda, 'numpy', numpy.__version__, 'GPU', torch.cuda.is_available())"
+step nproc
+if [ "$MINUTES" != 0 ]; then  # the training movies, on the CPUs, while the GPU is measured
+    JOBS=$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))
+    "$PYTHON" scripts/train_default_model.py --work "$WORK" --jobs "$JOBS" --prepare_only "${RECIPE[@]}" \
+        > "$OUT/prepare.log" 2>&1 &
+    PREPARING=$!
+fi
+
+say "tests on the GPU"
+step "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_cuda.py
+say "segmentation speed"
+step "$PYTHON" bench/gpu.py --frames 500 --skip_compile --json "$OUT/gpu_inference.json" \
+    ${EXODEEPFINDER_OFFICIAL_WEIGHTS:+--weights "$EXODEEPFINDER_OFFICIAL_WEIGHTS"}
+say "training speed"
+step "$PYTHON" bench/train.py --device cuda --configs 48x2 48x16 64x8 --steps 5
+
+[ "$MINUTES" = 0 ] && { say "done"; exit 0; }
+say "waiting for the training movies"
+wait "$PREPARING"; status=$?
+tail -3 "$OUT/prepare.log" | tee -a "$LOG"
+[ $status = 0 ] || { say "preparing the training movies failed"; exit 1; }
+rm "$OUT/prepare.log"
+if [ -n "${BUDGET:-}" ]; then  # keep about 90 s for loading the movies, the evaluation and the copies
+    MINUTES=$("$PYTHON" -c "print(round(max(0.5, min($MINUTES, ($BUDGET - $SECONDS + $STARTED - 90) / 60)), 2))")
+    RECIPE+=(--set max_minutes="$MINUTES")
+fi
+say "training for $MINUTES minutes"
+"$PYTHON" scripts/train_default_model.py --work "$WORK" "${RECIPE[@]}" --skip_official \
+    --install "$OUT/gpu_model.h5" > "$OUT/train.log" 2>&1
+status=$?
+grep -E "^epoch|took|pooled|movie [0-9]|installed|Error|error" "$OUT/train.log" | tail -40 | tee -a "$LOG"
+cp "$WORK/training/net_train_history.h5" "$WORK/evaluation.json" "$OUT/" 2>/dev/null
+cp "$WORK"/training/*.png "$OUT/" 2>/dev/null
+say "done (training status $status)"
