@@ -26,8 +26,8 @@ LOG=$OUT/log.txt
 say() { echo "== $(date +%T) $*" | tee -a "$LOG"; }
 step() { "$@" 2>&1 | tee -a "$LOG"; }
 
-# The mixture of the model card's fifth run (default, randomised, docked, targeted, dim, dim_busy
-# movies) with twice the randomised movies; the bundled weights trained on with 8 times the batch.
+# The recipe of the model card's sixth run (default, randomised, docked, targeted, dim and dim_busy
+# movies; batches 8 times those of the CPU runs), from the bundled weights.
 RECIPE=(--set init='"bundled"' --set randomized_movies=96
         --set 'extra_movies=["docked","targeted","dim","dim_busy"]'
         --set 'patch_sizes=[48]' --set 'batch_sizes=[16]' --set 'random_shifts=[16]'
