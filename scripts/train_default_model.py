@@ -106,13 +106,11 @@ def _run_parallel(commands, jobs: int) -> None:
     pending, running = [[str(a) for a in argv] for argv in commands], []
     print(f"$ {len(pending)} x exodeepfinder {pending[0][0]}, {jobs} at a time" if pending else "", flush=True)
     failed = []
-    while pending or running:
+    while running or (pending and not failed):
         while pending and len(running) < jobs and not failed:
             argv = pending.pop(0)
             running.append((argv, subprocess.Popen([sys.executable, "-m", "exodeepfinder", *argv], env=environment,
                                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
-        if failed:
-            pending.clear()
         argv, process = running.pop(0)
         output, _ = process.communicate()
         print(output, end="", flush=True)
