@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from exodeepfinder.cli import main as cli  # noqa: E402
+from exodeepfinder.cli.simulate import movie_folders  # noqa: E402
 from exodeepfinder.model.weights import BUNDLED_WEIGHTS  # noqa: E402
 
 OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
@@ -134,15 +135,23 @@ def simulate(movies: Path, recipe: dict, jobs: int = 1) -> None:
         group = EXTRA_GROUPS[name]
         ranges = [a for setting, bounds in group["ranges"].items() for a in ("--range", setting, *bounds)]
         kinds.append((name, group["n_movies"], group["seed"], ["--randomize", *ranges]))
-    if jobs > 1:  # the same movies in the same folders, one process per movie
-        _run_parallel([["simulate", "-o", staging / kind / f"movie_{i + 1:0{max(2, len(str(count)))}d}",
-                        "--n_movies", 1, "--seed", seed + i, *common, *extra]
-                       for kind, count, seed, extra in kinds for i in range(count)], jobs)
+    commands = []
     for kind, count, seed, extra in kinds:
-        if count:
-            if jobs <= 1:
-                _run(["simulate", "-o", staging / kind, "--n_movies", count, "--seed", seed, *common, *extra])
-            for folder in sorted((staging / kind).iterdir()):
+        if jobs > 1:  # one process per movie, into the folders one command would write
+            commands += [["simulate", "-o", folder, "--n_movies", 1, "--seed", seed + i, *common, *extra]
+                         for i, folder in enumerate(movie_folders(staging / kind, count))]
+        elif count:
+            commands.append(["simulate", "-o", staging / kind, "--n_movies", count, "--seed", seed, *common, *extra])
+    if jobs > 1:
+        _run_parallel(commands, jobs)
+    else:
+        for argv in commands:
+            _run(argv)
+    for kind, count, _, _ in kinds:
+        if count == 1:  # simulate wrote the movie into the folder itself
+            (staging / kind).rename(staging / f"{kind}_movie_01")
+        elif count:
+            for folder in movie_folders(staging / kind, count):
                 folder.rename(staging / f"{kind}_{folder.name}")
             (staging / kind).rmdir()
     staging.rename(movies)

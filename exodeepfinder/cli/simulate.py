@@ -156,6 +156,15 @@ def _as_flag(err: InputError) -> InputError:
     return err
 
 
+def movie_folders(output: Path, n_movies: int) -> list[Path]:
+    """The folders ``simulate -o output --n_movies n_movies`` writes: ``output`` itself for one
+    movie, else ``output/movie_01``... (seeds seed, seed + 1...)."""
+    if n_movies == 1:
+        return [Path(output)]
+    digits = max(2, len(str(n_movies)))
+    return [Path(output) / f"movie_{i + 1:0{digits}d}" for i in range(n_movies)]
+
+
 def run(args):
     from ..progress import TqdmProgress
     from ..simulation.folder import OUTPUT_FILES, simulate_to_folder
@@ -168,11 +177,7 @@ def run(args):
         raise InputError("--range: needs --randomize")
     ranges = _parse_ranges(args.ranges)
     options = _simulation_options(args)
-    if args.n_movies == 1:
-        folders = [args.output]
-    else:
-        digits = max(2, len(str(args.n_movies)))
-        folders = [args.output / f"movie_{i + 1:0{digits}d}" for i in range(args.n_movies)]
+    folders = movie_folders(args.output, args.n_movies)
     for folder in folders:  # every existing output is reported before any work
         for name in OUTPUT_FILES + (("tiff",) if args.tiff else ()):
             check_output(folder / name, SimpleNamespace(overwrite=args.overwrite))
