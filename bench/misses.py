@@ -167,7 +167,7 @@ def fusion_frame_bins(n_frames: int) -> tuple:
 def report(settings, truth, detected, args, lowest, seconds) -> str:
     n_frames = args.shape[0]
     missed = truth[~truth["found"]]
-    lines = [f"Held-out movies: {truth[['cell', 'seed']].drop_duplicates().shape[0]} "
+    lines = [f"Movies: {truth[['cell', 'seed']].drop_duplicates().shape[0]} "
              f"({len(set(truth['cell']))} cells x {args.movies_per_cell}) of {' x '.join(map(str, args.shape))}, "
              f"seeds {args.base_seed} + 1000 k + cell; {len(truth)} simulated events; weights {args.weights}; "
              f"tolerance {args.tolerance:g}; {seconds / 60:.1f} min on {cpu_name()}.", "",
