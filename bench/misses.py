@@ -56,7 +56,7 @@ SIGMA_BINS = (0, 1.2, 1.6, 2.0, 2.6)
 GOAL_F1 = robustness.GOAL_F1
 
 
-def segment_movie(model, simulation, backend: str):
+def segment_simulation(model, simulation, backend: str):
     """Labels and event probability of a simulated movie (``detect``'s segmentation, kept for re-clustering)."""
     import exodeepfinder as edf
 
@@ -84,17 +84,10 @@ def probability_near(event_probability, truth) -> np.ndarray:
     return near
 
 
-def settings_table(labels, event_probability, truth, thresholds, min_sizes, tolerance) -> list:
-    """tp / fp / fn of every (threshold, min size) setting on one movie."""
-    from exodeepfinder.events.evaluate import match_events
-    from exodeepfinder.pipeline import DEFAULT_MIN_SIZE
-
-    rows = []
-    for threshold, min_size in [(None, DEFAULT_MIN_SIZE)] + [(t, m) for t in thresholds for m in min_sizes]:
-        counts = match_events(events_of(labels, event_probability, threshold, min_size), truth, tolerance).summary
-        rows.append({"setting": "argmax" if threshold is None else f"p >= {threshold:g}",
-                     "threshold": threshold, "min_size": min_size, **{k: counts[k] for k in ("tp", "fp", "fn")}})
-    return rows
+def setting_row(threshold, min_size, matching) -> dict:
+    """tp / fp / fn of one detection setting (``threshold`` None: the most probable class, as ``detect``)."""
+    return {"setting": "argmax" if threshold is None else f"p >= {threshold:g}", "threshold": threshold,
+            "min_size": min_size, **{k: matching.summary[k] for k in ("tp", "fp", "fn")}}
 
 
 def analyse_movie(model, cell, seed, args):
@@ -103,14 +96,17 @@ def analyse_movie(model, cell, seed, args):
     from exodeepfinder.pipeline import DEFAULT_MIN_SIZE
 
     simulation = robustness.simulate_cell(cell, seed, args.shape, args.event_rate)
-    labels, event_probability = segment_movie(model, simulation, args.backend)
+    labels, event_probability = segment_simulation(model, simulation, args.backend)
     truth = simulation.events.reset_index(drop=True)
-    where = {"cell": cell.index, "brightness": cell.brightness, "kinetics": cell.kinetics, "camera": cell.camera,
-             "seed": seed}
-    settings = [{**where, **row} for row in settings_table(labels, event_probability, truth, args.thresholds,
-                                                            args.min_sizes, args.tolerance)]
     detected = events_of(labels, event_probability, None, DEFAULT_MIN_SIZE)
     matching = match_events(detected, truth, args.tolerance)
+    rows = [setting_row(None, DEFAULT_MIN_SIZE, matching)]
+    rows += [setting_row(threshold, min_size, match_events(events_of(labels, event_probability, threshold, min_size),
+                                                           truth, args.tolerance))
+             for threshold in args.thresholds for min_size in args.min_sizes]
+    where = {"cell": cell.index, "brightness": cell.brightness, "kinetics": cell.kinetics, "camera": cell.camera,
+             "seed": seed}
+    settings = [{**where, **row} for row in rows]
     matched = detected.index.isin(matching.pairs["detected"])
     truth_rows = truth[["t", "y", "x", "amplitude", "tau", "sigma", "kind"]].assign(
         found=truth.index.isin(matching.pairs["reference"]),
@@ -137,7 +133,7 @@ def settings_report(settings: pd.DataFrame, lowest: str) -> pd.DataFrame:
         cells_above = above[(above["setting"] == setting) & (above["min_size"] == min_size)]
         counts_above = cells_above[["tp", "fp", "fn"]].sum()
         rows.append({"setting": setting, "min size": min_size, "F1": f1(counts), "tp": counts["tp"],
-                     "fp": counts["fp"], "fn": counts["fn"], f"F1 above {lowest}": f1(counts_above),
+                     "fp": counts["fp"], "fn": counts["fn"], f"F1 above {lowest}": f1(counts_above) if len(cells_above) else np.nan,
                      f"cells above {lowest} below {GOAL_F1}": int((cells_above["f1"] < GOAL_F1).sum()),
                      f"worst cell above {lowest}": cells_above["f1"].min()})
     return pd.DataFrame(rows)
