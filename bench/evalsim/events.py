@@ -4,6 +4,9 @@ Inside the acidic vesicle the reporter is quenched; when the fusion pore opens t
 neutralised within milliseconds and the vesicle lights up: the rise takes well under one frame.
 What follows depends on the fusion mode (pHusion's four modes, Urbina et al.):
 
+Fusion never dims a vesicle: what was quenched inside lights up, so the event's photons exceed
+those of the vesicle before it (3-10x for a docked vesicle).
+
 - **full fusion** (``release="spreading"``): the vesicle membrane collapses into the plasma
   membrane and the reporter diffuses away, a cloud whose width grows as
   ``sigma^2 = sigma_0^2 + 2 D t`` while its total slowly fades (retrieval, bleaching), so the
@@ -75,10 +78,11 @@ def sample_events(rng, family, n_events, n_frames, sample_points) -> pd.DataFram
                                 rng.uniform(*family.in_place_tau_s, n)),
         "rise_s": rng.uniform(*family.rise_s, n),
         "origin": np.where(docked, "docked", "arrived"),
-        "pre_photons": family.vesicle_photons * scale * np.exp(family.vesicle_spread * rng.standard_normal(n)),
         "docked_s": np.where(docked, rng.uniform(*family.docked_before_s, n), rng.uniform(0.0, 0.6, n)),
     })
-    table.loc[~docked, "pre_photons"] *= rng.uniform(0.0, 0.6, int((~docked).sum()))
+    # the quenched vesicle before fusion: 3-10x dimmer than its content unquenched (docked), or
+    # barely visible (arrived, seen only for the last few hundred milliseconds if at all)
+    table["pre_photons"] = table["amplitude"] * np.where(docked, rng.uniform(0.1, 0.35, n), rng.uniform(0.0, 0.3, n))
     table["mode"] = [("FVF" if s else "KNR") + ("d" if d else "i") for s, d in zip(spreading, delayed)]
     return table.sort_values("t_fusion_s", ignore_index=True)
 
@@ -142,10 +146,10 @@ def _add_vesicle(emitters, rng, event, grid, duration_s):
 
 
 def event_truth(events: pd.DataFrame, grid, family, n_frames) -> pd.DataFrame:
-    """Per event: the annotated frame (the frame its expected peak pixel is brightest), t1/2 and frames visible.
+    """Per event: its own brightest frame, peak photons per pixel, t1/2 and frames above half its peak.
 
-    ``t`` is the frame an annotator would click: the brightest one, which is the fusion frame
-    or the next (when the pore opened late in the exposure).
+    The annotated frame ``t`` is chosen later, from the rendered movie (the fusion frame or the
+    next, whichever is brighter at the event's pixel, the vesicle before fusion included).
     """
     step_s, substeps = grid["step_s"], grid["substeps"]
     psf = grid["psf_sigma"]
@@ -160,7 +164,7 @@ def event_truth(events: pd.DataFrame, grid, family, n_frames) -> pd.DataFrame:
         top = int(np.argmax(in_disk))
         below = np.flatnonzero(in_disk[top:] < 0.5 * in_disk[top])
         t_half = (below[0] * step_s) if len(below) else np.nan
-        rows.append({"t": int(np.argmax(peak)), "peak_photons_px": float(peak.max()),
+        rows.append({"own_peak_frame": int(np.argmax(peak)), "peak_photons_px": float(peak.max()),
                      "frames_above_half": int((peak >= 0.5 * peak.max()).sum()),
                      "t_half_s": float(t_half + tau[top]) if len(below) else np.nan})
     return pd.DataFrame(rows, index=events.index)

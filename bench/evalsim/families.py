@@ -65,7 +65,7 @@ class Family:
     plateau_s: tuple = (0.3, 1.5)
     docked_origin_fraction: float = 0.5
     docked_before_s: tuple = (2.0, 30.0)
-    diffusion_um2_s: tuple = (0.03, 0.15)
+    diffusion_um2_s: tuple = (0.01, 0.06)
     content_loss_tau_s: tuple = (1.5, 4.0)
     in_place_tau_s: tuple = (0.3, 1.5)
     rise_s: tuple = (0.0, 0.06)
@@ -81,7 +81,7 @@ FAMILIES = {family.name: family for family in (
     replace(DEFAULT, name="crowded", docked_per_100um2=(80.0, 120.0), moving_rate=24.0, blink_rate=90.0,
             docking_rate=12.0, undocking_rate=12.0, flicker_fraction=0.3,
             description="as default, 3x more docked, moving, blinking and docking/undocking vesicles"),
-    replace(DEFAULT, name="fast", in_place_tau_s=(0.08, 0.3), diffusion_um2_s=(0.2, 0.6),
+    replace(DEFAULT, name="fast", in_place_tau_s=(0.12, 0.3), diffusion_um2_s=(0.05, 0.15),
             content_loss_tau_s=(0.3, 0.8), delayed_fraction=0.0,
             description="as default, events over in 1-2 frames (fast re-acidification or spreading)"),
     replace(DEFAULT, name="emccd", camera="emccd", photon_scale=0.5,

@@ -156,8 +156,14 @@ def _objects_table(table, drift, substeps) -> pd.DataFrame:
 
 
 def _truth(events, timing, drift, sampled, substeps, n_frames) -> pd.DataFrame:
-    """The events table in the reference layout, with every truth attribute."""
+    """The events table in the reference layout, with every truth attribute.
+
+    ``t`` is the frame an annotator would click: the fusion frame, or the next one when it is
+    brighter at the event's pixel (the pore opened late in the exposure).
+    """
     truth = pd.concat([timing, events], axis=1)
+    later = [sampled.get((i, t + 1), -np.inf) > sampled.get((i, t), -np.inf) for i, t in enumerate(truth["t"])]
+    truth["t"] = truth["t"] + np.asarray(later, int)
     middle = truth["t"].to_numpy() * substeps + substeps // 2
     truth.insert(1, "y", truth["y0"] + drift[0][middle])
     truth.insert(2, "x", truth["x0"] + drift[1][middle])
@@ -203,9 +209,10 @@ def simulate(family="default", seed: int = 0, *, shape=DEFAULT_SHAPE, n_events: 
             "vesicle_width": params["vesicle_width_px"]}
     table, events = _populate(rng, family, grid, mask, (height, width), n_frames, n_events)
     timing = event_truth(events, grid, family, n_frames)
+    timing.insert(0, "t", np.floor(events["t_fusion_s"] / family.frame_interval_s).astype(int))
     probes = {}
     for row, (t, y, x) in enumerate(zip(timing["t"], events["y0"], events["x0"])):
-        for frame in (t - 2, t - 1, t):
+        for frame in (t - 2, t - 1, t, t + 1):
             probes.setdefault(frame, []).append((row, y, x))
     movie, sampled, drift = _render(rng, table, background, light, camera, params, grid, family, n_frames, probes)
     truth = _truth(events, timing, drift, sampled, substeps, n_frames)
