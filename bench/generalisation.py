@@ -22,7 +22,8 @@ Writes into ``--out`` (default /work/runs/evalsim/<weights>_<seed_range>):
   flickering, blink; ``none`` for noise);
 - ``<family>_<seed>/truth.csv`` (the true events) and ``result.json`` (counts, seconds);
 - ``summary.csv``, ``per_movie.csv``, ``features.csv`` (median features of false and true
-  events), ``report.md`` (all tables, the machine, the date).
+  events), ``recall_by_kind.csv`` (recall per release x origin), ``report.md`` (all tables, the
+  machine, the date).
 
 Movies already done with the same settings are reused (a run can be resumed or extended with a
 larger ``--n``). Movies are processed family by family in round robin (first movie of every
@@ -94,7 +95,8 @@ def candidates_table(detected, truth, objects, matching) -> pd.DataFrame:
     attributes = truth.drop(columns=["class_label"]).add_prefix("truth_")
     matched = attributes.loc[matching.pairs["reference"].to_numpy()].set_axis(matching.pairs["detected"].to_numpy())
     table = table.join(matched)
-    table["match_distance"] = pd.Series(matching.pairs["distance"].to_numpy(), index=matching.pairs["detected"].to_numpy())
+    paired = matching.pairs["detected"].to_numpy()
+    table["match_distance"] = pd.Series(matching.pairs["distance"].to_numpy(), index=paired)
     return table.join(nearest_objects(detected, objects))
 
 
@@ -178,6 +180,21 @@ def feature_table(results: pd.DataFrame, out: Path) -> tuple:
     return medians, sat_on
 
 
+def recall_by_kind(results: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Recall per family and kind of true event (release x origin), from each movie's truth and candidates."""
+    from exodeepfinder.io.events import read_events
+
+    parts = []
+    for family, seed in zip(results["family"], results["seed"]):
+        folder = out / f"{family}_{seed}"
+        truth = read_events(folder / "truth.csv")
+        found = set(pd.read_csv(folder / "candidates.csv").get("truth_obj_id", pd.Series(dtype=float)).dropna())
+        parts.append(truth.assign(family=family, found=truth["obj_id"].isin(found)))
+    truth = pd.concat(parts, ignore_index=True)
+    table = truth.groupby(["family", "release", "origin"], sort=False)["found"].agg(["size", "mean"]).reset_index()
+    return table.rename(columns={"size": "n", "mean": "recall"})
+
+
 def machine() -> str:
     """CPU model name (lscpu) and core count."""
     name = platform.processor() or "unknown CPU"
@@ -194,7 +211,7 @@ def _fmt(value, digits=3):
     return "-" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{value:.{digits}f}"
 
 
-def report(summary, medians, sat_on, args) -> str:
+def report(summary, medians, sat_on, args, recall_by=None) -> str:
     """The markdown report."""
     lines = [f"# Detection on the evaluation simulator ({GENERATOR})", "",
              f"{time.strftime('%Y-%m-%d')}, {machine()}, measured beside other jobs. Weights: `{args.weights}`; "
@@ -212,6 +229,11 @@ def report(summary, medians, sat_on, args) -> str:
               "| family | events | n | " + " | ".join(FEATURES) + " |", "|---" * (3 + len(FEATURES)) + "|"]
     for row in medians.itertuples(index=False):
         lines.append(f"| {row[0]} | {row[1]} | {row[2]} | " + " | ".join(_fmt(v) for v in row[3:]) + " |")
+    if recall_by is not None and len(recall_by):
+        lines += ["", "Recall by kind of true event:", "", "| family | release | origin | n | recall |",
+                  "|---|---|---|---|---|"]
+        for row in recall_by.itertuples(index=False):
+            lines.append(f"| {row.family} | {row.release} | {row.origin} | {row.n} | {_fmt(row.recall, 2)} |")
     if len(sat_on):
         lines += ["", "What the false events sat on (nearest simulated object within 3 px, frames t-1..t+1):", "",
                   "| family | " + " | ".join(sat_on.columns) + " |", "|---" * (1 + len(sat_on.columns)) + "|"]
@@ -271,7 +293,9 @@ def main(argv=None):
     medians, sat_on = feature_table(table, args.out)
     summary.to_csv(args.out / "summary.csv", index=False, float_format="%.4f")
     medians.to_csv(args.out / "features.csv", index=False, float_format="%.4f")
-    text = report(summary, medians, sat_on, args)
+    recall_by = recall_by_kind(table, args.out)
+    recall_by.to_csv(args.out / "recall_by_kind.csv", index=False, float_format="%.4f")
+    text = report(summary, medians, sat_on, args, recall_by)
     (args.out / "report.md").write_text(text)
     print(text)
 

@@ -41,7 +41,8 @@ def cell_footprint(rng, shape, radius_fraction=(0.30, 0.42), roughness=0.12) -> 
     angle = np.arctan2(rows - centre[0], cols - centre[1])
     outline = np.ones_like(angle)
     for harmonic in range(2, 6):
-        outline += rng.uniform(0, roughness) / np.sqrt(harmonic - 1) * np.cos(harmonic * angle + rng.uniform(0, 2 * np.pi))
+        amplitude = rng.uniform(0, roughness) / np.sqrt(harmonic - 1)
+        outline += amplitude * np.cos(harmonic * angle + rng.uniform(0, 2 * np.pi))
     distance = np.hypot(rows - centre[0], cols - centre[1])
     mask = distance < radius * outline
     # a slightly blurred outline: no one-pixel spikes
