@@ -252,6 +252,7 @@ def _init_worker():
 
 
 def parse_args(argv=None):
+    """The options (see the module); ``--out`` defaults to /work/runs/evalsim/<weights>_<seed_range>."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--n", type=int, default=4, help="movies per family")
@@ -271,6 +272,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """Detect and match every movie (reusing finished ones), then write and print the report."""
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = _jobs(args)

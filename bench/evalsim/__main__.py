@@ -40,6 +40,7 @@ def _parser():
 
 
 def main(argv=None) -> int:
+    """Run the command line (``argv`` without the program name); return the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "families":
         for family in FAMILIES.values():
