@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python -m bench.evalsim families
+    python -m bench.evalsim show -o families.png [--family default dim] [--seed 0]
     python -m bench.evalsim generate --family default dim --n 4 --seed 900000 -o /work/runs/evalsim/movies
 
 ``generate`` writes ``DIR/<family>_<seed>/`` for seeds ``S .. S + N - 1`` of each family, each
@@ -36,6 +37,10 @@ def _parser():
     generate.add_argument("--shape", type=int, nargs=3, default=list(DEFAULT_SHAPE), metavar=("T", "Y", "X"))
     generate.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events per movie")
     generate.add_argument("--overwrite", action="store_true", help="replace existing movie folders")
+    show = commands.add_parser("show", help="a picture of the families: a frame, events and distractors")
+    show.add_argument("--family", nargs="+", default=["all"], choices=[*FAMILIES, "all"], metavar="NAME")
+    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("-o", "--output", type=Path, required=True, help="PNG file")
     return parser
 
 
@@ -47,6 +52,12 @@ def main(argv=None) -> int:
             print(f"{family.name:14s} {family.description}")
         return 0
     families = list(FAMILIES) if "all" in args.family else args.family
+    if args.command == "show":
+        from .figure import family_figure
+
+        family_figure([simulate(family, args.seed) for family in families]).savefig(args.output, dpi=80)
+        print(args.output)
+        return 0
     if args.n < 1 or args.seed < 0:
         print("error: --n must be >= 1 and --seed >= 0", file=sys.stderr)
         return 2
