@@ -124,3 +124,20 @@ def test_generate_writes_what_the_package_reads(tmp_path, capsys):
     assert evalsim_main(["generate", "--family", "default", "--n", "1", "--seed", "4", "-o", str(tmp_path),
                          "--shape", "30", "48", "48", "--events", "2"]) == 1
     assert "already holds" in capsys.readouterr().err
+
+
+def test_candidates_table_tells_true_from_false_and_what_the_false_sat_on():
+    from bench.generalisation import candidates_table
+    from exodeepfinder.events.evaluate import match_events
+    from exodeepfinder.io.events import make_events
+
+    sim = simulate("default", 8, shape=SHAPE, n_events=3)
+    docked = sim.objects[(sim.objects["kind"] == "docked") & (sim.objects["frame"] == 30)].iloc[0]
+    truth = sim.events
+    detected = make_events(list(truth["t"] + 1) + [30, 45], list(truth["y"]) + [docked["y"], 2.0],
+                           list(truth["x"]) + [docked["x"], 2.0], 1, score=[0.9, 0.8, 0.7, 0.3, 0.2])
+    table = candidates_table(detected, truth, sim.objects, match_events(detected, truth))
+    assert table["matched"].tolist() == [True, True, True, False, False]
+    assert table["truth_release"].iloc[:3].tolist() == truth["release"].tolist()
+    assert table["truth_amplitude"].iloc[3:].isna().all()
+    assert table["near_kind"].iloc[3] == "docked" and table["near_kind"].iloc[4] == "none"
