@@ -2,7 +2,7 @@
 
 Inside the acidic vesicle the reporter is quenched; when the fusion pore opens the lumen is
 neutralised within milliseconds and the vesicle lights up: the rise takes well under one frame.
-What follows depends on the fusion mode (pHusion's four modes, Urbina et al.):
+What follows depends on the fusion mode (the four modes of the Gupton lab's pHusion pipeline):
 
 Fusion never dims a vesicle: what was quenched inside lights up, so the event's photons exceed
 those of the vesicle before it (3-10x for a docked vesicle).

@@ -14,7 +14,7 @@ Where the numbers come from (see README.md of this folder for the references):
   within one frame); full fusion spreads the reporter in the membrane (apparent diffusion
   0.03-0.15 um^2/s in the local cloud; FM-dye and VAMP-pHluorin clouds of 0.1-0.5 um^2/s have been
   reported) while kiss-and-run stays in place and fades as the vesicle re-acidifies
-  (tau 0.3-1.5 s); either may pause before (delayed modes of Urbina et al., pHusion).
+  (tau 0.3-1.5 s); either may pause before (the delayed modes of the Gupton lab's pHusion).
 """
 
 from __future__ import annotations
