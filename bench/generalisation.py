@@ -11,7 +11,7 @@ would give with ``--min_score 0.5`` and ``0.7``.
 
     PYTHONPATH=$PWD nice -n 10 .venv/bin/python bench/generalisation.py \
         [--families default dim ...] [--n 4] [--seed_range test|calibration] \
-        [--weights bundled|official|FILE] [--min_score S] [--out DIR] [--jobs 1]
+        [--weights bundled|official|FILE] [--min_score S] [--out DIR] [--jobs 1] [--report_only]
 
 Writes into ``--out`` (default /work/runs/evalsim/<weights>_<seed_range>):
 
@@ -105,6 +105,16 @@ def _settings(args) -> dict:
             "shape": list(args.shape), "events": args.events}
 
 
+def finished(family: str, seed: int, args):
+    """The result of a movie already done with the same settings, or None."""
+    result_file = Path(args.out) / f"{family}_{seed}" / "result.json"
+    if result_file.is_file():
+        result = json.loads(result_file.read_text())
+        if result.get("settings") == _settings(args):
+            return result
+    return None
+
+
 def run_movie(family: str, seed: int, args) -> dict:
     """Simulate, detect and match one movie; write its files; return its result row."""
     import exodeepfinder as edf
@@ -112,11 +122,9 @@ def run_movie(family: str, seed: int, args) -> dict:
     from exodeepfinder.io.events import write_events
 
     folder = Path(args.out) / f"{family}_{seed}"
-    result_file = folder / "result.json"
-    if result_file.is_file():
-        result = json.loads(result_file.read_text())
-        if result.get("settings") == _settings(args):
-            return result
+    done = finished(family, seed, args)
+    if done is not None:
+        return done
     sim = simulate(family, seed, shape=args.shape, n_events=args.events)
     start = time.perf_counter()
     detection = edf.detect(sim.movie, _model(args.weights), min_score=args.min_score,
@@ -129,7 +137,7 @@ def run_movie(family: str, seed: int, args) -> dict:
         folder / "candidates.csv", index=False, float_format="%.6g")
     result = {"family": family, "seed": seed, **matching.summary, "seconds": round(seconds, 1),
               "settings": _settings(args)}
-    result_file.write_text(json.dumps(result, indent=1))
+    (folder / "result.json").write_text(json.dumps(result, indent=1))
     return result
 
 
@@ -173,6 +181,9 @@ def feature_table(results: pd.DataFrame, out: Path) -> tuple:
               for f, s in zip(results["family"], results["seed"])]
     candidates = pd.concat(frames, ignore_index=True)
     candidates["kind"] = np.where(candidates["matched"], "true", "false")
+    order = {family: i for i, family in enumerate(dict.fromkeys(results["family"]))}
+    candidates = candidates.sort_values(["family", "kind"], key=lambda c: c.map(order) if c.name == "family"
+                                        else c.map({"true": 0, "false": 1}), kind="stable")
     medians = candidates.groupby(["family", "kind"], sort=False)[FEATURES].median().reset_index()
     medians.insert(2, "n", candidates.groupby(["family", "kind"], sort=False).size().to_numpy())
     false = candidates[~candidates["matched"]]
@@ -192,7 +203,9 @@ def recall_by_kind(results: pd.DataFrame, out: Path) -> pd.DataFrame:
         parts.append(truth.assign(family=family, found=truth["obj_id"].isin(found)))
     truth = pd.concat(parts, ignore_index=True)
     table = truth.groupby(["family", "release", "origin"], sort=False)["found"].agg(["size", "mean"]).reset_index()
-    return table.rename(columns={"size": "n", "mean": "recall"})
+    order = {family: i for i, family in enumerate(dict.fromkeys(results["family"]))}
+    table = table.sort_values(["family", "release", "origin"], key=lambda c: c.map(order) if c.name == "family" else c)
+    return table.rename(columns={"size": "n", "mean": "recall"}).reset_index(drop=True)
 
 
 def machine() -> str:
@@ -264,6 +277,8 @@ def parse_args(argv=None):
     parser.add_argument("--events", type=int, default=20, help="events per movie")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--jobs", type=int, default=1, help="movies detected at once (processes)")
+    parser.add_argument("--report_only", action="store_true",
+                        help="only report the movies already done (e.g. of an interrupted run)")
     args = parser.parse_args(argv)
     if args.out is None:
         label = Path(args.weights).stem if args.weights not in ("bundled", "official") else args.weights
@@ -277,7 +292,11 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = _jobs(args)
     results = []
-    if args.jobs > 1:
+    if args.report_only:
+        results = [r for r in (finished(family, seed, args) for family, seed in jobs) if r is not None]
+        if not results:
+            sys.exit(f"error: {args.out}: no movie of these settings is done yet")
+    elif args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker) as pool:
             futures = [pool.submit(run_movie, family, seed, args) for family, seed in jobs]
             for future in futures:
