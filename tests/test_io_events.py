@@ -115,3 +115,23 @@ def test_bad_event_files(tmp_path, suffix, content, message):
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         read_events(path)
+
+
+def test_review_states_survive_csv(tmp_path):
+    from exodeepfinder.io.events import kept_events, make_events, read_events, write_events
+    events = make_events([1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], score=[0.9, 0.2, 0.5, float("nan")],
+                         review=["accepted", "rejected", None, "added"])
+    path = write_events(events, tmp_path / "corrected_events.csv")
+    back = read_events(path)
+    assert list(back["review"]) == ["accepted", "rejected", "unreviewed", "added"]
+    assert list(kept_events(back)["t"]) == [1.0, 3.0, 4.0]
+
+
+def test_unknown_review_state_is_a_one_line_error(tmp_path):
+    import pytest
+    from exodeepfinder.errors import InputError
+    from exodeepfinder.io.events import read_events
+    path = tmp_path / "bad.csv"
+    path.write_text("tomo_idx,class_label,x,y,z,review\n0,1,1,2,3,maybe\n")
+    with pytest.raises(InputError, match="bad.csv: event 1 has an unknown review state 'maybe'"):
+        read_events(path)

@@ -24,6 +24,11 @@ EVENT_COLUMNS = ["t", "y", "x", "class_label"]
 #: Optional reference columns (XML attributes), in the order they are written.
 OPTIONAL_COLUMNS = ["obj_id", "cluster_size", "score", "phi", "psi", "the"]
 _FLOAT_ATTRIBUTES = {"x", "y", "z", "phi", "psi", "the", "score"}
+#: The review column of a corrected events table (the napari Review widget, ``exodeepfinder adapt``).
+REVIEW_COLUMN = "review"
+#: Its values: not looked at yet, confirmed by the user, a detection the user rejected (kept in the
+#: file as a negative example), an event the user added by hand.
+REVIEW_STATES = ("unreviewed", "accepted", "rejected", "added")
 
 
 def make_events(t=(), y=(), x=(), class_label=1, **columns) -> pd.DataFrame:
@@ -72,8 +77,28 @@ def _from_reference_columns(table: pd.DataFrame, path) -> pd.DataFrame:
             converted = pd.to_numeric(table[name], errors="coerce")
             if not converted.isna().any():
                 table[name] = converted
+    if REVIEW_COLUMN in table.columns:
+        table[REVIEW_COLUMN] = _review_states(table[REVIEW_COLUMN], path)
     ordered = EVENT_COLUMNS + [c for c in table.columns if c not in EVENT_COLUMNS]
     return table[ordered].reset_index(drop=True)
+
+
+def _review_states(values: pd.Series, path) -> pd.Series:
+    states = values.astype(object).where(values.notna(), "unreviewed").map(lambda v: str(v).strip().lower())
+    states = states.replace("", "unreviewed")
+    bad = ~states.isin(REVIEW_STATES)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path}: event {row + 1} has an unknown review state {values.iloc[row]!r} "
+                         f"(expected one of {', '.join(REVIEW_STATES)})")
+    return states.astype(object)
+
+
+def kept_events(events: pd.DataFrame) -> pd.DataFrame:
+    """The events a user keeps: all of them, less those whose ``review`` state is ``rejected``."""
+    if REVIEW_COLUMN not in events.columns:
+        return events
+    return events[events[REVIEW_COLUMN] != "rejected"].reset_index(drop=True)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
