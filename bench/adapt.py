@@ -92,6 +92,10 @@ def run_family(family: str, args, model, log) -> list[dict]:
         started = time.monotonic()
         described.append(_describe(ReviewedMovie(f"{family}_{seed}", movie, truth), model,
                                    DEFAULT_CANDIDATE_THRESHOLD, None, keep_network=False))
+        tables = args.out / "movies"
+        tables.mkdir(exist_ok=True)
+        for name, table in (("truth", truth), ("base", described[-1].base), ("candidates", described[-1].candidates)):
+            table.to_csv(tables / f"{family}_{seed}_{name}.csv", index=False)
         log(f"{family} {seed}: {len(truth)} true events, {len(described[-1].base)} detected, "
             f"{len(described[-1].candidates)} candidates ({time.monotonic() - started:.1f} s)")
     n_corrected_max = max(args.corrected)
