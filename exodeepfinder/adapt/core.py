@@ -252,12 +252,15 @@ def format_card(card: dict) -> str:
     held = card.get("held_out", {})
     lines = [f"held-out corrections ({held.get('split', '')}):",
              f"  {'model':<28} {'found':>5} {'false':>5} {'missed':>6} {'precision':>9} {'recall':>6} {'F1':>6}"]
-    for name, label in (("base", "base model"), ("classifier", "+ candidate classifier"),
-                        ("fine_tuning", "+ fine-tuned U-Net")):
+    for name, label in (("base", "base model"), ("classifier", "+ candidate classifier")):
         if name in held:
             s = held[name]
             lines.append(f"  {label:<28} {s['tp']:>5} {s['fp']:>5} {s['fn']:>6} {s['precision']:>9.3f} "
                          f"{s['recall']:>6.3f} {s['f1']:>6.3f}")
+    tuning = card.get("stages", {}).get("fine_tuning")
+    if tuning and "fine_tuned_f1" in tuning:
+        lines.append(f"fine-tuning, {tuning['split']}: F1 base {tuning['base_f1']:.3f}, the best before it "
+                     f"{tuning['rival_f1']:.3f}, fine-tuned U-Net {tuning['fine_tuned_f1']:.3f}")
     for name, stage in card.get("stages", {}).items():
         lines.append(f"{name.replace('_', ' ')}: {stage['decision']}")
     return "\n".join(lines)
@@ -366,6 +369,9 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
             held_out["fine_tuning"] = tuned_scores
         stages["fine_tuning"] = tuned_stage
         say(f"fine-tuning: {tuned_stage['decision']}")
+        if tuned is not None and helps:  # the classifier learnt the base network's probabilities
+            helps = False
+            stages["candidate_classifier"].update(kept=False, decision=decision + "; replaced by the fine-tuned U-Net")
     from .. import __version__
 
     card = {
