@@ -110,6 +110,7 @@ def run_family(family: str, args, model, log) -> list[dict]:
         wall, cpu = time.monotonic(), time.process_time()
         adapted = adapt(reviewed, args.weights, max_minutes=args.max_minutes, fine_tune=args.max_minutes > 0)
         wall, cpu = (time.monotonic() - wall) / 60, (time.process_time() - cpu) / 60
+        log(adapted.summary())
         if adapted.classifier is not None:
             kept = [adapted.classifier.classify(described[i].candidates) for i in test]
         else:
