@@ -144,6 +144,7 @@ def adapted(tmp_path_factory, simulations):
     return batch, model
 
 
+@pytest.mark.slow
 def test_adapt_improves_held_out_f1_where_the_base_model_adds_false_events(adapted, capsys):
     batch, model = adapted
     card = json.loads((model / MODEL_CARD).read_text())
@@ -158,6 +159,7 @@ def test_adapt_improves_held_out_f1_where_the_base_model_adds_false_events(adapt
     assert set(card["files"]) == {"weights.h5", "classifier.json"}
 
 
+@pytest.mark.slow
 def test_model_folder_detects_in_the_cli_and_the_api(adapted, simulations, tmp_path, capsys):
     batch, model = adapted
     movie = batch / f"cell{SEEDS[0]}" / "movie.h5"

@@ -46,6 +46,7 @@ def _dock(viewer):
     return widget
 
 
+@pytest.mark.slow
 def test_adapt_widget_writes_a_model_folder_and_shows_held_out_figures(make_napari_viewer, qtbot, reviewed, tmp_path):
     viewer = make_napari_viewer()
     widget = _dock(viewer)
