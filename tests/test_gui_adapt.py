@@ -70,7 +70,8 @@ def test_adapt_widget_writes_a_model_folder_and_shows_held_out_figures(make_napa
         import matplotlib.pyplot as plt
 
         viewer.open_sample(PLUGIN, "simulated_movie")
-        viewer.window.resize(1400, 900)
+        widget.setMinimumWidth(600)  # the held-out table unwrapped
+        viewer.window.resize(1500, 900)
         Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
         plt.imsave(screenshot, viewer.screenshot(canvas_only=False, flash=False))
 
