@@ -226,7 +226,7 @@ def process_folder(command: str, args: argparse.Namespace, folder, *, threads: i
 
 
 def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, cluster_options=None,
-                progress=None, started=None) -> list[FolderResult]:
+                progress=None, started=None, security=None, insecure: bool = False) -> list[FolderResult]:
     """Run a command on movie folders, in this process or one task per folder on a Dask cluster.
 
     Folders whose outputs are all there are skipped (unless ``args.overwrite``); if none is
@@ -251,6 +251,11 @@ def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, clus
         and :class:`~exodeepfinder.errors.Cancelled` is raised.
     started : callable, optional
         Called once with the cluster's Dask dashboard address when it is up.
+    security : distributed.Security, optional
+        The certificates of a ``tls://`` scheduler (see :func:`~.clusters.make_security`).
+    insecure : bool
+        Allow a plain ``tcp://`` scheduler on another machine (refused otherwise, before any
+        connection: see :func:`~.clusters.check_scheduler_address`).
 
     Returns
     -------
@@ -258,6 +263,10 @@ def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, clus
         In the order of ``folders``.
     """
     folders = [Path(folder) for folder in folders]
+    if cluster is not None:
+        from .clusters import check_connection
+
+        check_connection(cluster, security=security, insecure=insecure)  # before anything: no connection yet
     args = portable_args(args)
     results = {}
     pending = []
@@ -277,7 +286,8 @@ def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, clus
         from .clusters import start_cluster
 
         uses_gpus = hasattr(args, "model_weights") and getattr(args, "device", "auto") != "cpu"
-        with start_cluster(cluster, cluster_options, n_tasks=len(pending), gpus=uses_gpus) as session:
+        with start_cluster(cluster, cluster_options, n_tasks=len(pending), gpus=uses_gpus, security=security,
+                           insecure=insecure) as session:
             if started is not None:
                 started(session.dashboard_link)
             results.update(_run_on_cluster(session, module.__name__, args, pending, len(folders) - len(pending),
