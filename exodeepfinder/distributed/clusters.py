@@ -386,8 +386,8 @@ def check_connection(spec: str, *, security=None, insecure: bool = False) -> Non
     if kind == "tcp":
         check_scheduler_address(value, insecure=insecure, tls=security is not None)
     elif security is not None or insecure:
-        raise InputError(f"cluster {spec!r}: TLS certificates and --insecure are for a scheduler address "
-                         "(tls://host:port, tcp://host:port)")
+        raise InputError("TLS certificates and --insecure are for a scheduler address (tls://host:port, "
+                         "tcp://host:port)")
 
 
 @contextlib.contextmanager
