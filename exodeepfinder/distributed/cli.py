@@ -145,6 +145,10 @@ def run_batch_command(module, args, folders) -> int:
     finally:
         if progress is not None:
             progress.close()
+    if cluster is not None:  # what each folder's command printed on its worker, as a serial run shows it
+        for result in results:
+            if result.log.strip():
+                print(f"[{result.movie}]\n{result.log.rstrip()}", flush=True)
     print(format_summary(results), flush=True)
     if debugging(args):
         for result in results:
