@@ -53,6 +53,9 @@ FEATURE_SETS = [
     ("logit_score",),
     ("logit_score", "probability"),
     ("logit_score", "peak_dff"),
+    ("logit_score", "cluster_size"),
+    ("logit_score", "probability", "cluster_size"),
+    ("logit_score", "probability", "peak_snr"),
     ("logit_score", "probability", "peak_dff", "cluster_size"),
     ("logit_score", "probability", "peak_snr", "peak_dff", "decay_ratio", "cluster_size"),
 ]

@@ -46,11 +46,27 @@ OUTPUTS = {
 }
 
 
-#: --min_confidence's help: the default and how it was chosen (bench/calibrate.py, docs/events.md).
-MIN_CONFIDENCE_HELP = (
-    "drop events whose confidence (0-1, the calibrated probability that the event is real) is lower; 0 keeps "
-    "every event. Default: the calibration's, for the bundled model CONFIDENCE_DEFAULT_TEXT. Weights without "
-    "a calibration give no confidence column (use --min_score)")
+#: The bundled model's calibration (its default threshold and how it was chosen: bench/calibrate.py).
+BUNDLED_CALIBRATION = Path(__file__).resolve().parents[1] / "model" / "data" / "exodeepfinder_default.calibration.json"
+
+
+def min_confidence_help() -> str:
+    """--min_confidence's help: the bundled model's default and the figures it was chosen on (read from its JSON)."""
+    import json
+
+    text = ("drop events whose confidence (0-1: the calibrated probability that the event is real) is lower; 0 keeps "
+            "every event. Default: the calibration's")
+    try:
+        calibration = json.loads(BUNDLED_CALIBRATION.read_text())
+        provenance = calibration["provenance"]
+        kept, all_ = provenance["f1_at_default"], provenance["f1_keep_all"]
+        text += (f"; for the bundled model {calibration['default_min_confidence']:g}, the threshold that maximises "
+                 "the worse of the pooled F1s on calibration movies of two simulators (bench/evalsim: F1 "
+                 f"{all_['evalsim']:.2f} -> {kept['evalsim']:.2f}; exodeepfinder.simulation: {all_['ours']:.2f} -> "
+                 f"{kept['ours']:.2f}; docs/events.md)")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return text + ". Weights without a calibration give no confidence column (use --min_score)"
 
 
 def add_arguments(parser):
@@ -67,8 +83,7 @@ def add_arguments(parser):
     parser.add_argument("--min_score", type=float, default=None,
                         help="drop events with a lower score (0-1): the mean event probability, lowered for "
                         "events that barely rise above the noise or last one frame")
-    parser.add_argument("--min_confidence", type=float, default=None,
-                        help=MIN_CONFIDENCE_HELP)
+    parser.add_argument("--min_confidence", type=float, default=None, help=min_confidence_help())
     parser.add_argument("--offset", type=float, default=0.0,
                         help="camera baseline (counts) subtracted before measuring F0 and dF/F0")
     parser.add_argument("--gallery_size", type=int, default=40, help="events shown in the gallery (0: no gallery)")
