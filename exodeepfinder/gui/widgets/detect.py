@@ -150,7 +150,8 @@ class DetectWidget(QWidget):
         movie = movie_layer.data
         device = self.device_choice.currentText()
         options = dict(patch_size=self.patch_size.value(), precision=self.precision_choice.currentText(),
-                       cluster_radius=self.cluster_radius.value(), min_size=None, min_score=None)
+                       cluster_radius=self.cluster_radius.value(), min_size=None, min_score=None,
+                       min_confidence=0)  # every event: the sliders below filter them
 
         def task(progress):
             model = self._load_model(weights, device)
