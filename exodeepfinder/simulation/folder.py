@@ -56,11 +56,18 @@ def simulation_record(simulation: Simulation, shape, seed) -> dict:
     record["n_event_rows"], record["n_spot_rows"] = len(simulation.events), len(simulation.spots)
     if simulation.cell_mask is not None:
         pixel_size, frame_interval = simulation.params["pixel_size"], simulation.params["frame_interval"]
+        margin = int(simulation.params["margin"])
         area_um2 = float(simulation.cell_mask.sum()) * pixel_size ** 2
+        window = simulation.cell_mask.copy()
+        window[:margin], window[window.shape[0] - margin:], window[:, :margin], window[:, window.shape[1] - margin:] = (
+            False, False, False, False)
+        event_area_um2 = float(window.sum()) * pixel_size ** 2
         blank = simulation.params.get("blank_frames", (0, 0))
         minutes = (shape[0] - sum(blank)) * frame_interval / 60.0
         record["cell_area_um2"] = area_um2
-        record["events_per_um2_per_min"] = len(simulation.events) / (area_um2 * minutes) if area_um2 > 0 else None
+        record["event_area_um2"] = event_area_um2  # the cell less the margin band, where events lie
+        record["events_per_um2_per_min"] = (len(simulation.events) / (event_area_um2 * minutes)
+                                            if event_area_um2 > 0 else None)
     return _jsonable(record)
 
 

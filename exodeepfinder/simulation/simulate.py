@@ -260,9 +260,9 @@ def simulate_movie(
         default (0, 0) gives the sharp one-frame rise that the official weights expect.
     event_rate : float or None
         Exocytosis rate, events per µm² of cell per minute: when given, ``n_events`` is replaced
-        by ``round(event_rate * area * minutes)``, the area being that of the true cell
-        (``cell_mask``, in µm² with ``pixel_size``) and the minutes those of the lit frames
-        (with ``frame_interval``).
+        by ``round(event_rate * area * minutes)``, the area being that of the cell where events
+        may lie (``cell_mask`` less the ``margin`` band along the frame's edges, in µm² with
+        ``pixel_size``) and the minutes those of the lit frames (with ``frame_interval``).
     hotspots : int
         Number of hotspots: sites in the cell where events fuse again and again (0: events
         anywhere in the cell, complete spatial randomness).
@@ -373,7 +373,7 @@ def simulate_movie(
     _add_vesicles(scene, rng, p)
     lit = (int(blank_frames[0]), n_frames - int(blank_frames[1]))
     if event_rate is not None:
-        area_um2 = float(scene.cell_mask.sum()) * pixel_size ** 2
+        area_um2 = float(len(scene.allowed_pixels()[0])) * pixel_size ** 2
         n_events = p["n_events"] = int(round(event_rate * area_um2 * (lit[1] - lit[0]) * frame_interval / 60.0))
     events = add_events(
         scene, rng, n_events, frame_range=lit, amplitude=event_amplitude, tau=event_tau, sigma=event_sigma,
