@@ -12,7 +12,7 @@
 """
 
 from .cells import CELL_COLUMNS, CellAnalysis, analyse_cell  # noqa: F401
-
+from .conditions import compare_conditions, summarise_conditions  # noqa: F401
 from .mask import automatic_mask, check_mask, mask_area_um2, mask_projection  # noqa: F401
 from .spatial import clustering_test, hotspot_density, knox_test, nearest_neighbours, ripley_l  # noqa: F401
 from .types import ORIGINS, RELEASES, classify_events  # noqa: F401
