@@ -106,7 +106,7 @@ def find_movies(source, *, events: str = DEFAULT_EVENTS, mask: str | None = None
         if not Path(table.at[i, "events"]).is_file():
             raise InputError(f"{table.at[i, 'events']}: events file not found (run `exodeepfinder detect` on "
                              f"{row.movie} first, or give --events)")
-        if row.mask is None and mask is not None:
+        if row["mask"] is None and mask is not None:
             table.at[i, "mask"] = _format(mask, Path(row.movie))
         if table.at[i, "mask"] is not None and not Path(table.at[i, "mask"]).is_file():
             raise InputError(f"{table.at[i, 'mask']}: mask file not found")

@@ -1,8 +1,11 @@
 """The cell mask: where the cell is, its area, and which events fall inside it.
 
 Automatic: the temporal mean of a few blocks of frames spread over the movie, smoothed with a
-Gaussian, thresholded with Li's minimum cross-entropy method (scikit-image; Otsu's splits the
-cell's own texture when the cell fills most of the frame), holes filled, small specks removed by
+Gaussian, thresholded at half-height between the background outside the cell (the 1st
+percentile) and the cell's median brightness (the median of the pixels above Li's minimum
+cross-entropy threshold, scikit-image): the half-maximum of the cell's edge, whatever share of
+the frame the cell covers (Otsu's and Li's thresholds alone cut into the cell's own dim texture
+when it fills most of the frame), holes filled, small specks removed by
 an opening, the largest connected component kept. A mask file (read by
 :func:`exodeepfinder.io.masks.read_mask`) overrides it.
 """
@@ -37,7 +40,7 @@ def mask_projection(movie, *, n_blocks: int = 4, block_frames: int = 16) -> np.n
 
 
 def automatic_mask(projection, *, smooth: float = 2.0, opening: int = 2) -> np.ndarray:
-    """The cell in a projection: Li threshold of the smoothed image, holes filled, largest component.
+    """The cell in a projection: half-height threshold of the smoothed image, holes filled, largest component.
 
     Parameters
     ----------
@@ -59,7 +62,9 @@ def automatic_mask(projection, *, smooth: float = 2.0, opening: int = 2) -> np.n
                                                                                                           float)
     if not np.isfinite(image).all() or np.ptp(image) == 0:
         return np.zeros(image.shape, bool)
-    mask = image > filters.threshold_li(image)
+    above = image > filters.threshold_li(image)
+    background = np.percentile(image, 1)
+    mask = image > background + 0.5 * (np.median(image[above]) - background)
     if opening > 0:
         mask = ndimage.binary_opening(mask, morphology.disk(opening))
     mask = ndimage.binary_fill_holes(mask)
