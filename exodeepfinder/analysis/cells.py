@@ -66,7 +66,8 @@ def _median(events, column):
 
 def analyse_cell(movie, events: pd.DataFrame, *, mask=None, pixel_size=None, frame_interval=None, offset: float = 0.0,
                  n_simulations: int = 199, radii=DEFAULT_RADII, knox_space: float = 3.0, knox_time: float = 20.0,
-                 bandwidth: float = 4.0, border: int = 6, type_options=None, seed=0, progress=None) -> CellAnalysis:
+                 bandwidth: float = 4.0, border: int = 6, type_options=None, measure: bool = True, seed=0,
+                 progress=None) -> CellAnalysis:
     """Analyse one cell: its mask, its events' types, its exocytosis rate, kinetics and spatial pattern.
 
     Parameters
@@ -98,6 +99,9 @@ def analyse_cell(movie, events: pd.DataFrame, *, mask=None, pixel_size=None, fra
         mask less that band, and ``area_um2`` is its area (``mask_area_um2`` the whole mask's).
     type_options : dict, optional
         Options of :func:`~exodeepfinder.analysis.types.classify_events`.
+    measure : bool
+        Measure the events that lack the measurements of ``detect`` (their kinetics); False
+        leaves the kinetics out (faster).
     seed : int
         Seed of the Monte-Carlo tests.
     progress : callable, optional
@@ -118,7 +122,7 @@ def analyse_cell(movie, events: pd.DataFrame, *, mask=None, pixel_size=None, fra
         mask, mask_source = check_mask(mask, shape[1:]), "file"
     report(progress, 10, 100)
     events = kept_events(events).reset_index(drop=True)
-    if "peak_dff" not in events.columns:
+    if measure and "peak_dff" not in events.columns:
         events = measure_events(movie, events, offset=offset, progress=within(progress, 10, 50))
     events = classify_events(movie, events, offset=offset, progress=within(progress, 50, 90), **(type_options or {}))
     if pixel_size is not None or frame_interval is not None:
