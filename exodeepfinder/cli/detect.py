@@ -16,7 +16,12 @@ folder). For each movie it writes, beside it:
   duration_s and spot_sigma_um (seconds and micrometres);
 - {movie.stem}_events.xml: the same events as a reference ExoDeepFinder annotation;
 - {movie.stem}_events.png: the events over the movie's maximum projection;
-- {movie.stem}_gallery.png: crops of the best-scored events, frames t-1 to t+3.
+- {movie.stem}_gallery.png: crops of the best-scored events, frames t-1 to t+3;
+- {movie.stem}_run.json: provenance (version, weights and their sha256, every parameter, the
+  pixel size and frame interval used, CPU/GPU, date).
+
+--pixel_size (µm) and --frame_interval (s) override the movie file's; when neither says, a
+warning names the flag and the results stay in pixels and frames.
 
 The weights: --model_weights, else $EXODEEPFINDER_WEIGHTS, else the official weights if
 `exodeepfinder download-weights` fetched them, else the default model bundled with the package.
@@ -28,6 +33,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.units import add_units_arguments, resolve_units, units_options
 from ..pipeline import DEFAULT_MIN_SIZE
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
                       format_path, load_model_once, movie_format_options, network_options, run_command)
@@ -44,6 +50,8 @@ OUTPUTS = {
     "figure": "{movie.parent}/{movie.stem}_events.png",
     "gallery": "{movie.parent}/{movie.stem}_gallery.png",
 }
+#: The provenance record written beside the results (see :mod:`exodeepfinder.provenance`).
+PROVENANCE = "{movie.parent}/{movie.stem}_run.json"
 
 
 #: The bundled model's calibration (its default threshold and how it was chosen: bench/calibrate.py).
@@ -76,6 +84,7 @@ def add_arguments(parser):
     parser.add_argument("-m", "--movie", default=None,
                         help="with --batch: the movie inside each folder (default: movie.h5, else tiff/)")
     add_movie_format_arguments(parser)
+    add_units_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("-cr", "--cluster_radius", type=float, default=5, help="clustering radius (voxels)")
     parser.add_argument("--min_size", type=int, default=DEFAULT_MIN_SIZE,
@@ -95,6 +104,8 @@ def add_arguments(parser):
     out.add_argument("-a", "--annotation", default=OUTPUTS["annotation"], help="events as reference annotation (.xml)")
     out.add_argument("--figure", default=OUTPUTS["figure"], help="events over the maximum projection (.png)")
     out.add_argument("--gallery", default=OUTPUTS["gallery"], help="event crops (.png)")
+    out.add_argument("--provenance", default=PROVENANCE,
+                     help="provenance: version, weights sha256, parameters, CPU/GPU, date (.json)")
     add_overwrite_argument(parser)
 
 
@@ -149,25 +160,34 @@ def run(args):
     from ..events.calibrate import uncertain_message
     from ..pipeline import detect_file
     from ..progress import TqdmProgress
+    from ..provenance import provenance, write_provenance
 
     from ..io.movie import open_movie
 
     _check_options(args)
     for movie_path in _movies_to_process(args):
         outputs = output_paths(args, movie_path)
-        open_movie(movie_path, **movie_format_options(args)).close()  # refused before the network loads
+        with open_movie(movie_path, **movie_format_options(args)) as movie:  # refused before the network loads
+            pixel_size, frame_interval = resolve_units(movie_path, movie.metadata, **units_options(args))
         model = load_model_once(args)
         progress = TqdmProgress(f"{movie_path.name}: detecting", unit="%")
+        provenance_path = check_output(format_path(args.provenance, movie=movie_path), args)
         try:
             events = detect_file(movie_path, outputs, model, gallery_size=args.gallery_size,
                                  overwrite=args.overwrite, progress=progress, **movie_format_options(args),
-                                 **detection_options(args))
+                                 pixel_size=pixel_size, frame_interval=frame_interval, **detection_options(args))
         except InputError:
             raise
         except ValueError as err:
             raise InputError(f"{movie_path}: {err}") from None
         finally:
             progress.close()
+        parameters = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+        record = provenance("detect", parameters, weights=getattr(model, "weights_path", None), inputs=[movie_path],
+                            extra={"pixel_size_um": pixel_size, "frame_interval_s": frame_interval,
+                                   "n_events": len(events)})
+        write_provenance(record, provenance_path, overwrite=args.overwrite)
+        outputs["provenance"] = provenance_path
         print(f"{movie_path}: {len(events)} events")
         uncertain = uncertain_message(events)
         if uncertain:
