@@ -125,7 +125,10 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     movie : array-like, shape (t, y, x)
         Raw movie (a NumPy array or a lazy movie from :func:`~exodeepfinder.io.movie.open_movie`).
     model : UNet or UNetWeights, optional
-        From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``).
+        From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``). A model
+        loaded from a model folder of ``exodeepfinder adapt`` carries a candidate classifier: the
+        events are then the candidates found at its lower event probability, kept when their
+        ``confidence`` (a column it adds) reaches its threshold (:mod:`~exodeepfinder.events.classify`).
     segmentation : str or Path, optional
         Stream the segmentation to this HDF5 file instead of keeping it in memory: for movies
         longer than memory allows. It is written atomically (nothing is left on error or cancel).
@@ -179,7 +182,6 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     >>> detection.events[["t", "y", "x", "score"]]                                    # doctest: +SKIP
     """
     from .events.calibrate import add_confidence, count_uncertain
-    from .events.cluster import cluster_events
     from .events.measure import add_physical_units, measure_events
     from .events.score import score_events
     from .inference import segment_movie
@@ -199,20 +201,26 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     cluster_options = dict(cluster_radius=cluster_radius, min_size=min_size,
                            progress=within(progress, _SEGMENT_SHARE, _CLUSTER_SHARE))
     measure_progress = within(progress, _CLUSTER_SHARE, 100)
+    classifier = getattr(model, "classifier", None)  # a model folder's candidate classifier (exodeepfinder adapt)
+    cluster = _clustering(classifier)
 
     def measure_and_score(found):
         found = score_events(measure_events(movie, found, offset=offset, progress=measure_progress), min_score)
-        if calibration is not None:
+        if classifier is not None:  # an adapted model folder: its classifier writes the confidence
+            from .events.features import add_trace_features
+
+            found = classifier.classify(add_trace_features(movie, found, offset=offset))
+        elif calibration is not None:
             found = add_confidence(found, calibration, min_confidence)
         return add_physical_units(found, pixel_size=pixel_size, frame_interval=frame_interval)
 
     if segmentation is None:
         labels, scores = segment_movie(movie, model, **options)
-        events = measure_and_score(cluster_events(labels, scores=scores, **cluster_options))
+        events = measure_and_score(cluster(labels, scores=scores, **cluster_options))
         report(progress, 100, 100)
         return Detection(events, labels, scores, calibration=calibration, n_uncertain=count_uncertain(events))
     events = _detect_to_file(movie, model, Path(segmentation), save_scores, overwrite, options, cluster_options,
-                             measure_and_score)
+                             measure_and_score, cluster)
     report(progress, 100, 100)
     return Detection(events, segmentation=Path(segmentation), calibration=calibration,
                      n_uncertain=count_uncertain(events))
@@ -236,7 +244,21 @@ def _calibration_of(model, calibration, min_confidence):
     return calibration
 
 
-def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, cluster_options, measure):
+def _clustering(classifier):
+    """How the event voxels become events: the default clustering, or a model folder's candidates."""
+    from functools import partial
+
+    from .events.cluster import cluster_events
+
+    if classifier is None:
+        return cluster_events
+    from .events.features import cluster_candidates
+
+    return partial(cluster_candidates, candidate_threshold=classifier.candidate_threshold)
+
+
+def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, cluster_options, measure,
+                    cluster=None):
     """Segment into ``path`` block by block, cluster from the file, then measure; return the events.
 
     The clustering needs the class scores: they are written with the labels into the temporary
@@ -252,7 +274,7 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
         write_segmentation_blocks(scratch, iter_blocks(movie, model, **options), movie.shape, save_scores=True)
         labels, scores = open_segmentation(scratch)
         try:
-            events = cluster_events(labels, scores=scores, **cluster_options)
+            events = (cluster or cluster_events)(labels, scores=scores, **cluster_options)
             if not save_scores:
                 write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=SEGMENTATION_ATTRS)
         finally:

@@ -70,7 +70,7 @@ def add_precision_argument(parser: argparse.ArgumentParser, help: str) -> None:
 
 
 def weights_argument(text: str):
-    """``--model_weights`` (argparse type): a file, or one of the names 'bundled' and 'official'."""
+    """``--model_weights`` (argparse type): a file or model folder, or one of the names 'bundled' and 'official'."""
     from ..model.weights import WEIGHTS_NAMES
 
     return text if text in WEIGHTS_NAMES else Path(text)
@@ -79,7 +79,8 @@ def weights_argument(text: str):
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The network options of segment, detect and demo: weights, patch size, device, precision."""
     parser.add_argument("-mw", "--model_weights", type=weights_argument, default=None,
-                        help="U-Net weights: a .h5 file (Keras layout), 'bundled' or 'official'; default: "
+                        help="U-Net weights: a .h5 file (Keras layout), a model folder made by 'exodeepfinder "
+                             "adapt', 'bundled' or 'official'; default: "
                              "$EXODEEPFINDER_WEIGHTS, the official weights in the user cache, or the bundled model")
     parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160,
                         help="patch size of the reference tiling (multiple of 4)")

@@ -23,7 +23,8 @@ from ._common import LayerChoice, PathField, TaskPanel, add_layer, is_movie_laye
 
 #: Choices of the weights box, and the value passed to load_model for each.
 WEIGHTS_CHOICES = {"automatic (official if downloaded, else bundled)": None,
-                   **{f"{name}": name for name in WEIGHTS_NAMES}, "file…": "file"}
+                   **{f"{name}": name for name in WEIGHTS_NAMES}, "file…": "file",
+                   "model folder… (exodeepfinder adapt)": "folder"}
 #: Resolution of the min score slider.
 SCORE_STEPS = 100
 
@@ -46,6 +47,10 @@ class DetectWidget(QWidget):
         self.weights_file.setVisible(False)
         self.weights_choice.currentTextChanged.connect(
             lambda text: self.weights_file.setVisible(WEIGHTS_CHOICES[text] == "file"))
+        self.weights_folder = PathField("folder", placeholder="model folder made by Adapt the model")
+        self.weights_folder.setVisible(False)
+        self.weights_choice.currentTextChanged.connect(
+            lambda text: self.weights_folder.setVisible(WEIGHTS_CHOICES[text] == "folder"))
         self.device_choice = QComboBox()
         self.device_choice.addItems(list(DEVICES))
         self.precision_choice = QComboBox()
@@ -88,6 +93,7 @@ class DetectWidget(QWidget):
         form.addRow("Movie", self.movie_choice)
         form.addRow("Weights", self.weights_choice)
         form.addRow("", self.weights_file)
+        form.addRow("", self.weights_folder)
         form.addRow("Device", self.device_choice)
         form.addRow("Precision", self.precision_choice)
         form.addRow("Patch size", self.patch_size)
@@ -117,6 +123,11 @@ class DetectWidget(QWidget):
             path = self.weights_file.path()
             if path is None:
                 raise ValueError("weights: choose a weights file (.h5)")
+            return path
+        if choice == "folder":
+            path = self.weights_folder.path()
+            if path is None:
+                raise ValueError("weights: choose a model folder (made by Adapt the model)")
             return path
         return choice
 
