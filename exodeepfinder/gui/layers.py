@@ -34,7 +34,7 @@ SPOT_COLOR = "cyan"
 EVENT_SIZE = 11
 #: How each review state is drawn (border colour, symbol): bright colours and distinct shapes, legible on a
 #: dark movie and without colour vision (rejected events are crosses, added ones diamonds).
-REVIEW_STYLES = {"unreviewed": (EVENT_COLOR, "o"), "accepted": ("#39ff5a", "o"), "rejected": ("#ff4d4d", "x"),
+REVIEW_STYLES = {"unreviewed": (EVENT_COLOR, "disc"), "accepted": ("#39ff5a", "disc"), "rejected": ("#ff4d4d", "x"),
                  "added": ("#4fc3ff", "diamond")}
 #: Colours of the classes of a segmentation (label value -> RGBA): spots faint, so the movie shows through.
 LABEL_COLORS = {SPOT: (0.0, 0.8, 1.0, 0.3), EVENT: (1.0, 0.0, 1.0, 0.6)}

@@ -242,8 +242,13 @@ class ReviewWidget(QWidget):
             if getattr(event, "type", "") == "features":
                 self._ensure_review_column(layer)   # features replaced (the Detect widget's sliders)
                 self._restyle(layer)
-            elif str(getattr(event, "action", "")) in ("added", "removed"):
-                self._restyle(layer)                # a point added in napari's add mode: draw it as added
+            elif str(getattr(event, "action", "")) == "added":
+                # a point added by E, napari's add mode or a paste is an added event (napari gave it the
+                # features of the last selected point)
+                indices = [int(i) % len(layer.data) for i in getattr(event, "data_indices", ())]
+                self._mark_added(layer, indices)
+            elif str(getattr(event, "action", "")) == "removed":
+                self._restyle(layer)
         self._show_progress()
         self._show_selected_info()
         self._schedule_redraw()
@@ -296,6 +301,28 @@ class ReviewWidget(QWidget):
         if layer is None or not indices:
             self.info.setText("Select an event first (N, B or U go to one)")
             return
+        self._set_states(layer, indices, state)
+        self._on_events_changed()
+
+    def _mark_added(self, layer, indices) -> None:
+        """Give points ``indices`` the features of a hand-added event: review ``added``, no score, no measurements.
+
+        napari gives a new point the features of the last selected one (its score, its state...).
+        """
+        if not indices or len(layer.features) != len(layer.data):
+            return
+        features = layer.features.copy()
+        for column, value in layers.new_event_defaults(features).items():
+            if isinstance(value, float) and np.isnan(value) and not pd.api.types.is_float_dtype(features[column]):
+                features[column] = features[column].astype(float)
+            features.iloc[indices, features.columns.get_loc(column)] = value
+        with layer.events.features.blocker():
+            layer.features = features
+        self._restyle(layer)
+
+    def _set_states(self, layer, indices, state: str) -> None:
+        if REVIEW_COLUMN not in layer.features.columns or len(layer.features) != len(layer.data):
+            return
         states = review_states(layer.features)
         for index in indices:
             states[index] = "added" if state == "accepted" and states[index] == "added" else state
@@ -304,7 +331,6 @@ class ReviewWidget(QWidget):
         with layer.events.features.blocker():
             layer.features = features
         self._restyle(layer)
-        self._on_events_changed()
 
     def accept_selected(self):
         """Accept the selected events (real events), then go on to the next one."""
@@ -444,8 +470,7 @@ class ReviewWidget(QWidget):
         """Add an event at the mouse position in the current frame, and select it."""
         layer = self._require_events_layer()
         position = self.cursor_position()
-        layer.add(position[None, :])    # its review state is the layer's default: added
-        self._restyle(layer)
+        layer.add(position[None, :])    # an added event (see _on_events_changed)
         layer.selected_data = {len(layer.data) - 1}
         self.set_cross(*position[1:])
         self._on_events_changed()
