@@ -35,6 +35,7 @@ BYTES_PER_VOXEL = {
     ("torch", "float16"): 600,
     ("openvino", "f32"): 550,
     ("openvino", "bf16"): 350,
+    ("openvino", "int8"): 550,
 }
 #: Host bytes per window voxel when the network runs on a GPU (input and output copies).
 GPU_HOST_BYTES_PER_VOXEL = 40
@@ -118,7 +119,7 @@ def make_runner(model, backend: str, device, precision: str):
     ------
     InputError
         If the engine is not installed (PyTorch for ``backend="torch"`` or a GPU; OpenVINO for
-        ``backend="openvino"``).
+        ``backend="openvino"``), or ``precision="int8"`` with PyTorch (int8 runs with OpenVINO only).
     """
     from ..model.arrays import UNetWeights
     from ..model.weights import require_torch
@@ -128,6 +129,11 @@ def make_runner(model, backend: str, device, precision: str):
         from .openvino_backend import OpenVinoRunner
 
         return OpenVinoRunner(model, precision)
+    if precision == "int8":
+        why = "backend='torch'" if backend == "torch" else \
+            f"device {device_type(device)!r}" if device_type(device) != "cpu" else "this installation (no OpenVINO)"
+        raise InputError(f"precision 'int8' runs with OpenVINO on the CPU, not with {why}: "
+                         "use precision 'fast' or 'fp32' there")
     torch = require_torch("backend='torch'" if backend == "torch" else f"device {device_type(device)}")
     if isinstance(model, UNetWeights):
         model = model.to_torch()

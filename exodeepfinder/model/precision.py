@@ -3,19 +3,23 @@
 ``"fast"`` runs the convolutions in a 16-bit float type where the hardware computes it natively
 (bfloat16 on CPUs with AVX512-BF16 or AMX, bfloat16 or float16 on GPUs) and in float32
 elsewhere: on a CPU without bfloat16 units, PyTorch emulates bfloat16 some 20x slower than
-float32. ``"fp32"`` always computes in float32, the reference's arithmetic.
+float32. ``"fp32"`` always computes in float32, the reference's arithmetic. ``"int8"`` (segmentation
+on the CPU with OpenVINO only) runs the convolutions in 8-bit integers, quantized with NNCF
+(:mod:`exodeepfinder.inference.quantize`): about 2x float32 on AVX2 CPUs.
 """
 
 from __future__ import annotations
 
-#: Precision modes accepted by segmentation and training (``--precision``).
-PRECISIONS = ("fast", "fp32")
+#: Precision modes accepted by segmentation (``--precision``).
+PRECISIONS = ("fast", "fp32", "int8")
+#: Precision modes accepted by training (no int8 training).
+TRAINING_PRECISIONS = ("fast", "fp32")
 
 
-def check_precision(precision: str) -> str:
-    """Return ``precision`` if it is one of :data:`PRECISIONS`, else raise ValueError."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+def check_precision(precision: str, choices=PRECISIONS) -> str:
+    """Return ``precision`` if it is one of ``choices`` (default :data:`PRECISIONS`), else raise ValueError."""
+    if precision not in choices:
+        raise ValueError(f"precision: expected one of {', '.join(choices)}, got {precision!r}")
     return precision
 
 
@@ -34,7 +38,7 @@ def autocast_dtype(device, precision: str):
     import torch
 
     check_precision(precision)
-    if precision == "fp32":
+    if precision in ("fp32", "int8"):
         return None
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
