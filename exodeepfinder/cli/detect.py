@@ -29,7 +29,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..pipeline import DEFAULT_MIN_SIZE
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
-                      format_path, load_model_once, movie_format_options, network_options, run_command)
+                      format_path, load_model_once, movie_format_options, network_options, precision_line,
+                      run_command)
 
 NAME = "detect"
 BATCH_PATHS = []
@@ -124,10 +125,14 @@ def run(args):
     from ..io.movie import open_movie
 
     _check_options(args)
+    told = False
     for movie_path in _movies_to_process(args):
         outputs = output_paths(args, movie_path)
         open_movie(movie_path, **movie_format_options(args)).close()  # refused before the network loads
         model = load_model_once(args)
+        if not told:
+            print(precision_line(args, model))
+            told = True
         progress = TqdmProgress(f"{movie_path.name}: detecting", unit="%")
         try:
             events = detect_file(movie_path, outputs, model, gallery_size=args.gallery_size,
