@@ -27,7 +27,7 @@ def _model_or_default(model):
     return load_model() if model is None else model
 
 
-def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
+def segment(movie, model=None, *, patch_size: int = 160, precision: str = "auto", backend: str = "auto",
             tiling: str | None = None, return_scores: bool = False, max_memory=None, progress=None):
     """Label every voxel of a movie as background (0), bright spot (1) or exocytosis event (2).
 
@@ -40,9 +40,10 @@ def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast"
         From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``).
     patch_size : int
         Patch size of the reference tiling (multiple of 4, at least 56).
-    precision : {"fast", "fp32"}
+    precision : {"auto", "fast", "fp32", "int8"}
         ``"fast"``: 16-bit arithmetic where the hardware has it; ``"fp32"``: the reference's
-        float32 numbers (and its tiling).
+        float32 numbers (and its tiling); ``"int8"``: 8-bit integer convolutions (OpenVINO on a
+        CPU); ``"auto"`` (default): int8 on a CPU with OpenVINO, else fast.
     backend : {"auto", "torch", "openvino"}
         Inference engine (``"auto"``: OpenVINO on CPUs, PyTorch on GPUs).
     tiling : {"fast", "reference"}, optional
@@ -69,7 +70,7 @@ def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast"
                          max_memory=max_memory)
 
 
-def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
+def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "auto", backend: str = "auto",
                  tiling: str | None = None, return_scores: bool = False, max_memory=None, progress=None):
     """Like :func:`segment`, but yield :class:`~exodeepfinder.inference.SegmentedBlock` s of frames in order.
 
@@ -114,7 +115,7 @@ class Detection:
 
 
 def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, patch_size: int = 160,
-           precision: str = "fast", backend: str = "auto", tiling: str | None = None, max_memory=None,
+           precision: str = "auto", backend: str = "auto", tiling: str | None = None, max_memory=None,
            cluster_radius: float = 5, min_size: int | None = DEFAULT_MIN_SIZE, min_score: float | None = None,
            min_confidence: float | None = None, calibration="auto", offset: float = 0.0, pixel_size=None,
            frame_interval: float | None = None, overwrite: bool = False, progress=None) -> Detection:

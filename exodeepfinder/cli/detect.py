@@ -36,7 +36,8 @@ from ..errors import InputError
 from ..io.units import add_units_arguments, resolve_units, units_options
 from ..pipeline import DEFAULT_MIN_SIZE
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
-                      format_path, load_model_once, movie_format_options, network_options, run_command)
+                      format_path, load_model_once, movie_format_options, network_options, precision_line,
+                      run_command)
 
 NAME = "detect"
 BATCH_PATHS = []
@@ -165,11 +166,15 @@ def run(args):
     from ..io.movie import open_movie
 
     _check_options(args)
+    told = False
     for movie_path in _movies_to_process(args):
         outputs = output_paths(args, movie_path)
         with open_movie(movie_path, **movie_format_options(args)) as movie:  # refused before the network loads
             pixel_size, frame_interval = resolve_units(movie_path, movie.metadata, **units_options(args))
         model = load_model_once(args)
+        if not told:
+            print(precision_line(args, model))
+            told = True
         progress = TqdmProgress(f"{movie_path.name}: detecting", unit="%")
         provenance_path = check_output(format_path(args.provenance, movie=movie_path), args)
         try:
