@@ -31,6 +31,41 @@ def official_weights_path() -> Path:
     return cache_dir() / OFFICIAL_FILENAME
 
 
+def checksum_path(path) -> Path:
+    """The file beside a downloaded weights file that keeps its sha256 (``net_weights_FINAL.h5.sha256``)."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+#: sha256 of cached weights already checked in this process, by (path, mtime, size).
+_VERIFIED_CACHE: dict = {}
+
+
+def verify_cached_weights(path) -> Path:
+    """Re-hash the cached official weights: InputError if they are not what was downloaded.
+
+    The expected sha256 is the one recorded beside the file by ``download-weights``
+    (:func:`checksum_path`), else that of the official file. A file is hashed once per process
+    (until it changes).
+    """
+    from .download import OFFICIAL_SHA256, sha256sum
+
+    path = Path(path)
+    try:
+        record = checksum_path(path)
+        expected = record.read_text().split()[0].lower() if record.is_file() else OFFICIAL_SHA256
+        info = path.stat()
+        key = (str(path), info.st_mtime_ns, info.st_size)
+        digest = _VERIFIED_CACHE.get(key) or sha256sum(path)
+    except (OSError, IndexError) as err:
+        raise InputError(f"{path}: cannot check the cached weights ({getattr(err, 'strerror', None) or err})") from None
+    if digest != expected:
+        raise InputError(f"{path}: the cached weights are damaged or were replaced (sha256 {digest[:12]}..., "
+                         f"downloaded {expected[:12]}...); run 'exodeepfinder download-weights' again")
+    _VERIFIED_CACHE[key] = digest
+    return path
+
+
 #: Names that ``weights`` may take instead of a path.
 WEIGHTS_NAMES = ("bundled", "official")
 
@@ -58,6 +93,8 @@ def resolve_weights(weights=None) -> tuple[Path, str]:
             hint = ("run 'exodeepfinder download-weights' first" if weights == "official"
                     else "the package installation is incomplete")
             raise InputError(f"{path}: {weights} weights not found ({hint})")
+        if weights == "official":
+            verify_cached_weights(path)
         return path, ("bundled default model" if weights == "bundled" else "official ExoDeepFinder weights")
     if weights is not None:
         path = Path(weights).expanduser()
@@ -74,7 +111,7 @@ def resolve_weights(weights=None) -> tuple[Path, str]:
             raise InputError(f"{path}: weights file not found (set by {ENV_WEIGHTS})")
         return path, ENV_WEIGHTS
     if official_weights_path().is_file():
-        return official_weights_path(), "official ExoDeepFinder weights (user cache)"
+        return verify_cached_weights(official_weights_path()), "official ExoDeepFinder weights (user cache)"
     if BUNDLED_WEIGHTS.is_file():
         return BUNDLED_WEIGHTS, "bundled default model"
     raise InputError("no model weights found: give a weights file, set EXODEEPFINDER_WEIGHTS, "
