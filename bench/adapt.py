@@ -22,7 +22,8 @@ movies' detection is not in it.
         [--max_minutes 0] [--out /work/runs/adapt/bench]
 
 Writes ``results.csv`` (one row per family and number of corrected movies), ``report.md`` (the
-table, the machine) and ``adapt_bench.png`` (F1 against corrected movies and against minutes).
+table, the machine), ``adapt_bench.png`` (F1 against corrected movies and against minutes) and
+``movies/`` (each movie's true events, base detections and candidates with their features).
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def run_family(family: str, args, model, log) -> list[dict]:
     n_corrected_max = max(args.corrected)
     test = list(range(n_corrected_max, args.n))
     base = pooled([described[i].base for i in test], [truths[i] for i in test])
-    rows = [{"family": family, "max_minutes": args.max_minutes, "corrected_movies": 0, "corrections": 0, "adapt_minutes": 0.0, "cpu_minutes": 0.0,
+    rows = [{"family": family, "max_minutes": args.max_minutes, "corrected_movies": 0, "corrections": 0,
+             "adapt_minutes": 0.0, "cpu_minutes": 0.0,
              "classifier_kept": False, **{f"{k}": base[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")}}]
     log(f"{family}: base pooled F1 on movies {test}: {base['f1']:.3f}")
     for k in args.corrected:
@@ -149,7 +151,8 @@ def write_report(results: pd.DataFrame, args, out: Path) -> None:
                                         ("fine-tuned U-Net", getattr(row, "fine_tuned_kept", False)))
                 if flag is True or flag == "True"]
         kept = "-" if row.corrected_movies == 0 else (", ".join(kept) or "none (base)")
-        lines.append(f"| {row.family} | {getattr(row, 'max_minutes', 0):g} | {row.corrected_movies} | {row.corrections} "
+        budget = getattr(row, "max_minutes", 0)
+        lines.append(f"| {row.family} | {budget:g} | {row.corrected_movies} | {row.corrections} "
                      f"| {row.tp} / {row.fp} / {row.fn} | {row.precision:.3f} | {row.recall:.3f} | {row.f1:.3f} | "
                      f"{row.adapt_minutes:.2f} | {kept} |")
     (out / "report.md").write_text("\n".join(lines) + "\n")
