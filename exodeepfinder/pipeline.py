@@ -149,7 +149,8 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
         Drop the events whose calibrated ``confidence`` is lower. None: the calibration's default
         (for the bundled model, the threshold that maximises the worse of the F1s on two
         simulators: see docs/events.md); 0: keep every event. Weights without a calibration
-        accept only None or 0.
+        accept only None or 0. With a model folder's classifier, ``confidence`` is its output and
+        None is its threshold.
     calibration : "auto", Calibration or None
         What turns each event into a ``confidence`` (:mod:`~exodeepfinder.events.calibrate`):
         ``"auto"``, the calibration shipped for the model's weights (the bundled model has one;
@@ -195,14 +196,14 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
         frame_interval = getattr(file_metadata, "frame_interval", None)
     movie = as_movie(movie)  # checked once, here: the inference functions below do not check again
     model = _model_or_default(model)
-    calibration = _calibration_of(model, calibration, min_confidence)
+    classifier = getattr(model, "classifier", None)  # a model folder's candidate classifier (exodeepfinder adapt)
+    calibration = _calibration_of(model, calibration, min_confidence if classifier is None else 0)
     options = dict(patch_size=patch_size, precision=precision, return_scores=True,
                    progress=within(progress, 0, _SEGMENT_SHARE), backend=backend, tiling=tiling,
                    max_memory=max_memory)
     cluster_options = dict(cluster_radius=cluster_radius, min_size=min_size,
                            progress=within(progress, _SEGMENT_SHARE, _CLUSTER_SHARE))
     measure_progress = within(progress, _CLUSTER_SHARE, 100)
-    classifier = getattr(model, "classifier", None)  # a model folder's candidate classifier (exodeepfinder adapt)
     cluster = _clustering(classifier)
 
     def measure_and_score(found):
@@ -210,7 +211,7 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
         if classifier is not None:  # an adapted model folder: its classifier writes the confidence
             from .events.features import add_trace_features
 
-            found = classifier.classify(add_trace_features(movie, found, offset=offset))
+            found = classifier.classify(add_trace_features(movie, found, offset=offset), min_confidence)
         elif calibration is not None:
             found = add_confidence(found, calibration, min_confidence)
         return add_physical_units(found, pixel_size=pixel_size, frame_interval=frame_interval)

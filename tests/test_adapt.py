@@ -53,6 +53,7 @@ def test_classifier_learns_and_round_trips_through_json(tmp_path):
     np.testing.assert_allclose(again.predict_proba(events), probability, rtol=1e-12)
     kept = again.classify(events)
     assert CONFIDENCE_COLUMN in kept and (kept[CONFIDENCE_COLUMN] >= again.threshold).all()
+    assert len(again.classify(events, 0)) == len(events)  # detect's min_confidence 0: every candidate
     assert len(feature_table(events).columns) == len(FEATURE_COLUMNS)
 
 

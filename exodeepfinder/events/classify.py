@@ -75,11 +75,17 @@ class CandidateClassifier:
             return np.zeros(0)
         return _sigmoid(self._matrix(events) @ self.coefficients + self.intercept)
 
-    def classify(self, events: pd.DataFrame) -> pd.DataFrame:
-        """A copy of ``events`` with the column ``confidence``, keeping the events of ``confidence >= threshold``."""
+    def classify(self, events: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
+        """A copy of ``events`` with the column ``confidence``, keeping the events of ``confidence >= threshold``.
+
+        ``threshold`` None: the classifier's own (:attr:`threshold`); 0 keeps every candidate.
+        """
+        threshold = self.threshold if threshold is None else float(threshold)
+        if not 0 <= threshold <= 1:
+            raise ValueError(f"min_confidence: must be between 0 and 1, got {threshold:g}")
         scored = events.copy()
         scored[CONFIDENCE_COLUMN] = self.predict_proba(events)
-        return scored[scored[CONFIDENCE_COLUMN] >= self.threshold].reset_index(drop=True)
+        return scored[scored[CONFIDENCE_COLUMN] >= threshold].reset_index(drop=True)
 
     def to_dict(self) -> dict:
         """The JSON-ready description (what :func:`save_classifier` writes)."""
