@@ -18,6 +18,7 @@ is left out of the model folder (the base behaviour is kept for it), and the rep
 from __future__ import annotations
 
 import datetime
+import inspect
 import time
 from dataclasses import dataclass, field
 
@@ -145,6 +146,14 @@ class _Detected:
     verdict: np.ndarray = None
 
 
+def default_detections(events: pd.DataFrame, model) -> pd.DataFrame:
+    """What ``detect`` keeps by default of measured events: those its calibration's default ``min_confidence`` keeps."""
+    from ..events.calibrate import add_confidence, calibration_for_model
+
+    calibration = calibration_for_model(model)
+    return events if calibration is None else add_confidence(events, calibration)
+
+
 def _describe(reviewed: ReviewedMovie, model, candidate_threshold: float, progress, keep_network: bool):
     from ..events.cluster import cluster_events
     from ..events.features import add_network_features, add_trace_features, cluster_candidates
@@ -152,15 +161,20 @@ def _describe(reviewed: ReviewedMovie, model, candidate_threshold: float, progre
     from ..events.score import score_events
     from ..inference import segment_movie
     from ..io.movie import as_movie
-    from ..pipeline import DEFAULT_MIN_SIZE
+    from ..pipeline import DEFAULT_MIN_SIZE, detect
 
     movie = as_movie(reviewed.movie)
-    labels, scores = segment_movie(movie, model, return_scores=True, progress=within(progress, 0, 85))
+    # the network as detect runs it by default (same precision and tiling: the same candidates)
+    network_defaults = {name: parameter.default for name, parameter in inspect.signature(detect).parameters.items()
+                        if name in ("patch_size", "precision", "backend", "tiling")}
+    labels, scores = segment_movie(movie, model, return_scores=True, progress=within(progress, 0, 85),
+                                   **network_defaults)
 
     def measured(events):
         return score_events(measure_events(movie, events, offset=reviewed.offset))
 
     base = measured(add_network_features(cluster_events(labels, scores=scores, min_size=DEFAULT_MIN_SIZE), scores))
+    base = default_detections(base, model)
     report(progress, 90, 100)
     candidates = measured(cluster_candidates(labels, scores, candidate_threshold, min_size=DEFAULT_MIN_SIZE))
     candidates = add_trace_features(movie, candidates, offset=reviewed.offset)
@@ -302,7 +316,7 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
     InputError
         One line: corrections outside a movie, an empty review, too few real or rejected events.
     """
-    from ..events.classify import DEFAULT_CANDIDATE_THRESHOLD, fit_classifier
+    from ..events.classify import DEFAULT_CANDIDATE_THRESHOLD
     from ..model.folder import sha256_of
     from ..model.weights import load_model
 
@@ -330,35 +344,11 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
 
     # stage 1: the classifier, measured on held-out corrections
     folds = _folds(described)
-    split = "leave one movie out" if len(described) > 1 else "first half of the frames against the second, and back"
-    base_counts, classifier_counts = np.zeros(3, np.int64), np.zeros(3, np.int64)
-    fold_errors = []
-    for train, test in folds:
-        try:
-            rows, real = _training_rows(described, train)
-            classifier = fit_classifier(rows, real, candidate_threshold=threshold)
-        except InputError as err:
-            fold_errors.append(str(err))
-            classifier = None
-        for reviewed, base, candidates in _test_parts(described, test):
-            base_counts += counts(base, reviewed)
-            classifier_counts += counts(base if classifier is None else classifier.classify(candidates), reviewed)
-    base_scores, classifier_scores = scores_of(base_counts), scores_of(classifier_counts)
-    rows, real = _training_rows(described, list(range(len(described))))
-    try:
-        final = fit_classifier(rows, real, candidate_threshold=threshold)
-    except InputError as err:  # e.g. nothing rejected: the other stage may still learn
-        final = None
-        fold_errors.insert(0, str(err))
-    helps = not fold_errors and classifier_scores["f1"] > base_scores["f1"]
-    decision = (f"kept (held-out F1 {base_scores['f1']:.3f} -> {classifier_scores['f1']:.3f})" if helps else
-                f"not kept: it did not raise the held-out F1 ({base_scores['f1']:.3f} -> "
-                f"{classifier_scores['f1']:.3f}); the folder detects as the base model" if not fold_errors else
-                f"not kept: {fold_errors[0]}")
+    final, helps, held_out, decision = classifier_stage(described, threshold)
     say(f"candidate classifier: {decision}")
     stages = {"candidate_classifier": {"decision": decision, "kept": bool(helps),
                                        "seconds": round(time.monotonic() - started, 1)}}
-    held_out = {"split": split, "base": base_scores, "classifier": classifier_scores}
+    base_scores = held_out["base"]
     report(progress, share, 100)
 
     # stage 2: fine-tuning (always from the base weights, on every reviewed movie)
@@ -395,6 +385,50 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
     }
     report(progress, 100, 100)
     return AdaptedModel(final if helps else None, tuned, base_path, card)
+
+
+def classifier_stage(described: list, threshold: float):
+    """Fit the candidate classifier and measure it on held-out corrections.
+
+    Returns
+    -------
+    classifier : CandidateClassifier or None
+        Fitted on every movie (None if it cannot be).
+    helps : bool
+        Whether it raised the held-out F1 (else the model folder keeps the base behaviour).
+    held_out : dict
+        ``split``, and ``base`` and ``classifier``: the held-out counts and scores.
+    decision : str
+    """
+    from ..events.classify import fit_classifier
+
+    folds = _folds(described)
+    split = "leave one movie out" if len(described) > 1 else "first half of the frames against the second, and back"
+    base_counts, classifier_counts = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    fold_errors = []
+    for train, test in folds:
+        try:
+            rows, real = _training_rows(described, train)
+            classifier = fit_classifier(rows, real, candidate_threshold=threshold)
+        except InputError as err:
+            fold_errors.append(str(err))
+            classifier = None
+        for reviewed, base, candidates in _test_parts(described, test):
+            base_counts += counts(base, reviewed)
+            classifier_counts += counts(base if classifier is None else classifier.classify(candidates), reviewed)
+    base_scores, classifier_scores = scores_of(base_counts), scores_of(classifier_counts)
+    rows, real = _training_rows(described, list(range(len(described))))
+    try:
+        final = fit_classifier(rows, real, candidate_threshold=threshold)
+    except InputError as err:  # e.g. nothing rejected: the other stage may still learn
+        final = None
+        fold_errors.insert(0, str(err))
+    helps = not fold_errors and classifier_scores["f1"] > base_scores["f1"]
+    decision = (f"kept (held-out F1 {base_scores['f1']:.3f} -> {classifier_scores['f1']:.3f})" if helps else
+                f"not kept: it did not raise the held-out F1 ({base_scores['f1']:.3f} -> "
+                f"{classifier_scores['f1']:.3f}); the folder detects as the base model" if not fold_errors else
+                f"not kept: {fold_errors[0]}")
+    return final, helps, {"split": split, "base": base_scores, "classifier": classifier_scores}, decision
 
 
 def _correction_counts(reviewed: ReviewedMovie) -> dict:
