@@ -43,10 +43,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .errors import Cancelled, InputError
 from .labels import LABELS
-
-__version__ = "0.2.0"
 
 # Public name -> (module, attribute). Imported on first use, so that `import exodeepfinder` and
 # every command's --help stay fast (no torch, pandas or h5py until they are needed).

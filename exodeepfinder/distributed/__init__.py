@@ -74,7 +74,7 @@ def run_batch(command: str, folder, *, cluster=None, cluster_options=None, shard
     DataFrame
         One row per movie folder: movie, status, events, seconds, error.
     """
-    from ..cli._common import build_parser
+    from ..commands import build_parser
     from .batch import command_module
 
     module = command_module(command)

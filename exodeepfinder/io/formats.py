@@ -720,20 +720,3 @@ def _bioio_interval(reader) -> float | None:
         if math.isfinite(seconds) and seconds > 0:
             return float(seconds)
     return None
-
-
-def movie_choices(path, *, scene=None) -> dict:
-    """The scenes of a movie file and the channels of one of its scenes (the first by default).
-
-    For a viewer that lets the user choose, or opens one layer per channel; reads no pixels.
-
-    Returns
-    -------
-    dict
-        ``{"scenes": tuple of str, "channels": tuple of str}``: empty tuples for files without
-        scenes or channels (HDF5 movies, plain TIFF stacks, folders of frames).
-    """
-    from .movie import open_movie
-
-    with open_movie(path, channel=FIRST, scene=FIRST if scene is None else scene) as movie:
-        return {"scenes": movie.metadata.scenes, "channels": movie.metadata.channels}

@@ -141,7 +141,7 @@ def _probabilities(model, movie) -> np.ndarray:
     """
     import torch
 
-    from ..inference.normalize import normalize_frames
+    from .normalize import normalize_frames
 
     with torch.no_grad():
         return model(torch.from_numpy(normalize_frames(movie))[None, None]).numpy()
@@ -382,7 +382,7 @@ def _write_tensor_files(movie: np.ndarray, probabilities: np.ndarray, files: dic
 def _describe(v0_5, files: dict, *, name: str, authors, model):
     import torch
 
-    from .. import __version__
+    from .._version import __version__
 
     def axes(kind):
         if kind == "input":

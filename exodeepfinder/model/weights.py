@@ -147,7 +147,7 @@ def load_model(weights=None, device="auto"):
     from .keras_weights import read_unet_arrays
 
     path, source = resolve_weights(weights)
-    model = UNetWeights(read_unet_arrays(path))
+    model = UNetWeights(_read_weights(path))
     if import_torch() is not None:
         device = pick_device(device) if isinstance(device, str) else device
         model = model.to_torch().to(device)
@@ -156,6 +156,47 @@ def load_model(weights=None, device="auto"):
     model.weights_path, model.weights_source = path, source
     if not isinstance(model, UNetWeights):
         model.device = device
+    return model
+
+
+def _read_weights(path: Path):
+    """The U-Net's arrays from ``path``; any failure an InputError naming the file.
+
+    A file that is not HDF5 is refused before anything else is read; a foreign HDF5 file makes
+    the reader meet something it does not expect, said in one line.
+    """
+    from ..errors import Cancelled
+    from ..io.h5 import open_h5_file
+    from .keras_weights import read_unet_arrays
+
+    open_h5_file(path, "weights file").close()
+    try:
+        return read_unet_arrays(path)
+    except (InputError, Cancelled, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        raise InputError(f"{path}: not ExoDeepFinder U-Net weights ({type(err).__name__}: "
+                         f"{' '.join(str(err).split())[:200]})") from None
+
+
+#: The last model :func:`cached_model` loaded, by (weights file, its modification time, device).
+_LOADED = {}
+
+
+def cached_model(weights=None, device="auto"):
+    """:func:`load_model`, but the model loaded last is reused while its file is unchanged.
+
+    For commands that run on many movies (``--batch``, a Dask worker) and for the napari widget:
+    one model in memory, loaded once per weights file and device. Its ``weights_source`` is set
+    for this call (the same file may have been named otherwise before).
+    """
+    path, source = resolve_weights(weights)
+    key = (str(path), path.stat().st_mtime_ns, str(device))
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_model(path, device)
+    model = _LOADED[key]
+    model.weights_source = source
     return model
 
 
