@@ -123,7 +123,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
     """Add --cluster, --cluster_options and --shard (commands that take --batch; run by exodeepfinder.distributed)."""
     group = parser.add_argument_group("running a --batch on several processes or machines "
-                                      "(needs pip install 'exodeepfinder[distributed]', except --shard)")
+                                      "(needs pip install 'exodeepfinder-torch[distributed]', except --shard)")
     group.add_argument("--cluster", default=None, metavar="SPEC",
                        help="one Dask task per movie folder on: local[:N] (N worker processes on this machine), "
                             "slurm, pbs, sge (workers as batch jobs; see --cluster_options) or tcp://host:port "

@@ -16,7 +16,7 @@ import sys
 
 from .commands import COMMANDS, EXIT_INPUT_ERROR, build_parser, no_arguments
 
-GUI_INSTALL_HINT = "pip install 'exodeepfinder[gui]'"
+GUI_INSTALL_HINT = "pip install 'exodeepfinder-torch[gui]'"
 
 
 def _display_available() -> bool:

@@ -13,7 +13,7 @@ Two engines read them:
   when it opens a file and opens and parses the whole file again for every plane it reads (about
   0.3 s per frame of a 2000-frame movie, growing with the movie), which long movies cannot afford.
 - Every other format (Nikon ND2, Zeiss CZI, Leica LIF, and whatever other bioio reader plugin
-  is installed) is read through ``bioio`` (the optional extra ``exodeepfinder[formats]``): a
+  is installed) is read through ``bioio`` (the optional extra ``exodeepfinder-torch[formats]``): a
   reader that reads sub-regions itself (ND2, CZI) is asked for the frames needed; the others
   through their dask array, one plane per chunk.
 
@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import InputError
 
 #: What to install to read ND2, CZI, LIF... files.
-FORMATS_INSTALL_HINT = "pip install 'exodeepfinder[formats]'"
+FORMATS_INSTALL_HINT = "pip install 'exodeepfinder-torch[formats]'"
 #: Suffixes read through bioio, and the plugin each needs.
 BIOIO_FORMATS = {".nd2": ("Nikon ND2", "bioio-nd2"), ".czi": ("Zeiss CZI", "bioio-czi"),
                  ".lif": ("Leica LIF", "bioio-lif")}

@@ -9,7 +9,7 @@ preprocessing, documentation, a cover image and the citation of the ExoDeepFinde
 
 Check a package with ``bioimageio test OUTPUT.zip`` (bioimageio.core). Needs the optional
 dependencies ``bioimageio.spec`` (export) and ``bioimageio.core`` (test):
-``pip install 'exodeepfinder[bioimageio]'``.
+``pip install 'exodeepfinder-torch[bioimageio]'``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..io.atomic import atomic_output
 from ..progress import report
 
-INSTALL_HINT = "pip install 'exodeepfinder[bioimageio]'"
+INSTALL_HINT = "pip install 'exodeepfinder-torch[bioimageio]'"
 
 #: Shape ``(t, y, x)`` and seed of the simulated movie stored as the package's test input.
 TEST_SHAPE = (32, 64, 64)
