@@ -113,3 +113,20 @@ def test_the_scripts_are_the_commands_behind_the_front_door(tmp_path, capsys):
     with pytest.raises(AttributeError):
         launch.edf_no_such_command
     assert launch.main(["detect", str(tmp_path / "missing.h5")]) == 2
+
+
+def test_a_script_without_arguments_opens_the_form_window_or_says_why_not(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["edf_detect"])
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert launch.edf_detect() == 2
+    err = capsys.readouterr().err
+    assert "usage: edf_detect" in err and "no display for the form window" in err
+    # the command module's own entry, for Python callers, never opens a window
+    from exodeepfinder.cli import detect
+
+    assert detect.main() == 2
+    assert "give the options" in capsys.readouterr().err
