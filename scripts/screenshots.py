@@ -5,8 +5,8 @@ Run it with a display, or under a virtual one::
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshots.py [--output docs/images]
 
 It opens the sample movie, detects its events with the bundled model (a minute on a laptop CPU),
-reviews them as a careful user does (``review_states.png``: accepted, rejected, added and
-unreviewed events), evaluates them against the truth, builds a training target, trains for a
+reviews the detections of a harder simulated movie as a careful user does (``review_states.png``:
+accepted, rejected, added and unreviewed events), evaluates them against the truth, builds a training target, trains for a
 few steps on a small simulated dataset, segments the sample from the form of ``edf_segment``,
 and grabs each view. ``--review-only`` stops after the review views.
 """
@@ -40,47 +40,54 @@ def grab(widget, path: Path) -> None:
     print(f"wrote {path}")
 
 
-def review_states(viewer, app, detect, review, events, truth, path: Path) -> None:
-    """Review the detections as a careful user does and write a picture of each review state.
+#: A movie where the bundled model errs both ways (dim events, many flashes and spots that come and go), for the
+#: picture of the review states: 11 detections, 6 of them true, and 2 of the 8 events missed.
+REVIEW_MOVIE = dict(shape=(60, 96, 96), n_events=8, seed=7, n_flashes=12, n_arriving_leaving=12, event_amplitude=220.0)
 
-    Every detected cluster is shown (min size 1: the small ones are mostly false). The two
-    detections closest to the decision are left unreviewed; the others matched to a true event are
-    accepted, the rest rejected; a missed true event is added by hand (if the detector missed none,
-    the detection of one true event is deleted first, to show what adding looks like). The
-    picture: the napari window at the next most uncertain event, with the Review widget, above a
-    crop of the movie around an event of each state.
+
+def review_states(viewer, app, review, path: Path) -> None:
+    """Review the detections of a simulated movie as a careful user does; picture each review state.
+
+    The movie is :data:`REVIEW_MOVIE`, detected with the bundled model (every cluster kept). The
+    two detections closest to the decision are left unreviewed; the others are accepted when they
+    match a true event, else rejected; the missed true events are added by hand. The picture: the
+    napari window at the next most uncertain event, with the Review widget, above a crop of the
+    movie around an event of each state.
     """
     import matplotlib.pyplot as plt
     import numpy as np
 
+    import exodeepfinder as edf
     from exodeepfinder.events.evaluate import match_events
     from exodeepfinder.gui import layers
+    from exodeepfinder.gui.widgets._common import add_layer
+    from exodeepfinder.simulation import simulate_movie
 
-    keys = {"accepted": "key A", "rejected": "key R", "added": "key E", "unreviewed": "key U finds them"}
-    data, attributes, _ = layers.events_layer(detect.events)   # every cluster of the detection
-    events.data = data
-    events.features = attributes["features"]
-    reference = layers.events_from_points(truth.data, truth.features)
-    matching = match_events(layers.events_from_points(events.data, events.features), reference)
-    if not len(matching.false_negatives):
-        events.selected_data = {int(matching.pairs["detected"].iloc[0])}
-        events.remove_selected()
-        matching = match_events(layers.events_from_points(events.data, events.features), reference)
-    table = layers.events_from_points(events.data, events.features)
-    matched = {int(i) for i in matching.pairs["detected"]}
-    unreviewed = {int(i) for i in np.argsort(np.abs(table["score"].to_numpy() - 0.5))[:2]}
-    review.advance.setChecked(False)
+    simulation = simulate_movie(**REVIEW_MOVIE)
+    detection = edf.detect(simulation.movie, edf.load_model("bundled", device="cpu"), min_size=None)
+    shown = {layer: layer.visible for layer in viewer.layers}
+    for layer in viewer.layers:
+        layer.visible = False
+    movie = add_layer(viewer, layers.movie_layer(simulation.movie, name="dim events movie"))
+    events = add_layer(viewer, layers.events_layer(detection.events, name="dim events movie events"))
+    review.movie_choice.set_layer(movie)
     review.events_choice.set_layer(events)
+    review.advance.setChecked(False)
+    matching = match_events(detection.events, simulation.events)
+    matched = {int(i) for i in matching.pairs["detected"]}
+    table = layers.events_from_points(events.data, events.features)
+    unreviewed = {int(i) for i in np.argsort(np.abs(table["score"].to_numpy() - 0.5))[:2]}
     for index in range(len(table)):
         if index not in unreviewed:
             review.set_review_state("accepted" if index in matched else "rejected", [index])
-    t, y, x = reference.loc[list(matching.false_negatives)[0], ["t", "y", "x"]]
-    viewer.dims.set_current_step(0, int(round(t)))
-    viewer.cursor.position = (t, y, x)
-    review.add_event_at_cursor()
-    for layer in viewer.layers:  # the movie, the events and the side views' cross only
-        layer.visible = layer in (events, review.movie_choice.layer()) or layer.name == "side views planes"
+    for label in matching.false_negatives:
+        t, y, x = simulation.events.loc[label, ["t", "y", "x"]]
+        viewer.dims.set_current_step(0, int(round(t)))
+        viewer.cursor.position = (t, y, x)
+        review.add_event_at_cursor()
+    print(f"review picture: {len(table)} detections, {len(matched)} true; {len(matching.false_negatives)} added")
     review.advance.setChecked(True)
+    keys = {"accepted": "key A", "rejected": "key R", "added": "key E", "unreviewed": "key U finds them"}
     camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
     states = review.review_states()
     crops = []
@@ -91,11 +98,16 @@ def review_states(viewer, app, detect, review, events, truth, path: Path) -> Non
             camera.zoom = 6
             wait(app, lambda: True)
             crops.append((state, viewer.screenshot(canvas_only=True, flash=False)))
+    events.selected_data = set()
     review.next_uncertain_event()
     viewer.reset_view()
     review.draw_side_views()
     wait(app, lambda: True)
     window = viewer.screenshot(canvas_only=False, flash=False)
+    for layer in (events, movie):        # the viewer as it was, for the next views
+        viewer.layers.remove(layer)
+    for layer, visible in shown.items():
+        layer.visible = visible
     figure = plt.figure(figsize=(16, 14), facecolor="#262930")
     grid = figure.add_gridspec(2, 4, height_ratios=[window.shape[0] / window.shape[1] * 4, 1], hspace=0.06,
                                wspace=0.03, left=0.01, right=0.99, top=0.99, bottom=0.01)
@@ -180,7 +192,7 @@ def main(argv=None) -> int:
     viewer.screenshot(str(args.output / "napari_review.png"), canvas_only=False)
     print(f"wrote {args.output / 'napari_review.png'}")
     grab(review, args.output / "widget_review.png")
-    review_states(viewer, app, detect, review, events, truth, args.output / "review_states.png")
+    review_states(viewer, app, review, args.output / "review_states.png")
     if args.review_only:
         viewer.close()
         return 0

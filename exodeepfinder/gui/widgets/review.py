@@ -727,7 +727,8 @@ class ReviewWidget(QWidget):
             left_out = [f"{counts['rejected']} rejected"] if counts["rejected"] else []
             if counts["unreviewed"] and not include_unreviewed:
                 left_out.append(f"{counts['unreviewed']} unreviewed")
-            text = f"Saved {len(saved)} events to {written}" + (f" (left out: {', '.join(left_out)})" if left_out else "")
+            text = f"Saved {len(saved)} events to {written}"
+            text += f" (left out: {', '.join(left_out)})" if left_out else ""
         else:
             text = f"Saved {len(saved)} events to {written}: {progress_text(events)}"
         self.save_status.setText(text)
