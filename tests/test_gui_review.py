@@ -365,3 +365,32 @@ def test_default_file_names_beside_the_movie(reviewing):
     viewer, widget, layer = reviewing
     assert widget.default_save_path(".csv").name == "corrected_events.csv"
     assert widget.default_save_path(".xml").name == "expert_annotation.xml"
+
+
+def test_the_save_dialog_asks_about_unreviewed_events_and_replaces_only_after_confirming(reviewing, tmp_path,
+                                                                                        monkeypatch):
+    from qtpy.QtWidgets import QFileDialog, QMessageBox
+
+    viewer, widget, layer = reviewing
+    widget.set_review_state("accepted", [0, 3])
+    widget.set_review_state("rejected", [1])
+    target = tmp_path / "expert_annotation.xml"
+    target.write_text("<objlist />")               # an older annotation: the dialog asked before replacing it
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), ""))
+    answers = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: answers.pop(0))
+
+    answers.append(QMessageBox.StandardButton.Cancel)
+    assert widget.save_dialog(".xml") is None and target.read_text() == "<objlist />"
+    answers.append(QMessageBox.StandardButton.No)
+    assert widget.save_dialog(".xml") == target
+    np.testing.assert_allclose(read_events(target)[["t", "y", "x"]], layer.data[[0, 3]], atol=1e-3)
+    answers.append(QMessageBox.StandardButton.Yes)
+    widget.save_dialog(".xml")
+    assert len(read_events(target)) == 5           # all but the rejected one
+    assert not answers
+    csv = tmp_path / "corrected_events.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(csv), ""))
+    assert widget.save_dialog(".csv") == csv       # no question: the CSV holds every event and its state
+    assert list(read_events(csv)["review"]) == ["accepted", "rejected", "unreviewed", "accepted", "unreviewed",
+                                                "unreviewed"]
