@@ -55,8 +55,9 @@ class DetectWidget(QWidget):
         self.device_choice.addItems(list(DEVICES))
         self.precision_choice = QComboBox()
         self.precision_choice.addItems(list(PRECISIONS))
-        self.precision_choice.setToolTip("fast: 16-bit arithmetic where the hardware computes it natively; "
-                                         "fp32: the reference's float32 numbers")
+        self.precision_choice.setToolTip("auto: int8 on a CPU, else fast; int8: 8-bit integer convolutions (CPU, "
+                                         "quantized once per weights); fast: 16-bit arithmetic where the hardware "
+                                         "computes it natively; fp32: the reference's float32 numbers")
         self.patch_size = QSpinBox()
         self.patch_size.setRange(56, 1024)
         self.patch_size.setSingleStep(4)
