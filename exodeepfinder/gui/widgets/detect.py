@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QPus
                             QVBoxLayout, QWidget)
 
 from ...labels import EVENT
+from ...model.folder import MODEL_CARD
 from ...model.precision import PRECISIONS
 from ...model.weights import DEVICES, WEIGHTS_NAMES
 from ...pipeline import DEFAULT_MIN_SIZE
@@ -25,8 +26,6 @@ from ._common import LayerChoice, PathField, TaskPanel, add_layer, is_movie_laye
 WEIGHTS_CHOICES = {"automatic (official if downloaded, else bundled)": None,
                    **{f"{name}": name for name in WEIGHTS_NAMES}, "file…": "file",
                    "model folder… (from exodeepfinder adapt)": "folder"}
-#: The card every model folder made by ``exodeepfinder adapt`` has.
-MODEL_CARD = "model_card.json"
 #: Resolution of the min score slider.
 SCORE_STEPS = 100
 
