@@ -257,6 +257,11 @@ def test_keys_accept_reject_and_the_progress_line(reviewing):
         assert str(layer.symbol[index].value) == symbol
     assert "rejected" in widget.info.text() or "accepted" in widget.info.text()
 
+    cross = viewer.layers["side views planes"]     # active after a drag of its lines: R still rejects
+    layer.selected_data = {5}
+    _press(viewer, cross, KEYS["reject"])
+    assert widget.review_states()[5] == "rejected" and cross.mode != "add_rectangle"
+
 
 def test_next_most_uncertain_and_going_on_after_a_decision(reviewing):
     viewer, widget, layer = reviewing

@@ -440,6 +440,9 @@ class ReviewWidget(QWidget):
         layer = self.viewer.add_shapes(lines, shape_type="line", name=CROSS_LAYER, edge_color="red", edge_width=0.25,
                                        opacity=0.5, metadata={ROLE_KEY: "side views planes"})
         connect_while_alive(self, layer.events.data, self._on_cross_dragged)
+        # active after a drag of its lines: the review keys win over the shapes' (R rectangle, E ellipse...)
+        for name, key in KEYS.items():
+            layer.bind_key(key, _key_callback(self._slots[name]), overwrite=True)
         if active is not None:  # keep the user's layer active
             self.viewer.layers.selection.active = active
 
