@@ -399,3 +399,18 @@ def test_the_save_dialog_asks_about_unreviewed_events_and_replaces_only_after_co
     assert widget.save_dialog(".csv") == csv       # no question: the CSV holds every event and its state
     assert list(read_events(csv)["review"]) == ["accepted", "rejected", "unreviewed", "accepted", "unreviewed",
                                                 "unreviewed"]
+
+
+def test_the_detect_sliders_show_the_detection_again_unreviewed(reviewing, plugin, detections, qtbot):
+    viewer, widget, layer = reviewing
+    _, detect = viewer.window.add_plugin_dock_widget(plugin, "Detect events")
+    detect.events = detections                     # what a detection leaves (no need to run the network here)
+    detect.points_layer = layer
+    widget.set_review_state("accepted", [0, 1])
+    with qtbot.captureExceptions() as exceptions:
+        detect.min_size.setEnabled(True)
+        detect.min_size.setValue(20)               # hides the events of fewer than 20 voxels: 11 and 15
+        qtbot.wait(50)
+    assert not exceptions
+    assert len(layer.data) == 4 and list(widget.review_states()) == ["unreviewed"] * 4
+    assert widget.progress.text() == "<b>0 of 4 reviewed</b>" and widget.events_layer() is layer
