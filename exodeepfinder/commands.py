@@ -21,6 +21,7 @@ from .errors import InputError, error_message
 COMMANDS = [
     "demo",
     "detect",
+    "report",
     "simulate",
     "convert_tiff_to_h5",
     "segment",
@@ -32,6 +33,7 @@ COMMANDS = [
     "merge_detector_expert",
     "structure_training_dataset",
     "train",
+    "adapt",
     "download_weights",
     "export_bioimageio",
 ]
@@ -126,8 +128,19 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
                                       "(needs pip install 'exodeepfinder-torch[distributed]', except --shard)")
     group.add_argument("--cluster", default=None, metavar="SPEC",
                        help="one Dask task per movie folder on: local[:N] (N worker processes on this machine), "
-                            "slurm, pbs, sge (workers as batch jobs; see --cluster_options) or tcp://host:port "
-                            "(a running Dask scheduler); folders whose outputs exist are skipped")
+                            "slurm, pbs, sge (workers as batch jobs; see --cluster_options), tls://host:port "
+                            "(a running Dask scheduler, with --tls_* certificates) or tcp://host:port (a running "
+                            "scheduler on this machine; another machine needs --insecure); folders whose outputs "
+                            "exist are skipped")
+    group.add_argument("--tls_ca_file", type=Path, default=None, metavar="PEM",
+                       help="tls:// scheduler: the certificate authority that signed the scheduler's certificate")
+    group.add_argument("--tls_cert", type=Path, default=None, metavar="PEM",
+                       help="tls:// scheduler: this client's certificate (and key, if in the same file)")
+    group.add_argument("--tls_key", type=Path, default=None, metavar="PEM",
+                       help="tls:// scheduler: this client's private key")
+    group.add_argument("--insecure", action="store_true",
+                       help="allow a plain tcp:// scheduler on another machine (no encryption, no authentication: "
+                            "whoever reaches it runs code as you)")
     group.add_argument("--cluster_options", nargs="+", default=None, metavar="KEY=VALUE",
                        help="slurm/pbs/sge: queue=, cores=, memory=, walltime=, gpus=, processes=, job_extra= "
                             "(repeatable), job_script_prologue= (repeatable), account=, max_workers= (default 10); "

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
-                      format_path, input_path, load_model_once, movie_format_options, network_options, run_command)
+                      format_path, input_path, load_model_once, movie_format_options, network_options,
+                      precision_line, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -50,7 +51,7 @@ def run(args):
     with open_movie(movie_path, **movie_format_options(args)) as movie:
         model = load_model_once(args)
         from ..pipeline import segment_file  # after the checks of the inputs: they fail fast
-        print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), precision {args.precision}")
+        print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), {precision_line(args, model)}")
         progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="window")
         try:  # the segmentation and its pictures appear together, or none of them
             segment_file(movie, output, model, save_scores=args.save_scores, pictures=pictures,

@@ -34,6 +34,7 @@ BYTES_PER_VOXEL = {
     ("torch", "float16"): 600,
     ("openvino", "f32"): 550,
     ("openvino", "bf16"): 350,
+    ("openvino", "int8"): 550,
 }
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
