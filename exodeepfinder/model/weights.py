@@ -7,6 +7,7 @@ environment variable, the official weights in the user cache (see
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -16,6 +17,19 @@ ENV_WEIGHTS = "EXODEEPFINDER_WEIGHTS"
 ENV_CACHE = "EXODEEPFINDER_CACHE"
 OFFICIAL_FILENAME = "net_weights_FINAL.h5"
 BUNDLED_WEIGHTS = Path(__file__).parent / "data" / "exodeepfinder_default.h5"
+
+
+#: sha256 of the official weights file (10,979,520 bytes).
+OFFICIAL_SHA256 = "2c811b08a11a661a8129e561452acc567cab583bcf7e3aa8a4cb446c5412d4cc"
+
+
+def sha256sum(path) -> str:
+    """Hex sha256 digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -48,8 +62,6 @@ def verify_cached_weights(path) -> Path:
     (:func:`checksum_path`), else that of the official file. A file is hashed once per process
     (until it changes).
     """
-    from .download import OFFICIAL_SHA256, sha256sum
-
     path = Path(path)
     try:
         record = checksum_path(path)
