@@ -394,6 +394,7 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
     The clustering needs the class scores: they are written with the labels into the temporary
     file, and dropped (the labels copied into a file of their own) unless ``save_scores``.
     """
+    from .events.cluster import cluster_events
     from .inference import iter_segment as iter_blocks
     from .io.atomic import atomic_output
     from .io.h5 import write_h5
@@ -410,6 +411,7 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
             labels.file.close()
         if not save_scores:
             scratch.with_name(scratch.name + ".labels.h5").replace(scratch)
+        events = measure(events)
     return events
 
 
