@@ -8,7 +8,6 @@ SLURM job array); without them the serial --batch loop is unchanged.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..commands import add_distributed_arguments, debugging
 from ..errors import InputError
