@@ -20,7 +20,7 @@ from exodeepfinder.simulation import simulate_movie
 
 # one network window per call (fast tests), as tests/test_cli_segment.py
 SHAPE = (30, 48, 48)
-NETWORK = dict(patch_size=100, precision="fp32")
+NETWORK = dict(patch_size=100)
 
 
 @pytest.fixture(scope="module")
