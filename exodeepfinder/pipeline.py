@@ -206,7 +206,7 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
     from .inference import iter_segment as iter_blocks
     from .io.atomic import atomic_output
     from .io.h5 import write_h5
-    from .io.segmentation import SEGMENTATION_ATTRS, open_segmentation, write_segmentation_blocks
+    from .io.segmentation import NO_CONTRAST_ATTR, SEGMENTATION_ATTRS, open_segmentation, write_segmentation_blocks
 
     with atomic_output(path, overwrite=overwrite) as scratch:
         write_segmentation_blocks(scratch, iter_blocks(movie, model, **options), movie.shape, save_scores=True)
@@ -214,7 +214,10 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
         try:
             events = cluster_events(labels, scores=scores, **cluster_options)
             if not save_scores:
-                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=SEGMENTATION_ATTRS)
+                attrs = dict(SEGMENTATION_ATTRS)
+                if NO_CONTRAST_ATTR in labels.file.attrs:  # provenance: frames blank to the network
+                    attrs[NO_CONTRAST_ATTR] = labels.file.attrs[NO_CONTRAST_ATTR]
+                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=attrs)
         finally:
             labels.file.close()
         if not save_scores:
