@@ -26,6 +26,7 @@ import secrets
 import shutil
 import socket
 import sys
+import time
 from pathlib import Path
 
 from ..errors import InputError
@@ -43,6 +44,8 @@ _NO_LINKS = {getattr(errno, name) for name in ("EPERM", "EXDEV", "EMLINK", "ENOS
              if hasattr(errno, name)}
 
 log = logging.getLogger("exodeepfinder")
+#: A publishing claim without an owner record is left alone this long (its writer may be about to write it).
+_UNOWNED_CLAIM_SECONDS = 60
 
 
 def final_path_of(path) -> Path:
@@ -94,7 +97,7 @@ def _process_running(pid: int, started=None) -> bool:
 
 def _owner(partial: Path) -> dict:
     match = _PARTIAL_NAME.match(partial.name)
-    owner = {"pid": int(match.group("pid"))}
+    owner = {"pid": int(match.group("pid"))} if match is not None else {}
     try:
         owner.update(json.loads((partial / _OWNER).read_text()))
     except (OSError, ValueError):
@@ -115,18 +118,28 @@ def remove_stale_partials(path) -> list[Path]:
     """
     path = Path(path)
     removed = []
+    claim = path.parent / f".{path.name}{CLAIM_SUFFIX}"
     try:
         candidates = [p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.") and is_partial(p)]
     except OSError:
         return removed
+    if claim.is_dir():
+        candidates.append(claim)
     for partial in candidates:
         match = _PARTIAL_NAME.match(partial.name)
-        if match.group("name") != path.name:
+        if match is not None and match.group("name") != path.name:
             continue
         owner = _owner(partial)
-        if owner.get("host", socket.gethostname()) != socket.gethostname():
+        if "pid" not in owner:  # a claim whose owner is not written: its writer was killed at once, or is young
+            try:
+                if time.time() - partial.stat().st_mtime < _UNOWNED_CLAIM_SECONDS:
+                    continue
+            except OSError:
+                continue
+            owner = {"pid": "unknown"}
+        elif owner.get("host", socket.gethostname()) != socket.gethostname():
             continue
-        if _process_running(owner["pid"], owner.get("started")):
+        elif _process_running(owner["pid"], owner.get("started")):
             continue
         if partial.is_dir() and not partial.is_symlink():
             shutil.rmtree(partial, ignore_errors=True)
@@ -264,12 +277,8 @@ class _Output:
             except OSError as err:
                 if err.errno not in _NO_LINKS:
                     raise
-                # no hard links here: claim the name (fails if it exists), then move the file onto it
-                try:
-                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                except FileExistsError:
-                    raise FileExistsError(errno.EEXIST, "already exists", str(self.path)) from None
-                os.replace(source, self.path)
+                # no hard links here (FAT, some network drives): a rename that refuses to replace
+                _rename_no_replace(source, self.path, self.partial)
             self.published = "linked"
         _fsync(self.path.parent, directory=True)
 
@@ -307,6 +316,67 @@ class _Output:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         self.created_folders = []
+
+
+#: Folder claiming an output name while it is published without hard links (see :func:`_rename_no_replace`).
+CLAIM_SUFFIX = ".exodeepfinder-claim"
+
+
+def _renameat2_no_replace(source: Path, target: Path) -> bool:
+    """Linux ``renameat2(RENAME_NOREPLACE)``: True when done; False where the system or file system lacks it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_noreplace = -100, 1
+    if renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), rename_noreplace) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code == errno.EEXIST:
+        raise FileExistsError(errno.EEXIST, "already exists", str(target))
+    if code in (errno.EINVAL, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EINVAL), errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(target))
+
+
+def _rename_no_replace(source: Path, target: Path, partial: Path) -> None:
+    """Move ``source`` to ``target``, never over an existing file, and never leaving an empty ``target``.
+
+    Windows' rename refuses an existing target; Linux has ``renameat2(RENAME_NOREPLACE)``.
+    Elsewhere the name is claimed by creating the folder ``.<name>.exodeepfinder-claim`` (an atomic
+    step that fails if another writer holds it), its owner recorded inside, then the name is
+    checked and the file renamed; the claim is removed after. A claim left by a killed process
+    is removed by the next write of the same output (:func:`remove_stale_partials`).
+    """
+    if os.name == "nt":
+        try:
+            os.rename(source, target)
+        except FileExistsError:
+            raise FileExistsError(errno.EEXIST, "already exists", str(target)) from None
+        return
+    if _renameat2_no_replace(source, target):
+        return
+    claim = target.parent / f".{target.name}{CLAIM_SUFFIX}"
+    try:
+        claim.mkdir()
+    except FileExistsError:
+        remove_stale_partials(target)
+        try:
+            claim.mkdir()
+        except FileExistsError:
+            raise FileExistsError(errno.EEXIST, "already exists (another run is publishing it)", str(target)) from None
+    try:
+        shutil.copyfile(partial / _OWNER, claim / _OWNER)
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "already exists", str(target))
+        os.rename(source, target)
+    finally:
+        shutil.rmtree(claim, ignore_errors=True)
 
 
 def _make_folders(path: Path) -> list[Path]:
