@@ -108,6 +108,20 @@ def output_paths(args, movie_path: Path) -> dict:
     return paths
 
 
+def _check_distinct_outputs(args, movies) -> None:
+    """InputError when two movies would write the same output (e.g. ``-e events.csv`` for several movies)."""
+    names = [name for name in OUTPUTS if name != "gallery" or args.gallery_size > 0]
+    owner = {}
+    for movie in movies:
+        for name in names:
+            path = format_path(getattr(args, name), movie=movie)
+            key = Path(path).resolve()
+            if key in owner and owner[key] != movie:
+                raise InputError(f"{path}: --{name} is the same file for {owner[key]} and {movie}; put {{movie.stem}} "
+                                 "in its name (e.g. {movie.parent}/{movie.stem}_events.csv)")
+            owner[key] = movie
+
+
 def _check_options(args) -> None:
     if args.cluster_radius <= 0:
         raise InputError(f"--cluster_radius: must be positive, got {args.cluster_radius:g}")
@@ -124,7 +138,9 @@ def run(args):
     from ..io.movie import open_movie
 
     _check_options(args)
-    for movie_path in _movies_to_process(args):
+    movies = _movies_to_process(args)
+    _check_distinct_outputs(args, movies)
+    for movie_path in movies:
         outputs = output_paths(args, movie_path)
         open_movie(movie_path, **movie_format_options(args)).close()  # refused before the network loads
         model = load_model_once(args)

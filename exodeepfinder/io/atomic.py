@@ -480,7 +480,7 @@ def _cleanup(output: _Output) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path, *, overwrite: bool = True):
+def atomic_output(path, *, overwrite: bool = False):
     """Yield a temporary path for ``path``; publish it as ``path`` only if the block succeeds.
 
     The temporary file has the same name as ``path``, in a partial folder beside it (see the

@@ -164,7 +164,7 @@ def _format(name: str, value) -> str:
     return str(value)
 
 
-def write_events(events: pd.DataFrame, path, *, overwrite: bool = True) -> Path:
+def write_events(events: pd.DataFrame, path, *, overwrite: bool = False) -> Path:
     """Write an events table as a reference XML object list, or as CSV if ``path`` ends in ``.csv``.
 
     XML holds the reference attributes (``tomo_idx, class_label, x, y, z`` and the optional

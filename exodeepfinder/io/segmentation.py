@@ -71,7 +71,7 @@ def check_label_values(block, frames, path) -> None:
 NO_CONTRAST_ATTR = "frames_without_contrast"
 
 
-def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False, overwrite: bool = True) -> Path:
+def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False, overwrite: bool = False) -> Path:
     """Write a segmentation block of frames by block of frames, atomically.
 
     Parameters
@@ -153,7 +153,7 @@ class _ChunkWriter:
             raise ValueError(f"blocks: {self.start} frames written, expected {self.dataset.shape[0]}")
 
 
-def write_segmentation(labels, path, *, scores=None, overwrite: bool = True) -> Path:
+def write_segmentation(labels, path, *, scores=None, overwrite: bool = False) -> Path:
     """Write a label map (and optionally its class probabilities) as a segmentation file, atomically.
 
     Parameters

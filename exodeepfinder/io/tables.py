@@ -7,7 +7,7 @@ from pathlib import Path
 from .atomic import atomic_output
 
 
-def write_csv(table, path, *, overwrite: bool = True) -> Path:
+def write_csv(table, path, *, overwrite: bool = False) -> Path:
     """Write a DataFrame to ``path`` as CSV (no index, floats to 6 significant digits), atomically.
 
     With ``overwrite=False`` an existing ``path`` is never replaced (FileExistsError). Event

@@ -469,7 +469,7 @@ class ReviewWidget(QWidget):
             self.save_status.setText("No events layer to save")
             return None
         events = layers.events_from_points(layer.data, layer.features)
-        written = write_events(events, path)
+        written = write_events(events, path, overwrite=True)  # the save dialog confirmed a replacement
         self.save_status.setText(f"Saved {len(events)} events to {written}")
         return written
 
