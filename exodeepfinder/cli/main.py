@@ -26,6 +26,7 @@ COMMANDS = [
     "train",
     "download_weights",
     "export_bioimageio",
+    "clean",
 ]
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +152,9 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
         for movie in train_movies + valid_movies:
             movie.close()
         if cache is not None:
-            shutil.rmtree(cache, ignore_errors=True)
+            from ..io.atomic import remove_work_folder
+
+            remove_work_folder(cache)
     return _finish(trainer, history, output, started, log)
 
 
@@ -398,7 +399,9 @@ def _storage_folder(train_files, valid_files, output: Path, storage: str, proces
             return None
     elif storage != "disk":
         raise ValueError(f"storage: expected 'auto', 'memory' or 'disk', got {storage!r}")
-    return Path(tempfile.mkdtemp(prefix=".edf_train_cache_", dir=output))
+    from ..io.atomic import make_work_folder
+
+    return make_work_folder(output, "edf_train_cache")  # held by a lease: `exodeepfinder clean` after a kill
 
 
 __all__ = ["train", "check_training", "LOSSES", "FINAL_WEIGHTS", "HISTORY", "HISTORY_PLOT", "STATE", "checkpoint_name",
