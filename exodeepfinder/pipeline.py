@@ -238,6 +238,15 @@ DETECTION_OUTPUTS = {
 IN_MEMORY_BYTES = 2 * 1024 ** 3
 
 
+def in_memory_limit(max_memory=None) -> int:
+    """Movies up to this many bytes are read into memory: :data:`IN_MEMORY_BYTES`, and at most a quarter
+    of the memory budget (``max_memory``, else the default one) so that the segmentation keeps the rest."""
+    from .inference.memory import default_max_memory, parse_memory
+
+    budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
+    return int(min(IN_MEMORY_BYTES, budget // 4))
+
+
 def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=None, gallery_size: int = 40,
                 overwrite: bool = False, progress=None, **options) -> pd.DataFrame:
     """Detect the events of a movie file and write the results: what ``exodeepfinder detect`` runs per movie.
@@ -297,7 +306,7 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         movie = stack.enter_context(open_movie(movie_path, channel=channel, scene=scene))
         options.setdefault("pixel_size", movie.metadata.pixel_size)
         options.setdefault("frame_interval", movie.metadata.frame_interval)
-        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
+        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= in_memory_limit(options.get("max_memory")):
             movie = np.asarray(movie[0:movie.shape[0]])
             stack.close()  # in memory now: the file is not needed any more
         return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options)

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -304,6 +305,17 @@ def process_folder(command: str, args: argparse.Namespace, folder, *, threads: i
         The weights the client resolved (:func:`pin_weights`): the folder fails, naming this
         worker, if this process does not see the same file.
     """
+    with _ONE_MOVIE_AT_A_TIME:
+        return _process_folder(command, args, folder, threads, capture, weights)
+
+
+#: A worker process runs one movie at a time, whatever its thread count (a worker of a running
+#: scheduler may have several): the memory budget is the process's, and what a command prints is
+#: captured by redirecting the process's stdout.
+_ONE_MOVIE_AT_A_TIME = threading.Lock()
+
+
+def _process_folder(command, args, folder, threads, capture, weights) -> FolderResult:
     module = command_module(command)
     folder = Path(folder)
     uses_network = hasattr(args, "model_weights")

@@ -77,8 +77,10 @@ def _read_window(movie, window_start, window_stop, y_axis, x_axis) -> tuple[np.n
 
 
 def prepare(movie_shape, model, *, patch_size=160, precision="fast", backend="auto", tiling=None, device=None,
-            max_memory=None):
+            max_memory=None, itemsize: int = 8):
     """Check the arguments of a segmentation and choose its engine and windows.
+
+    ``itemsize``: bytes per pixel of the movie (its reading and normalisation count in the budget).
 
     Returns
     -------
@@ -99,7 +101,7 @@ def prepare(movie_shape, model, *, patch_size=160, precision="fast", backend="au
         device = next(model.parameters()).device if hasattr(model, "parameters") else model.device
     runner = make_runner(model, backend, device, precision)
     plan = plan_tiling(shape, tiling, patch_size=patch_size, memory=memory, bytes_per_voxel=runner.bytes_per_voxel,
-                       max_window_voxels=runner.max_window_voxels, batching=runner.batching)
+                       max_window_voxels=runner.max_window_voxels, batching=runner.batching, input_itemsize=itemsize)
     return runner, plan
 
 
@@ -117,8 +119,9 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "fast"
         contrast (normalised to zeros, see :func:`~exodeepfinder.inference.normalize_frames`)
         are listed in each block's ``no_contrast`` and, at the end, in one logged warning.
     """
+    itemsize = getattr(getattr(movie, "dtype", None), "itemsize", 8)
     runner, plan = prepare(movie.shape, model, patch_size=patch_size, precision=precision, backend=backend,
-                           tiling=tiling, device=device, max_memory=max_memory)
+                           tiling=tiling, device=device, max_memory=max_memory, itemsize=itemsize)
     n_frames, height, width = movie.shape
     blocks = list(time_blocks(n_frames, plan.frames_per_block, plan.t_margin))
     total = len(blocks) * plan.windows_per_block
