@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import json
 import os
+import platform
 import random
 import shutil
 import signal
@@ -220,10 +221,11 @@ def invariant_count(movies: int) -> int:
 
 
 def soak(out: Path, *, movies: int = 50, rounds: int = 30, seed: int = 0, timeout: float = 900,
-         threads: int | None = None, plans=None) -> dict:
+         threads: int | None = None, plans=None, max_minutes: float | None = None) -> dict:
     """Run the soak; return (and write to ``out``) its summary.
 
     ``plans``: the faults of each round (see :func:`random_plan`) instead of random ones.
+    ``max_minutes``: start no round after this time (the summary counts the rounds run).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -248,11 +250,15 @@ def soak(out: Path, *, movies: int = 50, rounds: int = 30, seed: int = 0, timeou
     work.mkdir()
     results = []
     for index in range(rounds):
+        if max_minutes is not None and time.monotonic() - start > 60 * max_minutes:
+            break
         plan = plans[index] if plans is not None else None
         result = run_round(index, pristine, work, reference, inputs, rng, threads, timeout, plan)
         results.append(result)
         print(json.dumps(result), flush=True)
+    rounds = len(results)
     summary = {"movies": movies, "rounds": rounds, "serial_seconds": round(serial_seconds, 1),
+               "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                "faults": {kind: sum(r["injected"][kind] for r in results) for kind in FAULTS},
                "runs": 2 * rounds, "invariants_checked": 2 * rounds * invariant_count(movies) + 3 * rounds,
                "broken": [(r["round"], b) for r in results for b in r["broken"]], "results": results}
@@ -277,9 +283,11 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=900, help="seconds a run may take")
+    parser.add_argument("--max_minutes", type=float, default=None, help="start no round after this")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    summary = soak(args.out, movies=args.movies, rounds=args.rounds, seed=args.seed, timeout=args.timeout)
+    summary = soak(args.out, movies=args.movies, rounds=args.rounds, seed=args.seed, timeout=args.timeout,
+                   max_minutes=args.max_minutes)
     print(report(summary), end="")
     return 1 if summary["broken"] else 0
 
