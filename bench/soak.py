@@ -64,7 +64,9 @@ def command(batch: Path, cluster: bool = True) -> list:
 
 
 def environment(threads: int, **faults) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "bench" / "_soak_faults"), str(REPO)]),
+    paths = [str(REPO / "bench" / "_soak_faults"), str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(
+        os.pathsep) if p and p not in (str(REPO), ".")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths),
                OMP_NUM_THREADS=str(threads), EXODEEPFINDER_PROGRESS="0")
     env.pop("EXODEEPFINDER_DEBUG", None)
     env.update({key: str(value) for key, value in faults.items() if value})
