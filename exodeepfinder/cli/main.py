@@ -13,6 +13,7 @@ from ._common import HelpFormatter, _one_line_usage_error, build_parser, execute
 COMMANDS = [
     "demo",
     "detect",
+    "report",
     "simulate",
     "convert_tiff_to_h5",
     "segment",
@@ -24,6 +25,7 @@ COMMANDS = [
     "merge_detector_expert",
     "structure_training_dataset",
     "train",
+    "adapt",
     "download_weights",
     "export_bioimageio",
     "clean",

@@ -316,9 +316,12 @@ def open_movie(path, *, channel=None, scene=None) -> Movie:
         if source is None:  # a plain stack of one channel: memory-mapped as it always was
             source = _open_tiff_stack(path)
     elif path.suffix.lower() in H5_SUFFIXES:
+        from .units import units_from_attrs
+
         source = open_h5(path)
         handle = source.file
-        metadata = MovieMetadata(format="hdf5")
+        pixel_size, frame_interval = units_from_attrs(source.attrs)
+        metadata = MovieMetadata(pixel_size, frame_interval, format="hdf5")
     elif path.suffix.lower() in formats.BIOIO_FORMATS or formats.bioio_can_read(path):
         source, metadata = formats.open_bioio_movie(path, channel, scene)
         handle = source

@@ -1,0 +1,188 @@
+"""An experiment on disk: conditions, cells, movies and their events, analysed cell by cell.
+
+Layouts (:func:`find_movies`):
+
+- a folder ``EXPERIMENT/<condition>/<cell>/movie.h5`` (or ``tiff/``), each movie with the events
+  ``detect`` wrote beside it (``movie_events.csv``); several movies of one cell in subfolders
+  ``EXPERIMENT/<condition>/<cell>/<movie>/movie.h5``;
+- a CSV sheet with columns ``movie, condition`` and optionally ``cell``, ``events``, ``mask``
+  (paths relative to the sheet's folder; ``cell`` defaults to the movie's folder name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..progress import report, within
+
+#: Movies looked for in a cell folder (as ``detect --batch`` does).
+CELL_MOVIES = ("movie.h5", "tiff")
+#: Where a movie's events are, by default (what ``detect`` writes).
+DEFAULT_EVENTS = "{movie.parent}/{movie.stem}_events.csv"
+
+
+def _format(template: str, movie: Path) -> Path:
+    from ..cli._common import format_path
+
+    return format_path(template, movie=movie)
+
+
+def _movie_in(folder: Path):
+    for name in CELL_MOVIES:
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def find_movies(source, *, events: str = DEFAULT_EVENTS, mask: str | None = None) -> pd.DataFrame:
+    """The movies of an experiment folder or sheet, with their condition, cell, events and mask files.
+
+    Parameters
+    ----------
+    source : str or Path
+        An experiment folder (``<condition>/<cell>/movie.h5``), a CSV sheet (``movie,condition``
+        [``,cell,events,mask``]), or one movie (one cell, condition ``""``).
+    events : str
+        Template of each movie's events file (``{movie.parent}``, ``{movie.stem}``...).
+    mask : str, optional
+        Template of each movie's mask file; None: automatic masks.
+
+    Returns
+    -------
+    DataFrame
+        ``condition, cell, movie, events, mask`` (paths; ``mask`` None for automatic).
+
+    Raises
+    ------
+    InputError
+        Nothing found, a missing events or mask file, a sheet without its columns.
+    """
+    source = Path(source)
+    rows = []
+    if source.is_file() and source.suffix.lower() == ".csv":
+        from ..io.events import _read_csv
+
+        sheet = _read_csv(source)
+        sheet.columns = [str(c).strip().lower() for c in sheet.columns]
+        missing = [c for c in ("movie", "condition") if c not in sheet.columns]
+        if missing:
+            raise InputError(f"{source}: missing column(s) {', '.join(missing)} (expected movie,condition[,cell])")
+        for line, row in enumerate(sheet.itertuples(index=False), start=2):
+            movie = source.parent / str(row.movie).strip()
+            rows.append(dict(condition=str(row.condition).strip(),
+                             cell=str(getattr(row, "cell", "") or "").strip() or movie.parent.name, movie=movie,
+                             events=(source.parent / str(row.events).strip()) if "events" in sheet.columns
+                             and pd.notna(row.events) else None,
+                             mask=(source.parent / str(row.mask).strip()) if "mask" in sheet.columns
+                             and pd.notna(row.mask) else None))
+    elif source.is_dir() and _movie_in(source) is None:
+        conditions = sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for condition in conditions:
+            for cell in sorted(p for p in condition.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                movie = _movie_in(cell)
+                movies = [movie] if movie else [m for m in (_movie_in(p) for p in sorted(cell.iterdir())
+                                                             if p.is_dir() and not p.name.startswith(".")) if m]
+                for movie in movies:
+                    rows.append(dict(condition=condition.name, cell=cell.name, movie=movie, events=None, mask=None))
+        if not rows:
+            raise InputError(f"{source}: no movies found (expected {source}/<condition>/<cell>/movie.h5, "
+                             "or a CSV sheet movie,condition)")
+    elif source.exists():
+        movie = _movie_in(source) if source.is_dir() else source
+        rows.append(dict(condition="", cell=movie.parent.name, movie=movie, events=None, mask=None))
+    else:
+        raise InputError(f"{source}: not found")
+    table = pd.DataFrame(rows, columns=["condition", "cell", "movie", "events", "mask"]).astype(object)
+    for i, row in table.iterrows():
+        if not Path(row.movie).exists():
+            raise InputError(f"{row.movie}: movie not found")
+        if row.events is None:
+            table.at[i, "events"] = _format(events, Path(row.movie))
+        if not Path(table.at[i, "events"]).is_file():
+            raise InputError(f"{table.at[i, 'events']}: events file not found (run `exodeepfinder detect` on "
+                             f"{row.movie} first, or give --events)")
+        if row["mask"] is None and mask is not None:
+            table.at[i, "mask"] = _format(mask, Path(row.movie))
+        if table.at[i, "mask"] is not None and not Path(table.at[i, "mask"]).is_file():
+            raise InputError(f"{table.at[i, 'mask']}: mask file not found")
+    return table
+
+
+@dataclass
+class ExperimentAnalysis:
+    """What :func:`analyse_experiment` finds: ``cells`` (one row per movie), ``events`` (all of
+    them, with ``condition`` and ``cell``), ``analyses`` (the :class:`CellAnalysis` of each movie,
+    in the order of ``cells``), ``units`` (each movie's pixel size and frame interval)."""
+
+    cells: pd.DataFrame
+    events: pd.DataFrame
+    analyses: list
+    units: list
+
+
+def analyse_experiment(movies: pd.DataFrame, *, pixel_size=None, frame_interval=None, min_score=None,
+                       progress=None, **options) -> ExperimentAnalysis:
+    """Analyse every movie of :func:`find_movies` (see :func:`~exodeepfinder.analysis.cells.analyse_cell`).
+
+    Parameters
+    ----------
+    movies : DataFrame
+        From :func:`find_movies`.
+    pixel_size, frame_interval : optional
+        Override the movies' own units; when neither says, a warning names the flag.
+    min_score : float, optional
+        Leave out events with a lower ``score``.
+    progress : callable, optional
+        ``progress(done, 100)``.
+    **options
+        Passed to :func:`~exodeepfinder.analysis.cells.analyse_cell` (``offset``, ``n_simulations``...).
+
+    Raises
+    ------
+    InputError
+        Unreadable files, a mask of the wrong size, or no event in any movie.
+    """
+    from ..io.events import read_events
+    from ..io.masks import read_mask
+    from ..io.movie import open_movie
+    from ..io.units import resolve_units
+    from .cells import CELL_COLUMNS, analyse_cell
+
+    rows, tables, analyses, units = [], [], [], []
+    for i, row in enumerate(movies.itertuples(index=False)):
+        step = within(progress, 100 * i / len(movies), 100 * (i + 1) / len(movies))
+        events = read_events(row.events)
+        if min_score is not None and "score" in events.columns:
+            events = events[pd.to_numeric(events["score"], errors="coerce") >= min_score].reset_index(drop=True)
+        with open_movie(row.movie) as movie:
+            sizes = resolve_units(row.movie, movie.metadata, pixel_size=pixel_size, frame_interval=frame_interval)
+            mask = None
+            if row.mask is not None:
+                from .mask import check_mask
+
+                mask = check_mask(read_mask(row.mask), movie.shape[1:], name=str(row.mask))
+            from ..io.events import check_events_in_movie
+
+            check_events_in_movie(events, movie.shape, row.events)
+            analysis = analyse_cell(movie, events, mask=mask, pixel_size=sizes[0], frame_interval=sizes[1],
+                                    seed=i, progress=step, **options)
+        analysis.stats.update(condition=row.condition, cell=row.cell, movie=str(row.movie))
+        table = analysis.events.copy()
+        table.insert(0, "movie", str(row.movie))
+        table.insert(0, "cell", row.cell)
+        table.insert(0, "condition", row.condition)
+        rows.append(analysis.stats)
+        tables.append(table)
+        analyses.append(analysis)
+        units.append(sizes)
+    cells = pd.DataFrame(rows, columns=CELL_COLUMNS)
+    events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if cells["n_events"].sum() == 0:
+        names = ", ".join(str(p) for p in movies["events"].head(3))
+        raise InputError(f"{names}{'...' if len(movies) > 3 else ''}: no events (nothing to report)")
+    return ExperimentAnalysis(cells=cells, events=events, analyses=analyses, units=units)
