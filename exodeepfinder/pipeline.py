@@ -311,7 +311,7 @@ def in_memory_limit(max_memory=None) -> int:
 
 
 def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=None, gallery_size: int = 40,
-                overwrite: bool = False, progress=None, **options) -> pd.DataFrame:
+                overwrite: bool = False, progress=None, provenance=None, **options) -> pd.DataFrame:
     """Detect the events of a movie file and write the results: what ``exodeepfinder detect`` runs per movie.
 
     Parameters
@@ -332,6 +332,9 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         Replace existing outputs (default: FileExistsError before any work).
     progress : callable, optional
         ``progress(done, 100)`` in percent; returning False cancels (nothing is written).
+    provenance : (path, callable), optional
+        A provenance record published with the other outputs: ``callable(events)`` returns the
+        record (a dict) written as JSON at ``path`` (see :mod:`exodeepfinder.provenance`).
     **options
         Passed to :func:`detect` (``save_scores``, ``patch_size``, ``precision``, ``min_size``...).
 
@@ -360,6 +363,9 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
     if unknown or "segmentation" not in outputs:
         raise ValueError(f"outputs: expected 'segmentation' and any of {sorted(DETECTION_OUTPUTS)}, got {sorted(outputs)}")
     outputs = {name: Path(path) for name, path in outputs.items()}
+    record = None
+    if provenance is not None:  # published with the others: a rerun never finds the results without it
+        outputs["provenance"], record = Path(provenance[0]), provenance[1]
     if not overwrite:  # before any work; checked again when publishing
         for path in outputs.values():
             if path.exists():
@@ -372,10 +378,13 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         if int(np.prod(movie.shape)) * movie.dtype.itemsize <= in_memory_limit(options.get("max_memory")):
             movie = np.asarray(movie[0:movie.shape[0]])
             stack.close()  # in memory now: the file is not needed any more
-        return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options)
+        return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options,
+                                 record)
 
 
-def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, progress, options):
+def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, progress, options, record=None):
+    import json
+
     from .io.atomic import atomic_outputs
     from .io.events import write_events
     from .plots import events_figure, gallery_figure, max_projection
@@ -392,4 +401,6 @@ def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, prog
             events_figure(max_projection(movie), events, title).savefig(temporary["figure"])
         if "gallery" in temporary:
             gallery_figure(movie, events, n_events=gallery_size).savefig(temporary["gallery"])
+        if record is not None:
+            Path(temporary["provenance"]).write_text(json.dumps(record(events), indent=2) + "\n")
     return events

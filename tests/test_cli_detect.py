@@ -65,7 +65,7 @@ def test_detect_tiff_folder_and_existing_outputs(tmp_path, simulation, network_w
     args = [str(frames), "-mw", str(network_weights), "--gallery_size", "0", "-s", "{movie.parent}/seg.h5"]
     assert detect.main(args) == 0
     produced = sorted(p.name for p in frames.parent.iterdir())
-    assert produced == ["seg.h5", "tiff", "tiff_events.csv", "tiff_events.png", "tiff_events.xml"]
+    assert produced == ["seg.h5", "tiff", "tiff_events.csv", "tiff_events.png", "tiff_events.xml", "tiff_run.json"]
     with h5py.File(frames.parent / "seg.h5") as handle:  # scores only with --save_scores
         assert list(handle) == ["dataset"] and handle["dataset"].shape == SHAPE
     before = (frames.parent / "tiff_events.csv").read_bytes()

@@ -175,7 +175,7 @@ def run(args):
     from ..events.calibrate import uncertain_message
     from ..pipeline import detect_file
     from ..progress import TqdmProgress
-    from ..provenance import provenance, write_provenance
+    from ..provenance import provenance
 
     from ..io.movie import open_movie
 
@@ -193,21 +193,25 @@ def run(args):
             told = True
         progress = TqdmProgress(f"{movie_path.name}: detecting", unit="%")
         provenance_path = check_output(format_path(args.provenance, movie=movie_path), args)
-        try:
+        parameters = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+
+        def record(events, movie_path=movie_path, pixel_size=pixel_size, frame_interval=frame_interval,
+                   model=model, parameters=parameters):
+            return provenance("detect", parameters, weights=getattr(model, "weights_path", None), inputs=[movie_path],
+                              extra={"pixel_size_um": pixel_size, "frame_interval_s": frame_interval,
+                                     "n_events": len(events)})
+
+        try:  # the provenance record is published with the results, together
             events = detect_file(movie_path, outputs, model, gallery_size=args.gallery_size,
                                  overwrite=args.overwrite, progress=progress, **movie_format_options(args),
-                                 pixel_size=pixel_size, frame_interval=frame_interval, **detection_options(args))
+                                 pixel_size=pixel_size, frame_interval=frame_interval,
+                                 provenance=(provenance_path, record), **detection_options(args))
         except InputError:
             raise
         except ValueError as err:
             raise InputError(f"{movie_path}: {err}") from None
         finally:
             progress.close()
-        parameters = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-        record = provenance("detect", parameters, weights=getattr(model, "weights_path", None), inputs=[movie_path],
-                            extra={"pixel_size_um": pixel_size, "frame_interval_s": frame_interval,
-                                   "n_events": len(events)})
-        write_provenance(record, provenance_path, overwrite=args.overwrite)
         outputs["provenance"] = provenance_path
         print(f"{movie_path}: {len(events)} events")
         uncertain = uncertain_message(events)

@@ -21,6 +21,8 @@ def _detect(module, args):
 
     (movie,) = module._movies_to_process(args)
     names = [name for name in module.OUTPUTS if name != "gallery" or args.gallery_size > 0]
+    if getattr(args, "provenance", None) and "provenance" not in names:
+        names.append("provenance")
     paths = [format_path(getattr(args, name), movie=movie) for name in names]
     return paths, format_path(args.events, movie=movie)
 
