@@ -21,7 +21,8 @@ The model
     :func:`load_model`, :func:`download_weights`
 Detection
     :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`score_events`, :func:`event_trace`,
-    :func:`detect`, :func:`evaluate`
+    :func:`detect`, :func:`evaluate`; from a segmentation made earlier :func:`events_from_segmentation`;
+    the file a command writes :func:`segment_file`
 Calibration (``confidence``: the probability that an event is real)
     :func:`fit_calibration`, :func:`add_confidence`, :func:`read_calibration`, :func:`write_calibration`
 Training
@@ -45,10 +46,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .errors import Cancelled, InputError
 from .labels import LABELS
-
-__version__ = "0.2.0"
 
 # Public name -> (module, attribute). Imported on first use, so that `import exodeepfinder` and
 # every command's --help stay fast (no torch, pandas or h5py until they are needed).
@@ -63,6 +63,8 @@ _API = {
     "download_weights": ("exodeepfinder.model.download", "download_weights"),
     "segment": ("exodeepfinder.pipeline", "segment"),
     "detect": ("exodeepfinder.pipeline", "detect"),
+    "events_from_segmentation": ("exodeepfinder.pipeline", "events_from_segmentation"),
+    "segment_file": ("exodeepfinder.pipeline", "segment_file"),
     "Detection": ("exodeepfinder.pipeline", "Detection"),
     "find_events": ("exodeepfinder.events.cluster", "cluster_events"),
     "measure_events": ("exodeepfinder.events.measure", "measure_events"),
@@ -111,7 +113,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .io.segmentation import read_segmentation, write_segmentation  # noqa: F401
     from .model.download import download_weights  # noqa: F401
     from .model.weights import load_model  # noqa: F401
-    from .pipeline import Detection, detect, segment  # noqa: F401
+    from .pipeline import Detection, detect, events_from_segmentation, segment, segment_file  # noqa: F401
     from .simulation import simulate_movie as simulate, simulate_randomized  # noqa: F401
     from .training import train  # noqa: F401
     from .training_data.dataset import structure_training_dataset  # noqa: F401

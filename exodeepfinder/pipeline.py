@@ -84,6 +84,135 @@ def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "
                        max_memory=max_memory)
 
 
+def events_from_segmentation(labels, scores=None, movie=None, *, cluster_radius: float = 5,
+                             min_size: int | None = DEFAULT_MIN_SIZE, min_score: float | None = None,
+                             keep_labels_unchanged: bool = False, offset: float = 0.0, pixel_size=None,
+                             frame_interval: float | None = None, progress=None) -> pd.DataFrame:
+    """The events of a segmentation: clusters of event voxels, measured and scored in the movie if given.
+
+    The end of :func:`detect` with its default clustering and score, in the same order (``min_score``
+    after measuring), for a segmentation made earlier (``edf_generate_annotation``). :func:`detect`
+    also applies a model folder's classifier or a calibration, which need the model.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (t, y, x)
+        The label map (an array or an open HDF5 dataset).
+    scores : array-like of float, shape (t, 3, y, x), optional
+        The class probabilities: each event then has its mean event probability.
+    movie : array-like, shape (t, y, x), optional
+        The movie the labels were made from: each event is then measured in it
+        (:func:`~exodeepfinder.events.measure.measure_events`), scored as :func:`detect` scores it
+        (with ``scores``) and given its position in micrometres and seconds (when known).
+    cluster_radius, min_size, keep_labels_unchanged
+        See :func:`~exodeepfinder.events.cluster.cluster_events`.
+    min_score : float, optional
+        Drop the events of lower score: with a movie, after measuring, on the score of :func:`detect`;
+        without, on the mean event probability. Needs ``scores``.
+    offset, pixel_size, frame_interval
+        See :func:`detect` (with a movie; ``pixel_size`` and ``frame_interval`` default to the movie file's).
+    progress : callable, optional
+        ``progress(done, 100)`` in percent (clustering, then measuring); returning False cancels.
+
+    Returns
+    -------
+    DataFrame
+        One row per event (see :func:`detect`).
+    """
+    from .events.cluster import cluster_events
+    from .events.measure import add_physical_units, measure_events
+    from .events.score import score_events
+
+    if min_score is not None and scores is None:
+        raise ValueError("min_score: needs the class probabilities (scores)")
+    events = cluster_events(labels, cluster_radius, keep_labels_unchanged=keep_labels_unchanged, scores=scores,
+                            min_size=min_size, min_score=min_score if movie is None else None,
+                            progress=within(progress, 0, 50))
+    if movie is None:
+        report(progress, 100, 100)
+        return events
+    if tuple(movie.shape) != tuple(labels.shape):
+        raise ValueError(f"movie: shape {tuple(movie.shape)}, but the segmentation is {tuple(labels.shape)}")
+    file_metadata = getattr(movie, "metadata", None)
+    if pixel_size is None:
+        pixel_size = getattr(file_metadata, "pixel_size", None)
+    if frame_interval is None:
+        frame_interval = getattr(file_metadata, "frame_interval", None)
+    events = measure_events(movie, events, offset=offset, progress=within(progress, 50, 100))
+    if scores is not None:
+        events = score_events(events, min_score)
+    report(progress, 100, 100)
+    return add_physical_units(events, pixel_size=pixel_size, frame_interval=frame_interval)
+
+
+def segment_file(movie, segmentation, model=None, *, save_scores: bool = False, pictures: dict | None = None,
+                 channel=None, scene=None, overwrite: bool = False, progress=None, **options) -> Path:
+    """Segment a movie into an HDF5 segmentation file: what ``edf_segment`` runs per movie.
+
+    Parameters
+    ----------
+    movie : str, Path or movie
+        A movie file (see :func:`~exodeepfinder.io.movie.open_movie`), or a movie already open
+        (a lazy movie from ``open_movie`` or an array; it is not closed here).
+    segmentation : str or Path
+        The segmentation file to write: labels as ``dataset`` (int8), with ``save_scores`` also
+        the class probabilities as ``scores`` (float16, ``[t, 3, y, x]``). Written block by
+        block: memory holds one block of frames whatever the length of the movie.
+    model : UNet or UNetWeights, optional
+        See :func:`segment`.
+    pictures : dict, optional
+        Orthoslice pictures (PNG) to write too: ``{"movie": path, "labels": path}`` (either or both).
+    channel, scene : str or int, optional
+        For a movie file with several (see :func:`~exodeepfinder.io.movie.open_movie`).
+    overwrite : bool
+        Replace existing outputs (default: FileExistsError).
+    progress : callable, optional
+        ``progress(done, total)`` in network windows; returning False cancels (nothing is written).
+    **options
+        ``patch_size, precision, backend, tiling, max_memory``: see :func:`segment`.
+
+    Returns
+    -------
+    Path
+        The segmentation file. It and its pictures are published together, complete, or not at
+        all (:func:`~exodeepfinder.io.atomic.atomic_outputs`).
+    """
+    import contextlib
+
+    from .io.atomic import atomic_outputs
+    from .io.movie import open_movie
+    from .io.segmentation import write_segmentation_blocks
+
+    pictures = {name: Path(path) for name, path in (pictures or {}).items()}
+    if set(pictures) - {"movie", "labels"}:
+        raise ValueError(f"pictures: expected 'movie' and/or 'labels', got {sorted(pictures)}")
+    with contextlib.ExitStack() as stack:
+        if isinstance(movie, (str, Path)):
+            movie = stack.enter_context(open_movie(movie, channel=channel, scene=scene))
+        outputs = {"segmentation": Path(segmentation), **pictures}
+        with atomic_outputs(outputs, overwrite=overwrite) as temporary:
+            blocks = iter_segment(movie, model, return_scores=save_scores, progress=progress, **options)
+            write_segmentation_blocks(temporary["segmentation"], blocks, movie.shape, save_scores=save_scores)
+            if pictures:
+                _save_orthoslices(movie, temporary["segmentation"], {name: temporary[name] for name in pictures})
+    return Path(segmentation)
+
+
+def _save_orthoslices(movie, segmentation: Path, pictures: dict):
+    from .io.figures import save_figure
+    from .io.h5 import open_h5
+    from .plots import orthoslices_figure
+
+    labels = open_h5(segmentation)
+    try:
+        for name, volume, is_labels in (("movie", movie, False), ("labels", labels, True)):
+            if name in pictures:
+                save_figure(orthoslices_figure(volume, title=f"{segmentation.stem}: {name}", is_labels=is_labels),
+                            pictures[name], dpi=80)
+    finally:
+        labels.file.close()
+
+
 @dataclass
 class Detection:
     """What :func:`detect` found in a movie.

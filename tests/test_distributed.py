@@ -154,7 +154,7 @@ def test_detect_on_two_worker_processes_matches_serial(tmp_path, official_weight
     assert expected[0] == "complete" and set(parallel.rglob("*")) - before == set(expected[1])
     with distributed.Client(scheduler) as client:
         models = client.run(lambda: [str(m.weights_path) for m in __import__(
-            "exodeepfinder.cli._common", fromlist=["_LOADED"])._LOADED.values()])
+            "exodeepfinder.model.weights", fromlist=["_LOADED"])._LOADED.values()])
     # each worker that ran a movie keeps one model for the next ones
     assert all(loaded in ([], [str(official_weights)]) for loaded in models.values())
     assert sum(len(loaded) for loaded in models.values()) >= 1

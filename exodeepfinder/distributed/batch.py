@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..commands import describe_failure, in_subfolder
 from ..errors import Cancelled, InputError
 from ..progress import report
 from .outputs import (completion_state, count_events, expected_outputs, outputs_state, run_parameters,
@@ -159,15 +160,11 @@ def command_module(name: str):
 
 def folder_args(module, args: argparse.Namespace, folder: Path) -> argparse.Namespace:
     """The arguments of one folder: relative paths made relative to it, as the serial --batch loop does."""
-    from ..cli._common import _in_subfolder
-
-    return _in_subfolder(args, Path(folder), module.BATCH_PATHS)
+    return in_subfolder(args, Path(folder), module.BATCH_PATHS)
 
 
 def _one_line(err: BaseException, args=None) -> str:
     """The one line the command line prints for ``err`` (as the serial --batch loop does)."""
-    from ..cli._common import describe_failure
-
     return describe_failure(err, args)
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..commands import format_path, input_path
 from ..errors import InputError
 
 
 def _detect(module, args):
-    from ..cli._common import format_path
-
     (movie,) = module._movies_to_process(args)
     names = [name for name in module.OUTPUTS if name != "gallery" or args.gallery_size > 0]
     if getattr(args, "provenance", None) and "provenance" not in names:
@@ -28,8 +27,6 @@ def _detect(module, args):
 
 
 def _segment(module, args):
-    from ..cli._common import format_path, input_path
-
     movie = input_path(args, "movie", "movie.h5", "the movie to segment")
     segmentation = format_path(args.segmentation, movie=movie)
     pictures = list(module.orthoslice_paths(segmentation).values()) if args.visualization else []
@@ -37,8 +34,6 @@ def _segment(module, args):
 
 
 def _generate_annotation(module, args):
-    from ..cli._common import format_path, input_path
-
     segmentation = input_path(args, "segmentation", module.BATCH_SEGMENTATION, "the segmentation file (.h5)")
     annotation = format_path(args.annotation, segmentation=segmentation)
     paths = [annotation]
@@ -48,28 +43,19 @@ def _generate_annotation(module, args):
 
 
 def _detect_spots(module, args):
-    from ..cli._common import format_path
-    from ..cli.detect_spots import resolve_movie  # also the movie of detect_spots_with_atlas
-
-    return [format_path(args.output, movie=resolve_movie(args))], None
+    return [format_path(args.output, movie=module.resolve_movie(args))], None
 
 
 def _generate_segmentation(module, args):
-    from ..cli._common import format_path, input_path
-
     movie = input_path(args, "movie", module.BATCH_MOVIE, "the movie")
     return [format_path(args.segmentation, movie=movie)], None
 
 
 def _convert_tiff_to_h5(module, args):
-    from ..cli._common import format_path, input_path
-
     return [format_path(args.output, movie=input_path(args, "tiff", ".", "the folder of TIFF frames"))], None
 
 
 def _merge_detector_expert(module, args):
-    from ..cli._common import format_path
-
     detector = Path(args.detector_segmentation)
     return [format_path(args.merged_segmentation, segmentation=detector),
             format_path(args.merged_annotation, segmentation=detector)], None

@@ -19,8 +19,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.h5 import DATASET
-from ..io.formats import FIRST, is_microscope_file, movie_choices
-from ..io.movie import H5_SUFFIXES, is_tiff
+from ..io.formats import FIRST, is_microscope_file
+from ..io.movie import H5_SUFFIXES, is_tiff, movie_choices
 from ..io.segmentation import SCORES
 from . import layers
 

@@ -24,7 +24,7 @@ from ..model.precision import check_precision
 from ..progress import report
 from .backends import check_backend, make_runner
 from .memory import working_memory
-from .normalize import normalize_frames
+from ..model.normalize import normalize_frames
 from .tiling import PAD, TILINGS, plan_tiling, time_blocks
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ import errno
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -31,11 +30,10 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from ..partial import _PARTIAL_NAME, PARTIAL_SUFFIX, final_path_of, is_partial  # noqa: F401
 from ..progress import raise_pending_interrupt
 
 #: Ending of the name of every partial (not yet published) output.
-PARTIAL_SUFFIX = ".exodeepfinder-partial"
-_PARTIAL_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-(?P<token>[0-9a-f]+)" + re.escape(PARTIAL_SUFFIX) + "$")
 # written into each partial folder first: who writes it (to tell a crashed writer from a running one)
 _OWNER = ".owner.exodeepfinder"
 # a replaced file is kept here until the whole group is published (to restore it if the group fails)
@@ -45,20 +43,6 @@ _NO_LINKS = {getattr(errno, name) for name in ("EPERM", "EXDEV", "EMLINK", "ENOS
              if hasattr(errno, name)}
 
 log = logging.getLogger("exodeepfinder")
-
-
-def final_path_of(path) -> Path:
-    """The output a temporary path will be published as (``path`` itself if it is not temporary)."""
-    path = Path(path)
-    for index, part in enumerate(path.parts):
-        if _PARTIAL_NAME.match(part):
-            return Path(*path.parts[:index]) / _PARTIAL_NAME.match(part).group("name")
-    return path
-
-
-def is_partial(path) -> bool:
-    """True for a partial folder (an output being written, or left by a killed process)."""
-    return _PARTIAL_NAME.match(Path(path).name) is not None
 
 
 def _process_start(pid: int):

@@ -112,8 +112,6 @@ class DetectWidget(QWidget):
 
         self.events = None          # every event found by the last detection
         self.points_layer = None    # the layer showing them
-        self._model = None
-        self._model_key = None
         self._show_filter_values()
 
     def _show_weights_field(self, text: str) -> None:
@@ -140,14 +138,10 @@ class DetectWidget(QWidget):
         return choice
 
     def _load_model(self, weights, device):
-        """The network, loaded once for a given choice of weights and device."""
-        from ... import load_model
+        """The network, loaded once for a given choice of weights and device (the package's one model cache)."""
+        from ...model.weights import cached_model
 
-        key = (str(weights), device)
-        if self._model_key != key:
-            self._model = load_model(weights, device=device)
-            self._model_key = key
-        return self._model
+        return cached_model(weights, device=device)
 
     def run(self) -> None:
         """Detect the events of the chosen movie layer (in a worker thread)."""
