@@ -1,22 +1,36 @@
-"""Benchmark of the segmentation: the default against PyTorch eager with the reference tiling.
+"""Benchmark of the segmentation: each precision against the machine's float32 limit and PyTorch eager.
 
 Writes a simulated uint16 movie (the package simulator) to a temporary HDF5 file and segments it,
 streaming from that file as ``edf_segment`` does, once per mode. Each mode runs in a fresh process,
 so that its peak RSS is its own. Modes:
 
 - ``default``: what ``segment_movie`` does by default (backend "auto": OpenVINO on a CPU,
-  PyTorch on a GPU; precision "fast"; the fast tiling; the default memory budget);
+  PyTorch on a GPU; precision "auto": int8 on a CPU, see ``resolve_precision``; the fast tiling;
+  the default memory budget);
+- ``fast``: precision "fast" (bfloat16 where the CPU computes it natively, float32 otherwise),
+  the fast tiling: the default before int8;
+- ``int8``: precision "int8" (OpenVINO, the network quantized with NNCF), the fast tiling;
 - ``torch-reference``: PyTorch eager with the reference tiling (precision "fast": bfloat16
-  autocast where the CPU has it, float32 here otherwise), the previous default;
+  autocast where the CPU has it, float32 here otherwise);
 - ``fp32``: precision "fp32" (reference tiling, float32; OpenVINO on a CPU);
 - ``torch-fp32``: PyTorch eager, float32, reference tiling.
 
-The ratio default / torch-reference, measured in one run, is the figure that holds across
-machines; absolute times depend on the CPU and on what else runs on it.
+The limit line: in the same run, before the modes, the machine's float32 matrix-multiply peak
+(numpy and PyTorch sgemm of 4096 x 4096, the best of 3) and, where OpenVINO runs, the throughput
+of one 3x3x3 convolution (32 -> 32 channels on 16 x 128 x 128) in float32 and in int8. Beside
+time and peak RSS, every mode prints the operations it computed (the network's FLOPs per computed
+voxel, :func:`~exodeepfinder.model.arrays.flops_per_voxel`, times the voxels its tiling
+computes), its effective GFLOP/s, their share of the float32 peak, and the *ideal float32 run*:
+1 computed voxel per movie voxel at the float32 peak. int8 modes count the same operations (as
+integer ones), so their share of the float32 peak can pass 100%.
+
+Ratios measured in one run are the figures that hold across machines; absolute times depend on
+the CPU and on what else runs on it.
 
     .venv/bin/python bench/segment.py                                # 100 x 400 x 300
     .venv/bin/python bench/segment.py --frames 250                   # the issue's movie
     .venv/bin/python bench/segment.py --modes default --max_memory 2GB
+    .venv/bin/python bench/segment.py --modes fast int8 fp32 --markdown table.md
 """
 
 from __future__ import annotations
@@ -37,6 +51,8 @@ from machine import cpu_name  # noqa: E402  (bench/machine.py)
 WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared/data/net_weights_FINAL.h5"
 MODES = {
     "default": dict(),
+    "fast": dict(precision="fast"),
+    "int8": dict(precision="int8"),
     "torch-reference": dict(backend="torch", tiling="reference"),
     "fp32": dict(precision="fp32"),
     "torch-fp32": dict(backend="torch", precision="fp32"),
@@ -69,6 +85,13 @@ def run_mode(movie_path, mode, device, threads, max_memory):
     movie = open_h5(movie_path)
     options = dict(MODES[mode], max_memory=max_memory)
     runner, plan = prepare(movie.shape, model, **options)
+    quantized_s = None
+    if getattr(runner, "int8", False):  # the int8 graph: from the disk cache, or quantized once (not timed)
+        from exodeepfinder.inference.openvino_backend import network_graph
+
+        start = time.perf_counter()
+        network_graph(model, runner.digest, True)
+        quantized_s = time.perf_counter() - start
     first = []
     start = time.perf_counter()
     for _ in iter_segment(movie, model, progress=lambda done, total: first.append(time.perf_counter())
@@ -83,9 +106,98 @@ def run_mode(movie_path, mode, device, threads, max_memory):
                           window=list(plan.window_shape), windows_per_block=plan.windows_per_block,
                           frames_per_block=plan.frames_per_block, t_margin=plan.t_margin,
                           computed_per_voxel=plan.computed_voxels(movie.shape[0]) / voxels,
-                          first_window_s=(first[0] - start) if first else None,
+                          first_window_s=(first[0] - start) if first else None, int8_graph_s=quantized_s,
                           shape=list(movie.shape), seconds=seconds, voxels_per_s=voxels / seconds,
                           peak_rss_mb=peak_mb)))
+
+
+def best_seconds(function, repeats=3):
+    """The shortest of ``repeats`` timed calls of ``function`` (after one untimed call)."""
+    function()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_peaks(threads=0, n=4096):
+    """The machine's arithmetic limits, in G operations per second (None where not measurable).
+
+    ``numpy_sgemm``, ``torch_sgemm``: float32 matrix multiply ``n x n``; ``float32``: the best of
+    them. ``openvino_conv_f32`` and ``openvino_conv_int8``: one 3x3x3 convolution, 32 -> 32 channels
+    on 16 x 128 x 128 voxels, in float32 and quantized to int8 with NNCF (the network's arithmetic).
+    """
+    import numpy as np
+
+    peaks = {}
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), np.float32), rng.random((n, n), np.float32)
+    peaks["numpy_sgemm"] = 2 * n ** 3 / best_seconds(lambda: a @ b) / 1e9
+    try:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        peaks["torch_sgemm"] = 2 * n ** 3 / best_seconds(lambda: torch.mm(ta, tb)) / 1e9
+    except ImportError:
+        peaks["torch_sgemm"] = None
+    peaks["float32"] = max(v for v in (peaks["numpy_sgemm"], peaks["torch_sgemm"]) if v)
+    try:
+        peaks.update(convolution_peaks())
+    except ImportError:  # no OpenVINO or no NNCF
+        peaks.update(openvino_conv_f32=None, openvino_conv_int8=None)
+    return peaks
+
+
+def convolution_peaks(channels=32, shape=(16, 128, 128)):
+    import contextlib
+    import io
+
+    import numpy as np
+    import nncf
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    rng = np.random.default_rng(0)
+    weight = (rng.standard_normal((channels, channels, 3, 3, 3)) / 15).astype(np.float32)
+    x = ops.parameter([1, channels, *shape], ov.Type.f32)
+    y = ops.relu(ops.convolution(x, ops.constant(weight), [1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1]))
+    graph = ov.Model([y], [x])
+    data = np.maximum(rng.standard_normal((1, channels, *shape)), 0).astype(np.float32)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        quantized = nncf.quantize(graph, nncf.Dataset([data]), preset=nncf.QuantizationPreset.MIXED, subset_size=1,
+                                  fast_bias_correction=True)
+    operations = 2 * channels * channels * 27 * int(np.prod(shape))
+    peaks = {}
+    for name, model in (("openvino_conv_f32", graph), ("openvino_conv_int8", quantized)):
+        compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                          "PERFORMANCE_HINT": "LATENCY"})
+        request = compiled.create_infer_request()
+        peaks[name] = operations / best_seconds(lambda: request.infer({0: data})) / 1e9
+    return peaks
+
+
+def limit_rows(results, peaks, shape):
+    """The table: per mode, time, RSS, operations, GFLOP/s, share of the float32 peak, against the ideal run."""
+    from exodeepfinder.model.arrays import flops_per_voxel
+
+    voxels = shape[0] * shape[1] * shape[2]
+    ideal = voxels * flops_per_voxel() / (peaks["float32"] * 1e9)
+    rows = ["| mode | engine | time (s) | peak RSS (GB) | computed voxels per voxel | TFLOP computed | "
+            "effective GFLOP/s | % of float32 peak | x the ideal float32 run |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for mode, r in results.items():
+        flops = r["computed_per_voxel"] * voxels * flops_per_voxel()
+        rate = flops / r["seconds"] / 1e9
+        rows.append(f"| {mode} | {r['engine']} | {r['seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | "
+                    f"{r['computed_per_voxel']:.2f} | {flops / 1e12:.2f} | {rate:.1f} | "
+                    f"{100 * rate / peaks['float32']:.0f}% | {r['seconds'] / ideal:.2f} |")
+    rows.append(f"| ideal float32 | 1 computed voxel per voxel at {peaks['float32']:.1f} GFLOP/s | {ideal:.1f} | | 1.00 | "
+                f"{voxels * flops_per_voxel() / 1e12:.2f} | {peaks['float32']:.1f} | 100% | 1.00 |")
+    return rows
 
 
 def main():
@@ -97,6 +209,8 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--max_memory", default=None, help="memory budget, e.g. 2GB (default: the library's)")
+    parser.add_argument("--markdown", type=Path, help="also write the table (and the limits) to this file")
+    parser.add_argument("--no_peaks", action="store_true", help="skip the limit line (no peak measurement)")
     parser.add_argument("--_run", nargs=2, metavar=("MOVIE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._run:
@@ -105,8 +219,18 @@ def main():
         movie_path = Path(folder) / "movie.h5"
         start = time.perf_counter()
         make_movie(movie_path, args.frames, args.height, args.width)
+        machine = (f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average {os.getloadavg()[0]:.1f}")
         print(f"movie {args.frames} x {args.height} x {args.width} uint16 written in {time.perf_counter() - start:.1f} s; "
-              f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average {os.getloadavg()[0]:.1f}")
+              f"{machine}")
+        peaks = None
+        if not args.no_peaks:
+            peaks = measure_peaks(args.threads)
+            limits = ("limits: float32 sgemm 4096^2 " + ", ".join(
+                f"{name} {peaks[key]:.1f} GFLOP/s" for name, key in (("numpy", "numpy_sgemm"), ("torch", "torch_sgemm"))
+                if peaks[key]) + "; OpenVINO 3x3x3 convolution 32->32 " + ", ".join(
+                f"{name} {peaks[key]:.1f} G op/s" for name, key in (("float32", "openvino_conv_f32"),
+                                                                     ("int8", "openvino_conv_int8")) if peaks[key]))
+            print(limits, flush=True)
         results = {}
         for mode in args.modes:
             command = [sys.executable, __file__, "--_run", str(movie_path), mode, "--device", args.device,
@@ -122,7 +246,9 @@ def main():
                   f"window {'x'.join(map(str, result['window'][2:]))} (x{result['windows_per_block']} per block, "
                   f"{result['frames_per_block']} frames kept, t margin {result['t_margin']}), "
                   f"{result['computed_per_voxel']:.2f} computed voxels per voxel; "
-                  f"first window after {result['first_window_s']:.1f} s", flush=True)
+                  f"first window after {result['first_window_s']:.1f} s"
+                  + (f"; int8 graph ready in {result['int8_graph_s']:.1f} s (untimed)" if result.get("int8_graph_s")
+                     is not None else ""), flush=True)
         if "default" in results and "torch-reference" in results:
             ratio = results["torch-reference"]["seconds"] / results["default"]["seconds"]
             print(f"default is {ratio:.2f}x faster than PyTorch eager with the reference tiling "
@@ -130,6 +256,12 @@ def main():
         if "default" in results:
             rate = results["default"]["voxels_per_s"]
             print(f"1000 x 400 x 300 at the default's rate: {1000 * 400 * 300 / rate:.0f} s")
+        if peaks and results:
+            table = "\n".join(limit_rows(results, peaks, (args.frames, args.height, args.width)))
+            print(table)
+            if args.markdown:
+                args.markdown.write_text(f"movie {args.frames} x {args.height} x {args.width} (simulated); {machine}\n\n"
+                                         f"{limits}\n\n{table}\n")
 
 
 if __name__ == "__main__":

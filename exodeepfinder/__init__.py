@@ -22,6 +22,8 @@ The model
 Detection
     :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`score_events`, :func:`event_trace`,
     :func:`detect`, :func:`evaluate`
+Calibration (``confidence``: the probability that an event is real)
+    :func:`fit_calibration`, :func:`add_confidence`, :func:`read_calibration`, :func:`write_calibration`
 Training
     :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
     :func:`structure_training_dataset`, :func:`train`
@@ -69,6 +71,10 @@ _API = {
     "measure_events": ("exodeepfinder.events.measure", "measure_events"),
     "event_trace": ("exodeepfinder.events.measure", "event_trace"),
     "score_events": ("exodeepfinder.events.score", "score_events"),
+    "fit_calibration": ("exodeepfinder.events.calibrate", "fit_calibration"),
+    "add_confidence": ("exodeepfinder.events.calibrate", "add_confidence"),
+    "read_calibration": ("exodeepfinder.io.calibration", "read_calibration"),
+    "write_calibration": ("exodeepfinder.io.calibration", "write_calibration"),
     "evaluate": ("exodeepfinder.events.evaluate", "match_events"),
     "events_to_labels": ("exodeepfinder.events.targets", "events_to_labels"),
     "detect_spots": ("exodeepfinder.training_data.spots", "detect_spots"),
@@ -103,12 +109,14 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .analysis.cells import analyse_cell  # noqa: F401
     from .analysis.conditions import compare_conditions  # noqa: F401
     from .analysis.types import classify_events  # noqa: F401
+    from .events.calibrate import add_confidence, fit_calibration  # noqa: F401
     from .events.cluster import cluster_events as find_events  # noqa: F401
     from .io.masks import read_mask  # noqa: F401
     from .events.evaluate import match_events as evaluate  # noqa: F401
     from .events.measure import event_trace, measure_events  # noqa: F401
     from .events.score import score_events  # noqa: F401
     from .events.targets import events_to_labels  # noqa: F401
+    from .io.calibration import read_calibration, write_calibration  # noqa: F401
     from .io.events import read_events, write_events  # noqa: F401
     from .io.movie import open_movie, read_movie  # noqa: F401
     from .io.segmentation import read_segmentation, write_segmentation  # noqa: F401

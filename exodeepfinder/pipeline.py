@@ -27,7 +27,7 @@ def _model_or_default(model):
     return load_model() if model is None else model
 
 
-def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
+def segment(movie, model=None, *, patch_size: int = 160, precision: str = "auto", backend: str = "auto",
             tiling: str | None = None, return_scores: bool = False, max_memory=None, progress=None):
     """Label every voxel of a movie as background (0), bright spot (1) or exocytosis event (2).
 
@@ -40,9 +40,10 @@ def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast"
         From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``).
     patch_size : int
         Patch size of the reference tiling (multiple of 4, at least 56).
-    precision : {"fast", "fp32"}
+    precision : {"auto", "fast", "fp32", "int8"}
         ``"fast"``: 16-bit arithmetic where the hardware has it; ``"fp32"``: the reference's
-        float32 numbers (and its tiling).
+        float32 numbers (and its tiling); ``"int8"``: 8-bit integer convolutions (OpenVINO on a
+        CPU); ``"auto"`` (default): int8 on a CPU with OpenVINO, else fast.
     backend : {"auto", "torch", "openvino"}
         Inference engine (``"auto"``: OpenVINO on CPUs, PyTorch on GPUs).
     tiling : {"fast", "reference"}, optional
@@ -69,7 +70,7 @@ def segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast"
                          max_memory=max_memory)
 
 
-def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
+def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "auto", backend: str = "auto",
                  tiling: str | None = None, return_scores: bool = False, max_memory=None, progress=None):
     """Like :func:`segment`, but yield :class:`~exodeepfinder.inference.SegmentedBlock` s of frames in order.
 
@@ -98,19 +99,26 @@ class Detection:
         Class probabilities (None when streamed to a file).
     segmentation : Path or None
         The segmentation file, when :func:`detect` wrote one.
+    calibration : Calibration or None
+        The calibration that gave the events their ``confidence``
+        (:mod:`~exodeepfinder.events.calibrate`); None for weights without one.
+    n_uncertain : int
+        Events kept whose ``confidence`` is below 0.5: to review first (0 without a calibration).
     """
 
     events: pd.DataFrame
     labels: object = None
     scores: object = None
     segmentation: Path | None = None
+    calibration: object = None
+    n_uncertain: int = 0
 
 
 def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, patch_size: int = 160,
-           precision: str = "fast", backend: str = "auto", tiling: str | None = None, max_memory=None,
+           precision: str = "auto", backend: str = "auto", tiling: str | None = None, max_memory=None,
            cluster_radius: float = 5, min_size: int | None = DEFAULT_MIN_SIZE, min_score: float | None = None,
-           offset: float = 0.0, pixel_size=None, frame_interval: float | None = None, overwrite: bool = False,
-           progress=None) -> Detection:
+           min_confidence: float | None = None, calibration="auto", offset: float = 0.0, pixel_size=None,
+           frame_interval: float | None = None, overwrite: bool = False, progress=None) -> Detection:
     """Detect the exocytosis events of a movie: segmentation, clustering, measurements.
 
     Parameters
@@ -118,7 +126,10 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     movie : array-like, shape (t, y, x)
         Raw movie (a NumPy array or a lazy movie from :func:`~exodeepfinder.io.movie.open_movie`).
     model : UNet or UNetWeights, optional
-        From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``).
+        From :func:`~exodeepfinder.model.weights.load_model` (default: ``load_model()``). A model
+        loaded from a model folder of ``exodeepfinder adapt`` carries a candidate classifier: the
+        events are then the candidates found at its lower event probability, kept when their
+        ``confidence`` (a column it adds) reaches its threshold (:mod:`~exodeepfinder.events.classify`).
     segmentation : str or Path, optional
         Stream the segmentation to this HDF5 file instead of keeping it in memory: for movies
         longer than memory allows. It is written atomically (nothing is left on error or cancel).
@@ -134,6 +145,15 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
         Drop the events whose ``score`` is lower (see :mod:`~exodeepfinder.events.score`: the
         network's mean event probability, lowered for events that barely rise above the noise
         or do not last beyond one frame).
+    min_confidence : float, optional
+        Drop the events whose calibrated ``confidence`` is lower. None: the calibration's default
+        (for the bundled model, the threshold that maximises the worse of the F1s on two
+        simulators: see docs/events.md); 0: keep every event. Weights without a calibration
+        accept only None or 0.
+    calibration : "auto", Calibration or None
+        What turns each event into a ``confidence`` (:mod:`~exodeepfinder.events.calibrate`):
+        ``"auto"``, the calibration shipped for the model's weights (the bundled model has one;
+        other weights none, and then the events have no ``confidence`` column); None, none.
     offset : float
         Camera baseline subtracted before measuring (see :func:`~exodeepfinder.events.measure.measure_events`).
     pixel_size : float or (float, float), optional
@@ -147,8 +167,9 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     Returns
     -------
     Detection
-        ``events``, and ``labels`` and ``scores`` (in memory) or ``segmentation`` (the file).
-        Each event has its ``score``, its ``probability`` (the mean event probability of its
+        ``events``, and ``labels`` and ``scores`` (in memory) or ``segmentation`` (the file);
+        ``calibration`` and ``n_uncertain`` (events of confidence below 0.5).
+        Each event has its ``score``, its ``confidence`` (with a calibration), its ``probability`` (the mean event probability of its
         cluster) and the measurements of :func:`~exodeepfinder.events.measure.measure_events`.
         When the pixel size and frame interval are known, the events also have their positions
         and measurements in micrometres and seconds (``t_s, y_um, x_um``... see
@@ -161,7 +182,7 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     >>> detection = edf.detect(sim.movie, edf.load_model("bundled", device="cpu"))   # doctest: +SKIP
     >>> detection.events[["t", "y", "x", "score"]]                                    # doctest: +SKIP
     """
-    from .events.cluster import cluster_events
+    from .events.calibrate import add_confidence, count_uncertain
     from .events.measure import add_physical_units, measure_events
     from .events.score import score_events
     from .inference import segment_movie
@@ -174,29 +195,71 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
         frame_interval = getattr(file_metadata, "frame_interval", None)
     movie = as_movie(movie)  # checked once, here: the inference functions below do not check again
     model = _model_or_default(model)
+    calibration = _calibration_of(model, calibration, min_confidence)
     options = dict(patch_size=patch_size, precision=precision, return_scores=True,
                    progress=within(progress, 0, _SEGMENT_SHARE), backend=backend, tiling=tiling,
                    max_memory=max_memory)
     cluster_options = dict(cluster_radius=cluster_radius, min_size=min_size,
                            progress=within(progress, _SEGMENT_SHARE, _CLUSTER_SHARE))
     measure_progress = within(progress, _CLUSTER_SHARE, 100)
+    classifier = getattr(model, "classifier", None)  # a model folder's candidate classifier (exodeepfinder adapt)
+    cluster = _clustering(classifier)
 
     def measure_and_score(found):
         found = score_events(measure_events(movie, found, offset=offset, progress=measure_progress), min_score)
+        if classifier is not None:  # an adapted model folder: its classifier writes the confidence
+            from .events.features import add_trace_features
+
+            found = classifier.classify(add_trace_features(movie, found, offset=offset))
+        elif calibration is not None:
+            found = add_confidence(found, calibration, min_confidence)
         return add_physical_units(found, pixel_size=pixel_size, frame_interval=frame_interval)
 
     if segmentation is None:
         labels, scores = segment_movie(movie, model, **options)
-        events = measure_and_score(cluster_events(labels, scores=scores, **cluster_options))
+        events = measure_and_score(cluster(labels, scores=scores, **cluster_options))
         report(progress, 100, 100)
-        return Detection(events, labels, scores)
+        return Detection(events, labels, scores, calibration=calibration, n_uncertain=count_uncertain(events))
     events = _detect_to_file(movie, model, Path(segmentation), save_scores, overwrite, options, cluster_options,
-                             measure_and_score)
+                             measure_and_score, cluster)
     report(progress, 100, 100)
-    return Detection(events, segmentation=Path(segmentation))
+    return Detection(events, segmentation=Path(segmentation), calibration=calibration,
+                     n_uncertain=count_uncertain(events))
 
 
-def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, cluster_options, measure):
+def _calibration_of(model, calibration, min_confidence):
+    """The calibration :func:`detect` applies (see its ``calibration``); ValueError for a bad ``min_confidence``."""
+    from .events.calibrate import Calibration, calibration_for_model
+
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_confidence: must be between 0 and 1, got {min_confidence:g}")
+    if isinstance(calibration, str):
+        if calibration != "auto":
+            raise ValueError(f"calibration: expected 'auto', a Calibration or None, got {calibration!r}")
+        calibration = calibration_for_model(model)
+    elif calibration is not None and not isinstance(calibration, Calibration):
+        raise ValueError(f"calibration: expected 'auto', a Calibration or None, got {type(calibration).__name__}")
+    if calibration is None and min_confidence:
+        raise ValueError("min_confidence: these weights have no calibration, so events have no confidence "
+                         "(use min_score instead, or min_confidence 0)")
+    return calibration
+
+
+def _clustering(classifier):
+    """How the event voxels become events: the default clustering, or a model folder's candidates."""
+    from functools import partial
+
+    from .events.cluster import cluster_events
+
+    if classifier is None:
+        return cluster_events
+    from .events.features import cluster_candidates
+
+    return partial(cluster_candidates, candidate_threshold=classifier.candidate_threshold)
+
+
+def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, cluster_options, measure,
+                    cluster=None):
     """Segment into ``path`` block by block, cluster from the file, then measure; return the events.
 
     The clustering needs the class scores: they are written with the labels into the temporary
@@ -212,7 +275,7 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
         write_segmentation_blocks(scratch, iter_blocks(movie, model, **options), movie.shape, save_scores=True)
         labels, scores = open_segmentation(scratch)
         try:
-            events = cluster_events(labels, scores=scores, **cluster_options)
+            events = (cluster or cluster_events)(labels, scores=scores, **cluster_options)
             if not save_scores:
                 write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=SEGMENTATION_ATTRS)
         finally:

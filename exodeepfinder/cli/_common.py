@@ -63,14 +63,15 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
                         help="where to run the network (default: auto = cuda, else mps, else cpu)")
 
 
-def add_precision_argument(parser: argparse.ArgumentParser, help: str) -> None:
+def add_precision_argument(parser: argparse.ArgumentParser, help: str, choices=None) -> None:
     from ..model.precision import PRECISIONS
 
-    parser.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0], help=help)
+    choices = choices or PRECISIONS
+    parser.add_argument("--precision", choices=choices, default=choices[0], help=help)
 
 
 def weights_argument(text: str):
-    """``--model_weights`` (argparse type): a file, or one of the names 'bundled' and 'official'."""
+    """``--model_weights`` (argparse type): a file or model folder, or one of the names 'bundled' and 'official'."""
     from ..model.weights import WEIGHTS_NAMES
 
     return text if text in WEIGHTS_NAMES else Path(text)
@@ -79,13 +80,16 @@ def weights_argument(text: str):
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The network options of segment, detect and demo: weights, patch size, device, precision."""
     parser.add_argument("-mw", "--model_weights", type=weights_argument, default=None,
-                        help="U-Net weights: a .h5 file (Keras layout), 'bundled' or 'official'; default: "
+                        help="U-Net weights: a .h5 file (Keras layout), a model folder made by 'exodeepfinder "
+                             "adapt', 'bundled' or 'official'; default: "
                              "$EXODEEPFINDER_WEIGHTS, the official weights in the user cache, or the bundled model")
     parser.add_argument("-ps", "--patch_size", type=parse_patch_size, default=160,
                         help="patch size of the reference tiling (multiple of 4)")
     add_device_argument(parser)
-    add_precision_argument(parser, "fast: 16-bit arithmetic where the hardware computes it natively (else "
-                                   "float32) and large tiles; fp32: the reference's float32 numbers and tiles")
+    add_precision_argument(parser, "auto: int8 on a CPU (OpenVINO), else fast; int8: 8-bit integer convolutions "
+                                   "(OpenVINO on a CPU, the network quantized once per weights); fast: 16-bit "
+                                   "arithmetic where the hardware computes it natively (else float32) and large "
+                                   "tiles; fp32: the reference's float32 numbers and tiles")
     from ..inference.backends import BACKENDS
     from ..inference.tiling import TILINGS
 
@@ -108,6 +112,22 @@ def memory_argument(text: str) -> int:
         return parse_memory(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err).replace("max_memory: ", "")) from None
+
+
+def precision_line(args, model) -> str:
+    """What ``--precision`` means here and why, e.g. "precision int8 (auto: AVX2 CPU, 2.1x float32, ...)"."""
+    from ..inference.backends import resolve_precision
+
+    device = next(model.parameters()).device if hasattr(model, "parameters") else model.device
+    precision, reason = resolve_precision(args.precision, args.backend, device)
+    line = f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
+    if precision == "int8":
+        from ..inference.openvino_backend import weights_digest
+        from ..inference.quantize import is_quantized
+
+        if not is_quantized(weights_digest(model)):
+            line += "; quantizing the network for these weights first (once: about a minute)"
+    return line
 
 
 def network_options(args) -> dict:

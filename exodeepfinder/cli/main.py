@@ -25,6 +25,7 @@ COMMANDS = [
     "merge_detector_expert",
     "structure_training_dataset",
     "train",
+    "adapt",
     "download_weights",
     "export_bioimageio",
 ]

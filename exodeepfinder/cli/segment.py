@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
-                      format_path, input_path, load_model_once, movie_format_options, network_options, publish,
-                      run_command)
+                      format_path, input_path, load_model_once, movie_format_options, network_options,
+                      precision_line, publish, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -52,7 +52,7 @@ def run(args):
     movie = open_movie(movie_path, **movie_format_options(args))
     model = load_model_once(args)
     from ..pipeline import iter_segment  # after the checks of the inputs: they fail fast
-    print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), precision {args.precision}")
+    print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), {precision_line(args, model)}")
     progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="window")
     # the segmentation and its pictures appear together, or none of them
     with publish(args, {"segmentation": output, **pictures}) as temporary:

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..model.precision import TRAINING_PRECISIONS
 from ._common import add_device_argument, add_overwrite_argument, add_precision_argument, execute, run_command
 
 NAME = "train"
@@ -89,7 +90,7 @@ def add_arguments(parser):
                         help="continue the run stopped in --output after its last finished epoch")
     parser.add_argument("--seed", type=int, default=None, help="seed of the initial weights and of the patch draws")
     add_precision_argument(parser, "fast: bfloat16 on CPUs that compute it natively, mixed precision on CUDA; "
-                                   "fp32: float32")
+                                   "fp32: float32", choices=TRAINING_PRECISIONS)
     parser.add_argument("--checkpoint_every", type=int, default=10, help="save the weights every N epochs")
     add_device_argument(parser)
     add_overwrite_argument(parser)

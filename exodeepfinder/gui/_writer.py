@@ -1,5 +1,8 @@
 """napari writers: a points layer as an event list (CSV or reference XML), a labels layer as a segmentation.
 
+A reviewed points layer (feature ``review``) is written whole as CSV, states included; its XML, a
+reference annotation, leaves out the rejected events (:func:`exodeepfinder.io.events.kept_events`).
+
 napari calls each with the path the user chose, the layer's data and its attributes; files are
 written atomically by the package's writers (:func:`exodeepfinder.io.events.write_events`,
 :func:`exodeepfinder.io.segmentation.write_segmentation`).
@@ -18,9 +21,11 @@ def _with_suffix(path, suffix: str) -> Path:
 
 
 def _write_points(path: Path, data, attributes: dict) -> list[str]:
-    from ..io.events import write_events
+    from ..io.events import kept_events, write_events
 
     events = events_from_points(data, attributes.get("features"))
+    if path.suffix.lower() == ".xml":
+        events = kept_events(events)  # rejected detections are not events of a reference annotation
     return [str(write_events(events, path))]
 
 
@@ -30,7 +35,7 @@ def write_events_csv(path, data, attributes: dict) -> list[str]:
 
 
 def write_events_xml(path, data, attributes: dict) -> list[str]:
-    """Write a points layer ``[t, y, x]`` as a reference ExoDeepFinder XML object list."""
+    """Write a points layer ``[t, y, x]`` as a reference ExoDeepFinder XML object list (rejected events left out)."""
     return _write_points(_with_suffix(path, ".xml"), data, attributes)
 
 

@@ -35,6 +35,7 @@ BYTES_PER_VOXEL = {
     ("torch", "float16"): 600,
     ("openvino", "f32"): 550,
     ("openvino", "bf16"): 350,
+    ("openvino", "int8"): 550,
 }
 #: Host bytes per window voxel when the network runs on a GPU (input and output copies).
 GPU_HOST_BYTES_PER_VOXEL = 40
@@ -104,6 +105,46 @@ def select_backend(backend: str, device) -> str:
     return "openvino"
 
 
+#: ``precision="auto"`` chooses int8 where OpenVINO runs the network: int8 passes the quality
+#: criterion (docs/segment.md, bench/precision_quality.py) and is the fastest mode on the CPUs measured.
+AUTO_INT8 = True
+#: int8 speed against float32 measured by bench/segment.py, by the CPU's int8 instructions.
+INT8_SPEEDUP = {"AVX2": "2.1x"}
+
+
+def resolve_precision(precision: str, backend: str, device) -> tuple[str, str]:
+    """The precision ``precision`` means for ``backend`` on ``device``, and why (a phrase for the user).
+
+    ``"auto"`` is ``"int8"`` where OpenVINO runs the network (a CPU), NNCF is installed and the
+    CPU computes int8 (:data:`AUTO_INT8`), else ``"fast"``. Any other precision is itself.
+
+    Returns
+    -------
+    precision : str
+        One of ``"fast"``, ``"fp32"``, ``"int8"``.
+    reason : str
+        E.g. ``"auto: AVX2 CPU, 2.1x float32, passes the quality criterion"``.
+    """
+    check_precision(precision)
+    if precision != "auto":
+        return precision, "as asked"
+    if select_backend(backend, device) != "openvino":
+        return "fast", f"auto: PyTorch on {device_type(device)} (int8 runs with OpenVINO on a CPU only)"
+    from ..model.precision import cpu_int8_instructions
+    from .openvino_backend import core
+    from .quantize import import_nncf
+
+    if not AUTO_INT8:
+        return "fast", "auto: int8 does not pass the quality criterion"
+    if import_nncf() is None:
+        return "fast", "auto: int8 needs NNCF, which is not installed (pip install nncf)"
+    if "INT8" not in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        return "fast", "auto: OpenVINO computes no int8 on this CPU"
+    instructions = cpu_int8_instructions()
+    speed = f", {INT8_SPEEDUP[instructions]} float32" if instructions in INT8_SPEEDUP else ""
+    return "int8", f"auto: {instructions or 'this'} CPU{speed}, passes the quality criterion"
+
+
 def make_runner(model, backend: str, device, precision: str):
     """A runner for ``model`` (a UNet or UNetWeights) with the engine ``backend`` means on ``device``.
 
@@ -118,16 +159,21 @@ def make_runner(model, backend: str, device, precision: str):
     ------
     InputError
         If the engine is not installed (PyTorch for ``backend="torch"`` or a GPU; OpenVINO for
-        ``backend="openvino"``).
+        ``backend="openvino"``), or ``precision="int8"`` with PyTorch (int8 runs with OpenVINO only).
     """
     from ..model.arrays import UNetWeights
     from ..model.weights import require_torch
 
-    check_precision(precision)
+    precision, _ = resolve_precision(precision, backend, device)
     if select_backend(backend, device) == "openvino":
         from .openvino_backend import OpenVinoRunner
 
         return OpenVinoRunner(model, precision)
+    if precision == "int8":
+        why = "backend='torch'" if backend == "torch" else \
+            f"device {device_type(device)!r}" if device_type(device) != "cpu" else "this installation (no OpenVINO)"
+        raise InputError(f"precision 'int8' runs with OpenVINO on the CPU, not with {why}: "
+                         "use precision 'fast' or 'fp32' there")
     torch = require_torch("backend='torch'" if backend == "torch" else f"device {device_type(device)}")
     if isinstance(model, UNetWeights):
         model = model.to_torch()

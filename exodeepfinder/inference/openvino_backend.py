@@ -28,8 +28,8 @@ import numpy as np
 GRAPH_VERSION = "opset-1"
 
 _lock = threading.Lock()
-_graphs = OrderedDict()      # weights digest -> openvino.Model (dynamic shape)
-_compiled = OrderedDict()    # (weights digest, window shape, inference precision) -> CompiledModel
+_graphs = OrderedDict()      # (weights digest, int8) -> openvino.Model (dynamic shape)
+_compiled = OrderedDict()    # (weights digest, window shape, inference precision, int8) -> CompiledModel
 _KEEP_GRAPHS = 4
 # A compiled model holds the working memory of its shape: keep only the last one.
 _KEEP_COMPILED = 1
@@ -104,27 +104,37 @@ def weights_digest(model) -> str:
     return digest.hexdigest()[:24]
 
 
-def network_graph(model, digest: str):
-    """The (dynamic-shape) graph of ``model``'s weights, built once and kept in memory."""
+def network_graph(model, digest: str, int8: bool = False):
+    """The (dynamic-shape) graph of ``model``'s weights, built once and kept in memory.
+
+    ``int8``: its int8 quantization (:func:`exodeepfinder.inference.quantize.int8_graph`: read
+    from the disk cache, or quantized and saved the first time).
+    """
     from ..model.arrays import unet_arrays
     from .openvino_graph import unet_graph
 
+    key = (digest, int8)
     with _lock:
-        if digest in _graphs:
-            _graphs.move_to_end(digest)
-            return _graphs[digest]
+        if key in _graphs:
+            _graphs.move_to_end(key)
+            return _graphs[key]
     _require_openvino()
-    graph = unet_graph(unet_arrays(model), softmax=getattr(model, "softmax", True))
+    if int8:
+        from .quantize import int8_graph
+
+        graph = int8_graph(network_graph(model, digest), digest)
+    else:
+        graph = unet_graph(unet_arrays(model), softmax=getattr(model, "softmax", True))
     with _lock:
-        _graphs[digest] = graph
+        _graphs[key] = graph
         while len(_graphs) > _KEEP_GRAPHS:
             _graphs.popitem(last=False)
     return graph
 
 
-def compiled_model(model, digest: str, shape: tuple, inference_precision: str):
-    """The network compiled for input ``shape`` (cached: see the module docstring)."""
-    key = (digest, tuple(shape), inference_precision)
+def compiled_model(model, digest: str, shape: tuple, inference_precision: str, int8: bool = False):
+    """The network (``int8``: its int8 quantization) compiled for input ``shape`` (cached: see the module docstring)."""
+    key = (digest, tuple(shape), inference_precision, int8)
     with _lock:
         if key in _compiled:
             _compiled.move_to_end(key)
@@ -132,7 +142,7 @@ def compiled_model(model, digest: str, shape: tuple, inference_precision: str):
         # Free the previous shape's working memory before allocating this one's.
         while len(_compiled) >= _KEEP_COMPILED:
             _compiled.popitem(last=False)
-    graph = network_graph(model, digest).clone()
+    graph = network_graph(model, digest, int8).clone()
     graph.reshape(list(shape))
     compiled = core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": inference_precision,
                                                        "PERFORMANCE_HINT": "LATENCY"})
@@ -149,7 +159,8 @@ def clear_cache():
 
 
 class OpenVinoRunner:
-    """The U-Net with OpenVINO on the CPU: bfloat16 for ``precision="fast"`` where the CPU has it, else float32."""
+    """The U-Net with OpenVINO on the CPU: bfloat16 for ``precision="fast"`` where the CPU has it, else float32;
+    int8 convolutions for ``precision="int8"`` (:mod:`exodeepfinder.inference.quantize`)."""
 
     engine = "openvino"
     batching = False  # one window per call: every call has the same shape, compiled once
@@ -161,10 +172,17 @@ class OpenVinoRunner:
         openvino = _require_openvino()
         self.model = model
         self.digest = weights_digest(model)
+        self.int8 = precision == "int8"
+        if self.int8:
+            from .quantize import _require_nncf
+
+            _require_nncf()
         bfloat16 = precision == "fast" and cpu_computes_bfloat16()
+        # int8: the quantized convolutions in int8, the rest (softmax, the first quantizer) in float32
         self.inference_precision = "bf16" if bfloat16 else "f32"
-        self.bytes_per_voxel = BYTES_PER_VOXEL[("openvino", self.inference_precision)]
-        self.description = f"OpenVINO {openvino.__version__.split('-')[0]} on cpu, {self.inference_precision}"
+        arithmetic = "int8" if self.int8 else self.inference_precision
+        self.bytes_per_voxel = BYTES_PER_VOXEL[("openvino", arithmetic)]
+        self.description = f"OpenVINO {openvino.__version__.split('-')[0]} on cpu, {arithmetic}"
         self._request = None
 
     def __call__(self, windows, keep):
@@ -174,7 +192,7 @@ class OpenVinoRunner:
         shape = tuple(windows.shape)
         if self._request is None or self._request[0] != shape:
             self._request = None  # let the previous shape's memory go before compiling this one
-            compiled = compiled_model(self.model, self.digest, shape, self.inference_precision)
+            compiled = compiled_model(self.model, self.digest, shape, self.inference_precision, self.int8)
             self._request = (shape, compiled.create_infer_request())
         request = self._request[1]
         # start_async + wait: the GIL is released while OpenVINO computes, so the reading thread

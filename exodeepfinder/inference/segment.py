@@ -63,7 +63,7 @@ def _read_window(movie, window_start, window_stop, y_axis, x_axis) -> np.ndarray
     return out
 
 
-def prepare(movie_shape, model, *, patch_size=160, precision="fast", backend="auto", tiling=None, device=None,
+def prepare(movie_shape, model, *, patch_size=160, precision="auto", backend="auto", tiling=None, device=None,
             max_memory=None):
     """Check the arguments of a segmentation and choose its engine and windows.
 
@@ -90,7 +90,7 @@ def prepare(movie_shape, model, *, patch_size=160, precision="fast", backend="au
     return runner, plan
 
 
-def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
+def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto", backend: str = "auto",
                  tiling: str | None = None, device=None, return_scores: bool = False, progress=None,
                  max_memory=None):
     """Segment ``movie`` block of frames by block of frames.
@@ -157,7 +157,7 @@ def _predict_block(runner, frames, keep, plan, progress) -> np.ndarray:
     return sums
 
 
-def segment_movie(movie, model, *, patch_size: int = 160, precision: str = "fast", backend: str = "auto",
+def segment_movie(movie, model, *, patch_size: int = 160, precision: str = "auto", backend: str = "auto",
                   tiling: str | None = None, device=None, return_scores: bool = False, progress=None,
                   max_memory=None):
     """Segment a movie into background (0), bright spots (1) and exocytosis events (2).
@@ -173,10 +173,14 @@ def segment_movie(movie, model, *, patch_size: int = 160, precision: str = "fast
     patch_size : int
         y/x window size of the reference tiling (multiple of 4, at least 56, default 160);
         the fast tiling chooses its own windows.
-    precision : {"fast", "fp32"}
+    precision : {"auto", "fast", "fp32", "int8"}
         ``"fp32"``: float32 arithmetic, and by default the reference tiling: the reference's
-        labels. ``"fast"`` (default): bfloat16 where the hardware computes it natively (CPUs
-        with AMX or AVX512-BF16; GPUs, float16 where bfloat16 is missing), float32 elsewhere.
+        labels. ``"fast"``: bfloat16 where the hardware computes it natively (CPUs with AMX or
+        AVX512-BF16; GPUs, float16 where bfloat16 is missing), float32 elsewhere. ``"int8"``:
+        8-bit integer convolutions (OpenVINO on the CPU only; the network is quantized once per
+        weights and cached, :mod:`~exodeepfinder.inference.quantize`). ``"auto"`` (default):
+        int8 on a CPU with OpenVINO, else fast
+        (:func:`~exodeepfinder.inference.backends.resolve_precision`).
     backend : {"auto", "torch", "openvino"}
         Inference engine: ``"auto"`` (default) runs OpenVINO on a CPU and PyTorch on a GPU;
         ``"torch"`` is the PyTorch reference path. See :mod:`exodeepfinder.inference.backends`.

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..errors import InputError
-from .weights import OFFICIAL_FILENAME, official_weights_path
+from .weights import OFFICIAL_FILENAME, checksum_path, official_weights_path
 
 #: Public address of the official weights (ExoDeepFinder repository, examples/analyze/in/).
 OFFICIAL_URL = ("https://raw.githubusercontent.com/deep-finder/tirfm-deepfinder/master/"
@@ -85,6 +85,7 @@ def download_weights(url: str = OFFICIAL_URL, *, sha256: str = OFFICIAL_SHA256, 
     sha256 = sha256.lower()
     existed = destination.is_file()
     if existed and sha256sum(destination) == sha256:
+        _record_checksum(destination, sha256)
         return destination, "already present"
     created_folder = not destination.parent.exists()
     local = _local_path(url)
@@ -109,7 +110,19 @@ def download_weights(url: str = OFFICIAL_URL, *, sha256: str = OFFICIAL_SHA256, 
         _remove_empty(destination.parent, created_folder)
         message = " ".join(str(err).split()) or type(err).__name__
         raise InputError(f"{url}: cannot download ({message})") from None
+    _record_checksum(destination, sha256)
     return destination, "replaced" if existed else "downloaded"
+
+
+def _record_checksum(destination: Path, sha256: str) -> None:
+    """Keep the sha256 beside the file: each later load re-hashes it (see ``verify_cached_weights``)."""
+    from ..io.atomic import atomic_output
+
+    record = checksum_path(destination)
+    text = f"{sha256}  {destination.name}\n"
+    if not record.is_file() or record.read_text() != text:
+        with atomic_output(record, overwrite=True) as tmp:
+            Path(tmp).write_text(text)
 
 
 def _reported_hash(message: str) -> str:

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..model.precision import autocast_dtype, check_precision
+from ..model.precision import TRAINING_PRECISIONS, autocast_dtype, check_precision
 from ..progress import report
 from .distributed import SINGLE, Ranks, rank_seed_sequence
 from .history import EpochRecord, History
@@ -218,7 +218,7 @@ class Trainer:
                  prefetch: bool = True, ranks: Ranks | None = None):
         import torch
 
-        check_precision(precision)
+        check_precision(precision, TRAINING_PRECISIONS)
         self.recipe = REFERENCE if recipe is None else recipe
         self.loss_function = LOSS_FUNCTIONS[self.recipe.loss]
         self.device = torch.device(device)

@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
                             QMessageBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ...labels import EVENT, EXPERT_EVENT, SPOT
-from ...model.precision import PRECISIONS
+from ...model.precision import TRAINING_PRECISIONS
 from ...model.weights import DEVICES
 from .. import layers
 from ._common import (LayerChoice, PathField, TaskPanel, add_layer, is_events_layer, is_movie_layer, layer_path,
@@ -328,7 +328,7 @@ class TrainWidget(QWidget):
         self.device_choice = QComboBox()
         self.device_choice.addItems(list(DEVICES))
         self.precision_choice = QComboBox()
-        self.precision_choice.addItems(list(PRECISIONS))
+        self.precision_choice.addItems(list(TRAINING_PRECISIONS))
         self.overwrite = QCheckBox("Replace a previous run in the output folder")
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(lambda: self.train(resume=False))

@@ -1,0 +1,167 @@
+"""int8 post-training quantization of the U-Net's OpenVINO graph with NNCF, cached on disk.
+
+On a CPU, 8-bit integer convolutions do twice the float32 multiply-adds per cycle with AVX2 and
+four times with VNNI or AMX. :func:`quantize_graph` inserts 8-bit quantizers on the weights (per
+output channel, symmetric) and on the activations (per tensor; NNCF's ``MIXED`` preset: asymmetric
+activations, which the ReLU outputs need) of the graph built by
+:mod:`exodeepfinder.inference.openvino_graph`, their ranges set from a handful of calibration
+windows (:func:`calibration_windows`: movies of the package's simulator with randomised
+conditions, fixed seeds, normalised and zero-padded as the segmentation does), then corrects the
+biases for the rounding (``fast_bias_correction``).
+
+The quantized graph keeps the dynamic ``[batch, 1, t, y, x]`` input: one quantization serves every
+window shape. It is saved in ``<cache_dir()>/openvino/int8/<key>/`` (:func:`int8_cache_folder`),
+the key made of the weights digest (which includes the graph's version), NNCF's version and
+:data:`CALIBRATION_VERSION`: only the first run with given weights pays the quantization (about
+half a minute on 2 cores), for the bundled model, the official weights or any weights file.
+
+The accuracy measured against float32 (events found on simulated movies) is in docs/segment.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+#: Changes whenever the calibration data or the quantization settings change (part of the cache key).
+CALIBRATION_VERSION = "sim6-mixed-fbc-1"
+#: Seeds of the calibration movies (``simulate_randomized``; apart from the benchmarks' 10000-19999).
+CALIBRATION_SEEDS = (31_001, 31_002, 31_003)
+#: Shape of each calibration movie (frames, height, width).
+CALIBRATION_MOVIE = (48, 128, 128)
+#: Shape of each calibration window (t, y, x): two windows per movie, one at a corner (with the
+#: zero padding around the movie) and one inside.
+CALIBRATION_WINDOW = (32, 128, 128)
+
+_lock = threading.Lock()
+
+
+def import_nncf():
+    """The ``nncf`` module, or None if it is not installed (or cannot load)."""
+    try:
+        import nncf
+    except ImportError:
+        return None
+    return nncf
+
+
+def nncf_version() -> str | None:
+    """NNCF's version, or None without NNCF."""
+    nncf = import_nncf()
+    return None if nncf is None else nncf.__version__.split("+")[0]
+
+
+def calibration_windows() -> list[np.ndarray]:
+    """The calibration windows, float32 ``[1, 1, t, y, x]`` each (normalised, zero-padded as segmentation does)."""
+    from ..simulation import simulate_randomized
+    from .normalize import normalize_frames
+    from .tiling import PAD
+
+    t, y, x = CALIBRATION_WINDOW
+    windows = []
+    for seed in CALIBRATION_SEEDS:
+        movie = simulate_randomized(CALIBRATION_MOVIE, seed=seed).movie
+        padded = np.pad(normalize_frames(movie), PAD).astype(np.float32)
+        inner = [(s - w) // 2 for s, w in zip(padded.shape, (t, y, x))]
+        for t0, y0, x0 in ((0, 0, 0), inner):
+            windows.append(np.ascontiguousarray(padded[None, None, t0:t0 + t, y0:y0 + y, x0:x0 + x]))
+    return windows
+
+
+def quantize_graph(graph, windows=None):
+    """``graph`` (an ``openvino.Model``) with int8 convolutions, calibrated on ``windows``.
+
+    Parameters
+    ----------
+    graph : openvino.Model
+        The U-Net graph (:func:`~exodeepfinder.inference.openvino_graph.unet_graph`); not modified.
+    windows : list of ndarray, optional
+        Calibration inputs ``float32 [1, 1, t, y, x]`` (default: :func:`calibration_windows`).
+
+    Returns
+    -------
+    openvino.Model
+        The quantized graph, with the same dynamic input.
+    """
+    nncf = _require_nncf()
+    windows = calibration_windows() if windows is None else windows
+    quiet = logging.getLogger("nncf")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:  # NNCF draws progress bars on stdout: a library prints nothing
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return nncf.quantize(graph.clone(), nncf.Dataset(windows), preset=nncf.QuantizationPreset.MIXED,
+                                 subset_size=len(windows), fast_bias_correction=True)
+    finally:
+        quiet.setLevel(level)
+
+
+def _require_nncf():
+    from ..errors import InputError
+
+    nncf = import_nncf()
+    if nncf is None:
+        raise InputError("precision 'int8': NNCF is not installed; install it with 'pip install nncf', "
+                         "or use --precision fast or fp32")
+    return nncf
+
+
+def int8_cache_key(digest: str) -> str:
+    """The cache key of the int8 graph of weights ``digest``: digest, NNCF version, calibration version."""
+    return f"{digest}-nncf{nncf_version()}-{CALIBRATION_VERSION}"
+
+
+def int8_cache_folder(digest: str) -> Path:
+    """Where the int8 graph of weights ``digest`` is kept (``model.xml`` and ``model.bin``)."""
+    from .openvino_backend import openvino_cache_dir
+
+    return openvino_cache_dir() / "int8" / int8_cache_key(digest)
+
+
+def is_quantized(digest: str) -> bool:
+    """True if the int8 graph of weights ``digest`` is on disk (loading it will not quantize)."""
+    return (int8_cache_folder(digest) / "model.xml").is_file()
+
+
+def int8_graph(graph, digest: str):
+    """The int8 version of ``graph`` (weights ``digest``): read from the disk cache, else quantized and saved.
+
+    A read-only cache folder only means quantizing every time.
+    """
+    from .openvino_backend import core
+
+    _require_nncf()
+    folder = int8_cache_folder(digest)
+    with _lock:
+        if (folder / "model.xml").is_file():
+            try:
+                return core().read_model(str(folder / "model.xml"))
+            except RuntimeError:
+                shutil.rmtree(folder, ignore_errors=True)  # a damaged entry: quantize again
+        quantized = quantize_graph(graph)
+        _save(quantized, folder)
+        return quantized
+
+
+def _save(model, folder: Path) -> None:
+    """Save ``model`` in ``folder`` atomically (written beside it, then renamed); errors only skip the cache."""
+    import openvino as ov
+
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError:
+        return
+    try:
+        ov.save_model(model, str(partial / "model.xml"), compress_to_fp16=False)
+        os.replace(partial, folder)
+    except (OSError, RuntimeError):
+        shutil.rmtree(partial, ignore_errors=True)  # e.g. another process saved it first
