@@ -99,7 +99,9 @@ def kinetics_figure(events: pd.DataFrame):
         finite = values[np.isfinite(values)]
         if not len(finite):
             continue
-        bins = np.linspace(*np.nanquantile(finite, [0.01, 0.99]), 25) if finite.nunique() > 1 else 10
+        # the 1st to 95th percentiles: failed decay fits end at their bound and would squash the rest
+        low, high = np.nanquantile(finite, [0.01, 0.95])
+        bins = np.linspace(low, high, 25) if high > low else 10
         for k, condition in enumerate(pd.unique(events["condition"])):
             chosen = values[(events["condition"] == condition) & np.isfinite(values)]
             axis.hist(chosen, bins=bins, density=True, histtype="step", lw=1.5, color=f"C{k}",
