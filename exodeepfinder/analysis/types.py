@@ -3,9 +3,10 @@
 The rules (written in docs/report.md):
 
 - **origin**: ``docked`` when a vesicle is visible at the event's site before its rise: the
-  median, over the ``docked_frames`` frames before the frame preceding the rise, of the disk mean
-  minus the local background (median of the annulus) stands at least ``docked_snr`` times the
-  noise of the disk mean; ``arrived`` otherwise (no vesicle before: it came and fused at once,
+  mean, over the ``docked_frames`` frames before the frame preceding the rise, of the disk mean
+  minus the local background (median of the annulus) stands at least ``docked_snr`` times its
+  noise (the pixel noise, from the annulus, over the square root of the disk's pixels times the
+  frames); ``arrived`` otherwise (no vesicle before: it came and fused at once,
   IVEA's "latent" fusions). Confidence: ``|z - docked_snr| / docked_snr`` clipped to 0-1, ``z``
   being that signal-to-noise ratio.
 - **release**: ``spreading`` when the fluorescence cloud widens after the peak (full fusion: the
@@ -49,8 +50,8 @@ def _origin(movie, t_rise, y, x, *, docked_frames, disk_radius, annulus, offset)
                                                                int(np.ceil(annulus[1])), disk_radius, annulus, offset)
     if not has_ring:
         return np.nan
-    noise = _disk_mean_noise(crop, disk, ring, slice(0, len(signal)))
-    return float(np.median(signal) / noise) if noise > 0 else np.nan
+    noise = _disk_mean_noise(crop, disk, ring, slice(0, len(signal))) / np.sqrt(len(signal))
+    return float(signal.mean() / noise) if noise > 0 else np.nan
 
 
 def _width2(image, distance2, inner, outer):
@@ -84,7 +85,7 @@ def _release(movie, t_peak, y, x, *, spread_frames, half_width, annulus, offset)
 
 
 def classify_events(movie, events: pd.DataFrame, *, docked_frames: int = 4, docked_snr: float = 3.0,
-                    spread_frames: int = 3, spread_ratio: float = 1.10, disk_radius: float = 2.0,
+                    spread_frames: int = 3, spread_ratio: float = 1.10, disk_radius: float = 1.5,
                     annulus=(5, 8), offset: float = 0.0, progress=None) -> pd.DataFrame:
     """Give each event an origin (docked / arrived) and a release (spreading / in place), with confidences.
 
