@@ -30,6 +30,9 @@ Training
     :func:`structure_training_dataset`, :func:`train`
 Simulation
     :func:`simulate`, :func:`simulate_randomized` (parameters drawn from wide ranges)
+From events to answers
+    :func:`analyse_cell` (mask, event types, rate per µm² per minute, spatial statistics),
+    :func:`classify_events`, :func:`compare_conditions`, :func:`read_mask`
 
 Long functions take ``progress``, a callable ``progress(done, total)``; returning False from it
 cancels the work, which raises :class:`Cancelled`. Bad input raises :class:`InputError` with a
@@ -82,6 +85,10 @@ _API = {
     "train": ("exodeepfinder.training", "train"),
     "simulate": ("exodeepfinder.simulation", "simulate_movie"),
     "simulate_randomized": ("exodeepfinder.simulation", "simulate_randomized"),
+    "analyse_cell": ("exodeepfinder.analysis.cells", "analyse_cell"),
+    "classify_events": ("exodeepfinder.analysis.types", "classify_events"),
+    "compare_conditions": ("exodeepfinder.analysis.conditions", "compare_conditions"),
+    "read_mask": ("exodeepfinder.io.masks", "read_mask"),
 }
 
 __all__ = sorted(_API) + ["Cancelled", "InputError", "LABELS", "__version__"]
@@ -101,8 +108,12 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from .analysis.cells import analyse_cell  # noqa: F401
+    from .analysis.conditions import compare_conditions  # noqa: F401
+    from .analysis.types import classify_events  # noqa: F401
     from .events.calibrate import add_confidence, fit_calibration  # noqa: F401
     from .events.cluster import cluster_events as find_events  # noqa: F401
+    from .io.masks import read_mask  # noqa: F401
     from .events.evaluate import match_events as evaluate  # noqa: F401
     from .events.measure import event_trace, measure_events  # noqa: F401
     from .events.score import score_events  # noqa: F401
