@@ -326,6 +326,10 @@ def evaluate(args):
                   label=f"score (ECE {ece_score:.3f})")
         axis.plot(table["mean_probability"], table["fraction_true"], "o-", color="tab:blue",
                   label=f"confidence (ECE {ece:.3f})")
+        for row in table.itertuples():
+            if row.n:
+                axis.annotate(str(row.n), (row.mean_probability, row.fraction_true), textcoords="offset points",
+                              xytext=(0, 6), ha="center", fontsize=7, color="tab:blue")
         axis.set(xlabel="predicted probability that the event is real", ylabel="fraction of true events",
                  title=f"{generator}: {len(movies)} test movies, {len(allconf)} detections", xlim=(0, 1), ylim=(0, 1))
         axis.legend(loc="upper left")
