@@ -27,11 +27,15 @@ Three steps, each reusing what the previous one wrote (detections are made once,
    ECE: the score's (raw, uncalibrated), and the median ECE a perfectly calibrated confidence would
    show on as many events (outcomes drawn from the confidences themselves): the sampling noise floor.
 
-    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range calibration --n 2
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range calibration --n 1
     PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range calibration --n 12
     PYTHONPATH=$PWD python bench/calibrate.py fit
-    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range test --n 3 --shape 200 128 128 --events 20
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range test --n 3
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range test --n 6
     PYTHONPATH=$PWD python bench/calibrate.py evaluate
+
+(the shipped calibration: these commands, movies 120 x 128 x 128 with 12 events, the defaults; each
+movie takes 15-45 s on 2 busy cores).
 
 Folders: ``--root`` (default /work/runs/calib) holds ``<generator>_<seed_range>/<movie>/``.
 """
