@@ -298,8 +298,8 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     Detection
         ``events``, and ``labels`` and ``scores`` (in memory) or ``segmentation`` (the file);
         ``calibration`` and ``n_uncertain`` (events of confidence below 0.5).
-        Each event has its ``score``, its ``confidence`` (with a calibration), its ``probability`` (the mean event probability of its
-        cluster) and the measurements of :func:`~exodeepfinder.events.measure.measure_events`.
+        Each event has its ``score``, its ``confidence`` (with a calibration), its ``probability``
+        (the mean event probability of its cluster) and the measurements of :func:`~exodeepfinder.events.measure.measure_events`.
         When the pixel size and frame interval are known, the events also have their positions
         and measurements in micrometres and seconds (``t_s, y_um, x_um``... see
         :func:`~exodeepfinder.events.measure.add_physical_units`).
