@@ -96,8 +96,11 @@ def quantize_graph(graph, windows=None):
     quiet = logging.getLogger("nncf")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
-    try:  # NNCF draws progress bars on stdout: a library prints nothing
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    # NNCF draws progress bars on stdout (a library prints nothing), and its statistics meet 0 * inf
+    # in channels that never fire (NumPy warnings of its own arithmetic, not of ours)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                np.errstate(all="ignore"):
             return nncf.quantize(graph.clone(), nncf.Dataset(windows), preset=nncf.QuantizationPreset.MIXED,
                                  subset_size=len(windows), fast_bias_correction=True)
     finally:
