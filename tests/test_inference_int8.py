@@ -87,12 +87,15 @@ def test_flops_per_voxel_counts_the_networks_convolutions():
 def test_int8_graph_is_quantized_once_and_read_back_from_disk(model, fresh_cache, monkeypatch):
     from exodeepfinder.inference import openvino_backend, quantize
 
-    # a small calibration (this test checks the cache; the real one is in the slow test below)
+    # small calibration and check windows (this test checks the cache; the real ones: the slow test below)
     monkeypatch.setattr(quantize, "CALIBRATION_VERSION", "test")
-    small = [np.random.default_rng(seed).random((1, 1, 12, 48, 48)).astype(np.float32) for seed in range(2)]
+    monkeypatch.setattr(quantize, "CALIBRATION_MOVIE", (12, 40, 40))
+    monkeypatch.setattr(quantize, "CALIBRATION_WINDOW", (12, 48, 48))
+    monkeypatch.setattr(quantize, "CALIBRATION_SEEDS", (1,))
+    monkeypatch.setattr(quantize, "CHECK_SEEDS", (2,))
     calls = []
     real = quantize.quantize_graph
-    monkeypatch.setattr(quantize, "quantize_graph", lambda graph: calls.append(1) or real(graph, small))
+    monkeypatch.setattr(quantize, "quantize_graph", lambda graph: calls.append(1) or real(graph))
     movie = simulate_movie((12, 40, 40), n_events=3, n_spots=3, seed=3).movie
     digest = openvino_backend.weights_digest(model)
     assert not quantize.is_quantized(digest)
@@ -101,7 +104,9 @@ def test_int8_graph_is_quantized_once_and_read_back_from_disk(model, fresh_cache
     assert np.isfinite(scores).all() and np.allclose(scores.astype(np.float32).sum(axis=1), 1, atol=0.01)
     folder = quantize.int8_cache_folder(digest)
     assert folder.parent == fresh_cache / "openvino" / "int8" and "nncf" in folder.name
-    assert sorted(p.name for p in folder.iterdir()) == ["model.bin", "model.xml"]
+    assert sorted(p.name for p in folder.iterdir()) == ["check.json", "model.bin", "model.xml"]
+    check = quantize.int8_check(digest)
+    assert 0 <= check["event_iou"] <= 1 and check["voxels_agreeing"] > 0.99
     assert [p.name for p in folder.parent.iterdir()] == [folder.name], "no partial folder left"
     openvino_backend.clear_cache()  # as a new process: the graph comes from the disk
     second = segment_movie(movie, model, precision="int8")
