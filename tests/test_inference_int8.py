@@ -84,10 +84,14 @@ def test_flops_per_voxel_counts_the_networks_convolutions():
     assert flops_per_voxel() == counter.get_total_flops() / (8 * 32 * 32) == pytest.approx(0.511e6, rel=1e-3)
 
 
-def test_int8_graph_is_quantized_once_and_read_back_from_disk(model, fresh_cache, monkeypatch):
-    from exodeepfinder.inference import openvino_backend, quantize
+@pytest.fixture()
+def small_calibration(monkeypatch):
+    """Small calibration and check windows (the tests of the cache; the real ones: the slow test below).
 
-    # small calibration and check windows (this test checks the cache; the real ones: the slow test below)
+    Returns the list of the ``float_ends`` argument of each quantization.
+    """
+    from exodeepfinder.inference import quantize
+
     monkeypatch.setattr(quantize, "CALIBRATION_VERSION", "test")
     monkeypatch.setattr(quantize, "CALIBRATION_MOVIE", (12, 40, 40))
     monkeypatch.setattr(quantize, "CALIBRATION_WINDOW", (12, 48, 48))
@@ -95,12 +99,20 @@ def test_int8_graph_is_quantized_once_and_read_back_from_disk(model, fresh_cache
     monkeypatch.setattr(quantize, "CHECK_SEEDS", (2,))
     calls = []
     real = quantize.quantize_graph
-    monkeypatch.setattr(quantize, "quantize_graph", lambda graph: calls.append(1) or real(graph))
+    monkeypatch.setattr(quantize, "quantize_graph",
+                        lambda graph, float_ends=False: calls.append(float_ends) or real(graph, float_ends=float_ends))
+    return calls
+
+
+def test_int8_graph_is_quantized_once_and_read_back_from_disk(model, fresh_cache, small_calibration):
+    from exodeepfinder.inference import openvino_backend, quantize
+
+    calls = small_calibration
     movie = simulate_movie((12, 40, 40), n_events=3, n_spots=3, seed=3).movie
     digest = openvino_backend.weights_digest(model)
     assert not quantize.is_quantized(digest)
     first, scores = segment_movie(movie, model, precision="int8", return_scores=True)
-    assert calls == [1] and quantize.is_quantized(digest)
+    assert calls == [False] and quantize.is_quantized(digest)
     assert np.isfinite(scores).all() and np.allclose(scores.astype(np.float32).sum(axis=1), 1, atol=0.01)
     folder = quantize.int8_cache_folder(digest)
     assert folder.parent == fresh_cache / "openvino" / "int8" and "nncf" in folder.name
@@ -110,14 +122,29 @@ def test_int8_graph_is_quantized_once_and_read_back_from_disk(model, fresh_cache
     assert [p.name for p in folder.parent.iterdir()] == [folder.name], "no partial folder left"
     openvino_backend.clear_cache()  # as a new process: the graph comes from the disk
     second = segment_movie(movie, model, precision="int8")
-    assert calls == [1], "the second load does not quantize again"
+    assert calls == [False], "the second load does not quantize again"
     np.testing.assert_array_equal(first, second)
     # other weights: another quantization
     from exodeepfinder.model.arrays import UNetWeights, unet_arrays
 
     halved = UNetWeights([(weight, bias * 0.5) for weight, bias in unet_arrays(model)])
     segment_movie(movie, halved, precision="int8")
-    assert calls == [1, 1]
+    assert calls == [False, False]
+
+
+def test_auto_runs_float32_for_weights_whose_int8_labels_differ(model, fresh_cache, small_calibration, monkeypatch):
+    from exodeepfinder.inference import backends, openvino_backend, quantize
+
+    monkeypatch.setattr(quantize, "MIN_EVENT_IOU", 1.5)  # no quantization can pass
+    precision, reason = backends.resolve_precision("auto", "auto", "cpu", model)
+    assert precision == "fast" and "differ from float32" in reason, reason
+    assert small_calibration == [False, True], "a failed check quantizes again with float32 first and last convolutions"
+    check = quantize.int8_check(openvino_backend.weights_digest(model))
+    assert set(check) == {"event_iou", "voxels_agreeing", "float_ends"}
+    runner = backends.make_runner(model, "auto", "cpu", "auto")
+    assert runner.description.endswith("f32") and not runner.int8
+    assert backends.make_runner(model, "auto", "cpu", "int8").int8, "int8 asked for runs whatever the check"
+    assert small_calibration == [False, True]
 
 
 @pytest.mark.slow
