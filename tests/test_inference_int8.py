@@ -136,11 +136,13 @@ def test_auto_runs_float32_for_weights_whose_int8_labels_differ(model, fresh_cac
     from exodeepfinder.inference import backends, openvino_backend, quantize
 
     monkeypatch.setattr(quantize, "MIN_EVENT_IOU", 1.5)  # no quantization can pass
+    monkeypatch.setattr(quantize, "RETRY_EVENT_IOU", 1.5)
     precision, reason = backends.resolve_precision("auto", "auto", "cpu", model)
     assert precision == "fast" and "differ from float32" in reason, reason
     assert small_calibration == [False, True], "a failed check quantizes again with float32 first and last convolutions"
     check = quantize.int8_check(openvino_backend.weights_digest(model))
-    assert set(check) == {"event_iou", "voxels_agreeing", "float_ends"}
+    assert set(check) == {"event_iou", "voxels_agreeing", "float_ends", "tried_event_iou"}
+    assert check["event_iou"] == max(check["tried_event_iou"])
     runner = backends.make_runner(model, "auto", "cpu", "auto")
     assert runner.description.endswith("f32") and not runner.int8
     assert backends.make_runner(model, "auto", "cpu", "int8").int8, "int8 asked for runs whatever the check"
