@@ -105,15 +105,14 @@ def precision_line(args, model) -> str:
     from ..inference.backends import resolve_precision
 
     device = next(model.parameters()).device if hasattr(model, "parameters") else model.device
-    precision, reason = resolve_precision(args.precision, args.backend, device)
-    line = f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
-    if precision == "int8":
+    if resolve_precision(args.precision, args.backend, device)[0] == "int8":
         from ..inference.openvino_backend import weights_digest
         from ..inference.quantize import is_quantized
 
         if not is_quantized(weights_digest(model)):
-            line += "; quantizing the network for these weights first (once: about a minute)"
-    return line
+            print("quantizing the network to int8 for these weights (once: about a minute)", flush=True)
+    precision, reason = resolve_precision(args.precision, args.backend, device, model)
+    return f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
 
 
 def network_options(args) -> dict:
