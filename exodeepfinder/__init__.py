@@ -28,6 +28,9 @@ Calibration (``confidence``: the probability that an event is real)
 Training
     :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
     :func:`structure_training_dataset`, :func:`train`
+Adapting to your movies
+    :func:`adapt` (from :class:`ReviewedMovie` s: a model folder that :func:`load_model` and
+    :func:`detect` accept)
 Simulation
     :func:`simulate`, :func:`simulate_randomized` (parameters drawn from wide ranges)
 From events to answers
@@ -83,6 +86,8 @@ _API = {
     "merge_detector_expert": ("exodeepfinder.training_data.merge", "merge_detector_expert"),
     "structure_training_dataset": ("exodeepfinder.training_data.dataset", "structure_training_dataset"),
     "train": ("exodeepfinder.training", "train"),
+    "adapt": ("exodeepfinder.adapt", "adapt"),
+    "ReviewedMovie": ("exodeepfinder.adapt", "ReviewedMovie"),
     "simulate": ("exodeepfinder.simulation", "simulate_movie"),
     "simulate_randomized": ("exodeepfinder.simulation", "simulate_randomized"),
     "analyse_cell": ("exodeepfinder.analysis.cells", "analyse_cell"),
@@ -126,6 +131,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .model.weights import load_model  # noqa: F401
     from .pipeline import Detection, detect, events_from_segmentation, segment, segment_file  # noqa: F401
     from .simulation import simulate_movie as simulate, simulate_randomized  # noqa: F401
+    from .adapt import ReviewedMovie, adapt  # noqa: F401
     from .training import train  # noqa: F401
     from .training_data.dataset import structure_training_dataset  # noqa: F401
     from .training_data.merge import merge_detector_expert  # noqa: F401
