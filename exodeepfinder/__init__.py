@@ -28,8 +28,14 @@ Calibration (``confidence``: the probability that an event is real)
 Training
     :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
     :func:`structure_training_dataset`, :func:`train`
+Adapting to your movies
+    :func:`adapt` (from :class:`ReviewedMovie` s: a model folder that :func:`load_model` and
+    :func:`detect` accept)
 Simulation
     :func:`simulate`, :func:`simulate_randomized` (parameters drawn from wide ranges)
+From events to answers
+    :func:`analyse_cell` (mask, event types, rate per µm² per minute, spatial statistics),
+    :func:`classify_events`, :func:`compare_conditions`, :func:`read_mask`
 
 Long functions take ``progress``, a callable ``progress(done, total)``; returning False from it
 cancels the work, which raises :class:`Cancelled`. Bad input raises :class:`InputError` with a
@@ -80,8 +86,14 @@ _API = {
     "merge_detector_expert": ("exodeepfinder.training_data.merge", "merge_detector_expert"),
     "structure_training_dataset": ("exodeepfinder.training_data.dataset", "structure_training_dataset"),
     "train": ("exodeepfinder.training", "train"),
+    "adapt": ("exodeepfinder.adapt", "adapt"),
+    "ReviewedMovie": ("exodeepfinder.adapt", "ReviewedMovie"),
     "simulate": ("exodeepfinder.simulation", "simulate_movie"),
     "simulate_randomized": ("exodeepfinder.simulation", "simulate_randomized"),
+    "analyse_cell": ("exodeepfinder.analysis.cells", "analyse_cell"),
+    "classify_events": ("exodeepfinder.analysis.types", "classify_events"),
+    "compare_conditions": ("exodeepfinder.analysis.conditions", "compare_conditions"),
+    "read_mask": ("exodeepfinder.io.masks", "read_mask"),
 }
 
 __all__ = sorted(_API) + ["Cancelled", "InputError", "LABELS", "__version__"]
@@ -101,8 +113,12 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from .analysis.cells import analyse_cell  # noqa: F401
+    from .analysis.conditions import compare_conditions  # noqa: F401
+    from .analysis.types import classify_events  # noqa: F401
     from .events.calibrate import add_confidence, fit_calibration  # noqa: F401
     from .events.cluster import cluster_events as find_events  # noqa: F401
+    from .io.masks import read_mask  # noqa: F401
     from .events.evaluate import match_events as evaluate  # noqa: F401
     from .events.measure import event_trace, measure_events  # noqa: F401
     from .events.score import score_events  # noqa: F401
@@ -115,6 +131,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .model.weights import load_model  # noqa: F401
     from .pipeline import Detection, detect, events_from_segmentation, segment, segment_file  # noqa: F401
     from .simulation import simulate_movie as simulate, simulate_randomized  # noqa: F401
+    from .adapt import ReviewedMovie, adapt  # noqa: F401
     from .training import train  # noqa: F401
     from .training_data.dataset import structure_training_dataset  # noqa: F401
     from .training_data.merge import merge_detector_expert  # noqa: F401

@@ -36,6 +36,7 @@ COMMANDS = [
     "adapt",
     "download_weights",
     "export_bioimageio",
+    "clean",
 ]
 
 EXIT_INPUT_ERROR = 2
@@ -130,8 +131,8 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
                        help="one Dask task per movie folder on: local[:N] (N worker processes on this machine), "
                             "slurm, pbs, sge (workers as batch jobs; see --cluster_options), tls://host:port "
                             "(a running Dask scheduler, with --tls_* certificates) or tcp://host:port (a running "
-                            "scheduler on this machine; another machine needs --insecure); folders whose outputs "
-                            "exist are skipped")
+                            "scheduler on this machine; another machine needs --insecure); folders already done "
+                            "(same outputs, same options) are skipped")
     group.add_argument("--tls_ca_file", type=Path, default=None, metavar="PEM",
                        help="tls:// scheduler: the certificate authority that signed the scheduler's certificate")
     group.add_argument("--tls_cert", type=Path, default=None, metavar="PEM",

@@ -298,8 +298,8 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     Detection
         ``events``, and ``labels`` and ``scores`` (in memory) or ``segmentation`` (the file);
         ``calibration`` and ``n_uncertain`` (events of confidence below 0.5).
-        Each event has its ``score``, its ``confidence`` (with a calibration), its ``probability`` (the mean event probability of its
-        cluster) and the measurements of :func:`~exodeepfinder.events.measure.measure_events`.
+        Each event has its ``score``, its ``confidence`` (with a calibration), its ``probability``
+        (the mean event probability of its cluster) and the measurements of :func:`~exodeepfinder.events.measure.measure_events`.
         When the pixel size and frame interval are known, the events also have their positions
         and measurements in micrometres and seconds (``t_s, y_um, x_um``... see
         :func:`~exodeepfinder.events.measure.add_physical_units`).
@@ -398,7 +398,7 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
     from .inference import iter_segment as iter_blocks
     from .io.atomic import atomic_output
     from .io.h5 import write_h5
-    from .io.segmentation import SEGMENTATION_ATTRS, open_segmentation, write_segmentation_blocks
+    from .io.segmentation import NO_CONTRAST_ATTR, SEGMENTATION_ATTRS, open_segmentation, write_segmentation_blocks
 
     with atomic_output(path, overwrite=overwrite) as scratch:
         write_segmentation_blocks(scratch, iter_blocks(movie, model, **options), movie.shape, save_scores=True)
@@ -406,7 +406,10 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
         try:
             events = (cluster or cluster_events)(labels, scores=scores, **cluster_options)
             if not save_scores:
-                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=SEGMENTATION_ATTRS)
+                attrs = dict(SEGMENTATION_ATTRS)
+                if NO_CONTRAST_ATTR in labels.file.attrs:  # provenance: frames blank to the network
+                    attrs[NO_CONTRAST_ATTR] = labels.file.attrs[NO_CONTRAST_ATTR]
+                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=attrs)
         finally:
             labels.file.close()
         if not save_scores:
@@ -427,8 +430,17 @@ DETECTION_OUTPUTS = {
 IN_MEMORY_BYTES = 2 * 1024 ** 3
 
 
+def in_memory_limit(max_memory=None) -> int:
+    """Movies up to this many bytes are read into memory: :data:`IN_MEMORY_BYTES`, and at most a quarter
+    of the memory budget (``max_memory``, else the default one) so that the segmentation keeps the rest."""
+    from .inference.memory import default_max_memory, parse_memory
+
+    budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
+    return int(min(IN_MEMORY_BYTES, budget // 4))
+
+
 def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=None, gallery_size: int = 40,
-                overwrite: bool = False, progress=None, **options) -> pd.DataFrame:
+                overwrite: bool = False, progress=None, provenance=None, **options) -> pd.DataFrame:
     """Detect the events of a movie file and write the results: what ``exodeepfinder detect`` runs per movie.
 
     Parameters
@@ -449,6 +461,9 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         Replace existing outputs (default: FileExistsError before any work).
     progress : callable, optional
         ``progress(done, 100)`` in percent; returning False cancels (nothing is written).
+    provenance : (path, callable), optional
+        A provenance record published with the other outputs: ``callable(events)`` returns the
+        record (a dict) written as JSON at ``path`` (see :mod:`exodeepfinder.provenance`).
     **options
         Passed to :func:`detect` (``save_scores``, ``patch_size``, ``precision``, ``min_size``...).
 
@@ -477,6 +492,9 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
     if unknown or "segmentation" not in outputs:
         raise ValueError(f"outputs: expected 'segmentation' and any of {sorted(DETECTION_OUTPUTS)}, got {sorted(outputs)}")
     outputs = {name: Path(path) for name, path in outputs.items()}
+    record = None
+    if provenance is not None:  # published with the others: a rerun never finds the results without it
+        outputs["provenance"], record = Path(provenance[0]), provenance[1]
     if not overwrite:  # before any work; checked again when publishing
         for path in outputs.values():
             if path.exists():
@@ -486,13 +504,16 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         movie = stack.enter_context(open_movie(movie_path, channel=channel, scene=scene))
         options.setdefault("pixel_size", movie.metadata.pixel_size)
         options.setdefault("frame_interval", movie.metadata.frame_interval)
-        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
+        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= in_memory_limit(options.get("max_memory")):
             movie = np.asarray(movie[0:movie.shape[0]])
             stack.close()  # in memory now: the file is not needed any more
-        return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options)
+        return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options,
+                                 record)
 
 
-def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, progress, options):
+def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, progress, options, record=None):
+    import json
+
     from .io.atomic import atomic_outputs
     from .io.events import write_events
     from .plots import events_figure, gallery_figure, max_projection
@@ -509,4 +530,6 @@ def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, prog
             events_figure(max_projection(movie), events, title).savefig(temporary["figure"])
         if "gallery" in temporary:
             gallery_figure(movie, events, n_events=gallery_size).savefig(temporary["gallery"])
+        if record is not None:
+            Path(temporary["provenance"]).write_text(json.dumps(record(events), indent=2) + "\n")
     return events

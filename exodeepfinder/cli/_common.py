@@ -1,8 +1,8 @@
 """What every command shares: parsing, ``--batch``, path placeholders, outputs and error reporting.
 
 Every failure of a command is one line on stderr, ``error: <file>: <problem>``, and exit status 2
-(130 when cancelled with Ctrl-C, 143 when terminated); ``--debug`` (or the environment variable
-``EXODEEPFINDER_DEBUG=1``) adds the traceback. Outputs are published only when complete, all the
+(130 when cancelled with Ctrl-C, 143 when terminated by SIGTERM or SIGHUP); ``--debug`` (or the
+environment variable ``EXODEEPFINDER_DEBUG=1``) adds the traceback. Outputs are published only when complete, all the
 outputs of one run together (see :func:`publish`), and never over an existing file without
 ``--overwrite``.
 """
@@ -105,15 +105,14 @@ def precision_line(args, model) -> str:
     from ..inference.backends import resolve_precision
 
     device = next(model.parameters()).device if hasattr(model, "parameters") else model.device
-    precision, reason = resolve_precision(args.precision, args.backend, device)
-    line = f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
-    if precision == "int8":
+    if resolve_precision(args.precision, args.backend, device)[0] == "int8":
         from ..inference.openvino_backend import weights_digest
         from ..inference.quantize import is_quantized
 
         if not is_quantized(weights_digest(model)):
-            line += "; quantizing the network for these weights first (once: about a minute)"
-    return line
+            print("quantizing the network to int8 for these weights (once: about a minute)", flush=True)
+    precision, reason = resolve_precision(args.precision, args.backend, device, model)
+    return f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
 
 
 def network_options(args) -> dict:
@@ -161,6 +160,8 @@ def _terminate_cleanly():
     (see :func:`~exodeepfinder.progress.interrupt`), without Python's "Exception ignored" report."""
     handlers = {signal.SIGTERM: lambda signum, frame: interrupt(_Terminated()),
                 signal.SIGINT: lambda signum, frame: interrupt(KeyboardInterrupt())}
+    if hasattr(signal, "SIGHUP"):  # the terminal closed, an ssh session lost: as SIGTERM (not on Windows)
+        handlers[signal.SIGHUP] = lambda signum, frame: interrupt(_Terminated())
     clear_pending_interrupt()
     try:
         previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}

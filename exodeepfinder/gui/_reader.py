@@ -84,8 +84,14 @@ def _csv_has_coordinates(path: Path) -> bool:
 def _is_object_list(path: Path) -> bool:
     import xml.etree.ElementTree as ET
 
-    for _, element in ET.iterparse(path, events=("start",)):
-        return element.tag == "objlist"
+    import defusedxml
+    import defusedxml.ElementTree as defused
+
+    try:
+        for _, element in defused.iterparse(path, events=("start",)):
+            return element.tag == "objlist"
+    except (ET.ParseError, defusedxml.DefusedXmlException):
+        return False
     return False
 
 

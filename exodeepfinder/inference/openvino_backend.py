@@ -173,10 +173,6 @@ class OpenVinoRunner:
         self.model = model
         self.digest = weights_digest(model)
         self.int8 = precision == "int8"
-        if self.int8:
-            from .quantize import _require_nncf
-
-            _require_nncf()
         bfloat16 = precision == "fast" and cpu_computes_bfloat16()
         # int8: the quantized convolutions in int8, the rest (softmax, the first quantizer) in float32
         self.inference_precision = "bf16" if bfloat16 else "f32"

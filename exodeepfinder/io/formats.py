@@ -32,6 +32,9 @@ import math
 import re
 import warnings
 import xml.etree.ElementTree as ET
+
+import defusedxml
+import defusedxml.ElementTree as defused
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,7 +273,10 @@ def _tiff_kind(tif) -> str:
 
 def _ome_images(xml: str):
     """``[(id, name, pixels element, namespace)]`` of the OME-XML images."""
-    root = ET.fromstring(xml)
+    try:
+        root = defused.fromstring(xml)
+    except (ET.ParseError, defusedxml.DefusedXmlException) as err:
+        raise InputError(f"OME-XML metadata: refused or unreadable ({type(err).__name__}: {err})") from None
     namespace = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     images = []
     for image in root.findall(f"{namespace}Image"):
