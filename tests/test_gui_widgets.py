@@ -37,7 +37,7 @@ def _wait(qtbot, panel, timeout=600_000):
 
 def test_every_widget_docks(make_napari_viewer):
     viewer = make_napari_viewer()
-    for name in ("Detect events", "Review and annotate", "Training set", "Train", "Evaluate"):
+    for name in ("Detect events", "Review and annotate", "Training set", "Train", "Evaluate", "Analyse"):
         widget = _dock(viewer, name)
         assert widget.parent() is not None, name
 

@@ -366,7 +366,7 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
         if tuned is not None and helps:  # the classifier learnt the base network's probabilities
             helps = False
             stages["candidate_classifier"].update(kept=False, decision=decision + "; replaced by the fine-tuned U-Net")
-    from .. import __version__
+    from .._version import __version__
 
     card = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

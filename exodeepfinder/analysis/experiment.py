@@ -27,7 +27,7 @@ DEFAULT_EVENTS = "{movie.parent}/{movie.stem}_events.csv"
 
 
 def _format(template: str, movie: Path) -> Path:
-    from ..cli._common import format_path
+    from ..commands import format_path
 
     return format_path(template, movie=movie)
 
@@ -117,16 +117,64 @@ def find_movies(source, *, events: str = DEFAULT_EVENTS, mask: str | None = None
 class ExperimentAnalysis:
     """What :func:`analyse_experiment` finds: ``cells`` (one row per movie), ``events`` (all of
     them, with ``condition`` and ``cell``), ``analyses`` (the :class:`CellAnalysis` of each movie,
-    in the order of ``cells``), ``units`` (each movie's pixel size and frame interval)."""
+    in the order of ``cells``), ``units`` (each movie's pixel size and frame interval) and
+    ``figures`` (each movie's figure as a PNG ``data:`` URL, when asked for)."""
 
     cells: pd.DataFrame
     events: pd.DataFrame
     analyses: list
     units: list
+    figures: list | None = None
+
+
+def _analyse_movie(i, row, pixel_size, frame_interval, min_score, figure, options, progress=None):
+    """Analyse one movie of the table (in this process or a worker): analysis, units, figure, warnings."""
+    import warnings
+
+    from ..io.events import check_events_in_movie, read_events
+    from ..io.masks import read_mask
+    from ..io.movie import open_movie
+    from ..io.units import resolve_units
+    from .cells import analyse_cell
+    from .mask import check_mask
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        events = read_events(row["events"])
+        if min_score is not None and "score" in events.columns:
+            events = events[pd.to_numeric(events["score"], errors="coerce") >= min_score].reset_index(drop=True)
+        with open_movie(row["movie"]) as movie:
+            sizes = resolve_units(row["movie"], movie.metadata, pixel_size=pixel_size, frame_interval=frame_interval)
+            mask = None
+            if row["mask"] is not None:
+                mask = check_mask(read_mask(row["mask"]), movie.shape[1:], name=str(row["mask"]))
+            check_events_in_movie(events, movie.shape, row["events"])
+            analysis = analyse_cell(movie, events, mask=mask, pixel_size=sizes[0], frame_interval=sizes[1],
+                                    seed=i, progress=progress, **options)
+    analysis.stats.update(condition=row["condition"], cell=row["cell"], movie=str(row["movie"]))
+    png = None
+    if figure:
+        from .report import cell_figure, figure_png
+
+        png = figure_png(cell_figure(analysis), dpi=60)
+    from ..io.units import UnitsWarning
+
+    return analysis, sizes, png, [(w.category, str(w.message)) for w in caught if issubclass(w.category, UnitsWarning)]
+
+
+def _workers(jobs, n_movies) -> int:
+    import os
+
+    if jobs is None:
+        try:
+            jobs = len(os.sched_getaffinity(0))
+        except AttributeError:
+            jobs = os.cpu_count() or 1
+    return max(1, min(int(jobs), n_movies))
 
 
 def analyse_experiment(movies: pd.DataFrame, *, pixel_size=None, frame_interval=None, min_score=None,
-                       progress=None, **options) -> ExperimentAnalysis:
+                       figures: bool = False, jobs: int | None = 1, progress=None, **options) -> ExperimentAnalysis:
     """Analyse every movie of :func:`find_movies` (see :func:`~exodeepfinder.analysis.cells.analyse_cell`).
 
     Parameters
@@ -137,8 +185,12 @@ def analyse_experiment(movies: pd.DataFrame, *, pixel_size=None, frame_interval=
         Override the movies' own units; when neither says, a warning names the flag.
     min_score : float, optional
         Leave out events with a lower ``score``.
+    figures : bool
+        Also draw each movie's figure (:func:`~exodeepfinder.analysis.report.cell_figure`).
+    jobs : int or None
+        Movies analysed at once, in as many processes (None: one per available CPU core).
     progress : callable, optional
-        ``progress(done, 100)``.
+        ``progress(done, 100)``; returning False cancels.
     **options
         Passed to :func:`~exodeepfinder.analysis.cells.analyse_cell` (``offset``, ``n_simulations``...).
 
@@ -147,42 +199,55 @@ def analyse_experiment(movies: pd.DataFrame, *, pixel_size=None, frame_interval=
     InputError
         Unreadable files, a mask of the wrong size, or no event in any movie.
     """
-    from ..io.events import read_events
-    from ..io.masks import read_mask
-    from ..io.movie import open_movie
-    from ..io.units import resolve_units
-    from .cells import CELL_COLUMNS, analyse_cell
+    import warnings
 
-    rows, tables, analyses, units = [], [], [], []
-    for i, row in enumerate(movies.itertuples(index=False)):
-        step = within(progress, 100 * i / len(movies), 100 * (i + 1) / len(movies))
-        events = read_events(row.events)
-        if min_score is not None and "score" in events.columns:
-            events = events[pd.to_numeric(events["score"], errors="coerce") >= min_score].reset_index(drop=True)
-        with open_movie(row.movie) as movie:
-            sizes = resolve_units(row.movie, movie.metadata, pixel_size=pixel_size, frame_interval=frame_interval)
-            mask = None
-            if row.mask is not None:
-                from .mask import check_mask
+    from ..errors import Cancelled
+    from .cells import CELL_COLUMNS
 
-                mask = check_mask(read_mask(row.mask), movie.shape[1:], name=str(row.mask))
-            from ..io.events import check_events_in_movie
+    rows = [row for _, row in movies.iterrows()]
+    workers = _workers(jobs, len(rows))
+    results = [None] * len(rows)
+    arguments = (pixel_size, frame_interval, min_score, figures, options)
+    if workers == 1:
+        for i, row in enumerate(rows):
+            step = within(progress, 100 * i / len(rows), 100 * (i + 1) / len(rows))
+            results[i] = _analyse_movie(i, row, *arguments, progress=step)
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-            check_events_in_movie(events, movie.shape, row.events)
-            analysis = analyse_cell(movie, events, mask=mask, pixel_size=sizes[0], frame_interval=sizes[1],
-                                    seed=i, progress=step, **options)
-        analysis.stats.update(condition=row.condition, cell=row.cell, movie=str(row.movie))
+        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (Qt, BLAS)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending = {pool.submit(_analyse_movie, i, row, *arguments): i for i, row in enumerate(rows)}
+            done_count = 0
+            try:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        results[pending.pop(future)] = future.result()
+                        done_count += 1
+                        report(progress, done_count, len(rows))
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    for _, _, _, caught in results:
+        for category, message in caught:
+            warnings.warn(category(message), stacklevel=2)
+    if any(r is None for r in results):
+        raise Cancelled()
+    analyses = [r[0] for r in results]
+    tables = []
+    for analysis, row in zip(analyses, rows):
         table = analysis.events.copy()
-        table.insert(0, "movie", str(row.movie))
-        table.insert(0, "cell", row.cell)
-        table.insert(0, "condition", row.condition)
-        rows.append(analysis.stats)
+        table.insert(0, "movie", str(row["movie"]))
+        table.insert(0, "cell", row["cell"])
+        table.insert(0, "condition", row["condition"])
         tables.append(table)
-        analyses.append(analysis)
-        units.append(sizes)
-    cells = pd.DataFrame(rows, columns=CELL_COLUMNS)
+    cells = pd.DataFrame([a.stats for a in analyses], columns=CELL_COLUMNS)
     events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if cells["n_events"].sum() == 0:
         names = ", ".join(str(p) for p in movies["events"].head(3))
         raise InputError(f"{names}{'...' if len(movies) > 3 else ''}: no events (nothing to report)")
-    return ExperimentAnalysis(cells=cells, events=events, analyses=analyses, units=units)
+    return ExperimentAnalysis(cells=cells, events=events, analyses=analyses, units=[r[1] for r in results],
+                              figures=[r[2] for r in results] if figures else None)

@@ -25,7 +25,8 @@ DOT_METRICS = [("events_per_um2_per_min", "events / µm² / min"), ("docked_frac
 KINETIC_COLUMNS = [("peak_dff", "ΔF/F0 at the peak"), ("decay_tau_s", "decay τ (s)"), ("duration_s", "duration (s)")]
 
 
-def _png(figure, dpi=80) -> str:
+def figure_png(figure, dpi=80) -> str:
+    """A matplotlib figure as a PNG ``data:`` URL (to embed in a page)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -98,7 +99,9 @@ def kinetics_figure(events: pd.DataFrame):
         finite = values[np.isfinite(values)]
         if not len(finite):
             continue
-        bins = np.linspace(*np.nanquantile(finite, [0.01, 0.99]), 25) if finite.nunique() > 1 else 10
+        # the 1st to 95th percentiles: failed decay fits end at their bound and would squash the rest
+        low, high = np.nanquantile(finite, [0.01, 0.95])
+        bins = np.linspace(low, high, 25) if high > low else 10
         for k, condition in enumerate(pd.unique(events["condition"])):
             chosen = values[(events["condition"] == condition) & np.isfinite(values)]
             axis.hist(chosen, bins=bins, density=True, histtype="step", lw=1.5, color=f"C{k}",
@@ -207,7 +210,7 @@ def report_html(experiment, summary: pd.DataFrame, tests: pd.DataFrame, *, title
         parts.append("<p class='note'><b>Units missing</b> for some movies: their areas and rates are not in µm² "
                      "and minutes (give --pixel_size and --frame_interval).</p>")
     parts.append("<h2>Conditions</h2>")
-    parts.append(f"<img src='{_png(dot_plots_figure(cells, summary))}'>")
+    parts.append(f"<img src='{figure_png(dot_plots_figure(cells, summary))}'>")
     parts.append("<h3>Tests between conditions (cells as units)</h3>")
     if len(tests):
         parts.append(_table(tests))
@@ -215,20 +218,21 @@ def report_html(experiment, summary: pd.DataFrame, tests: pd.DataFrame, *, title
         parts.append("<p class='note'>One condition: no test.</p>")
     parts.append("<h3>Summary by condition</h3>" + _table(summary))
     if len(counted):
-        parts.append("<h3>Event types</h3>" + f"<img src='{_png(type_fractions_figure(counted))}'>")
-        parts.append("<h3>Kinetics</h3>" + f"<img src='{_png(kinetics_figure(counted))}'>")
+        parts.append("<h3>Event types</h3>" + f"<img src='{figure_png(type_fractions_figure(counted))}'>")
+        parts.append("<h3>Kinetics</h3>" + f"<img src='{figure_png(kinetics_figure(counted))}'>")
     parts.append("<h2>Cells</h2>")
     columns = ["condition", "cell", "n_events", "n_outside", "area_um2", "duration_min", "events_per_um2_per_min",
                "docked_fraction", "spreading_fraction", "clustering_p", "spacetime_p", "nn_median_um",
                "peak_dff_median", "decay_tau_s_median", "mask_source"]
     parts.append(_table(cells, columns))
     if cell_figures:
-        for analysis in experiment.analyses:
+        figures = experiment.figures or [None] * len(experiment.analyses)
+        for analysis, png in zip(experiment.analyses, figures):
             stats = analysis.stats
             name = f"{stats['condition']} / {stats['cell']}" if stats["condition"] else stats["cell"]
             parts.append(f"<h3>{html.escape(name)}</h3><p class='note'>{html.escape(stats['movie'])}: "
                          f"{stats['n_events']} events in the mask ({stats['n_outside']} outside, not counted)</p>")
-            parts.append(f"<img src='{_png(cell_figure(analysis), dpi=60)}'>")
+            parts.append(f"<img src='{png or figure_png(cell_figure(analysis), dpi=60)}'>")
     if provenance:
         parts.append("<h2>Provenance</h2><pre class='note'>" + html.escape(
             "\n".join(f"{k}: {v}" for k, v in provenance.items() if k != "parameters")) + "\n\nparameters: "

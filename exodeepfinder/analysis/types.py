@@ -3,9 +3,12 @@
 The rules (written in docs/report.md):
 
 - **origin**: ``docked`` when a vesicle is visible at the event's site before its rise: the
-  median, over the ``docked_frames`` frames before the frame preceding the rise, of the disk mean
-  minus the local background (median of the annulus) stands at least ``docked_snr`` times the
-  noise of the disk mean; ``arrived`` otherwise (no vesicle before: it came and fused at once,
+  mean, over the ``docked_frames`` frames before the frame preceding the rise, of the disk mean
+  minus the local background (median of the annulus) stands at least ``docked_snr`` times its
+  noise (the pixel noise, from the annulus, over the square root of the disk's pixels times the
+  frames), and the spot there is centred within 1 px of the event (its centroid within 3 px; a spot
+  further off is a neighbour's, e.g. another vesicle at a hotspot: ``docked_snr`` is then 0);
+  ``arrived`` otherwise (no vesicle before: it came and fused at once,
   IVEA's "latent" fusions). Confidence: ``|z - docked_snr| / docked_snr`` clipped to 0-1, ``z``
   being that signal-to-noise ratio.
 - **release**: ``spreading`` when the fluorescence cloud widens after the peak (full fusion: the
@@ -39,18 +42,32 @@ def _frame_of(row, name, fallback):
     return int(value) if value is not None and np.isfinite(value) else int(round(fallback))
 
 
-def _origin(movie, t_rise, y, x, *, docked_frames, disk_radius, annulus, offset):
+def _origin(movie, t_rise, y, x, *, docked_frames, disk_radius, annulus, offset, max_offset=1.0):
+    """Signal-to-noise ratio of a vesicle at the site before the rise (0 when the spot there is off-site)."""
     n_frames = movie.shape[0]
     t0, t1 = max(t_rise - 1 - docked_frames, 0), max(t_rise - 1, 0)
     if t1 - t0 < 1:
         return np.nan
     yc, xc = int(round(y)), int(round(x))
-    _, signal, crop, _, (disk, ring), has_ring = _local_trace(movie, t_rise, yc, xc, y, x, t0, min(t1, n_frames),
-                                                               int(np.ceil(annulus[1])), disk_radius, annulus, offset)
+    _, signal, crop, (y0, x0), (disk, ring), has_ring = _local_trace(
+        movie, t_rise, yc, xc, y, x, t0, min(t1, n_frames), int(np.ceil(annulus[1])), disk_radius, annulus, offset)
     if not has_ring:
         return np.nan
-    noise = _disk_mean_noise(crop, disk, ring, slice(0, len(signal)))
-    return float(np.median(signal) / noise) if noise > 0 else np.nan
+    noise = _disk_mean_noise(crop, disk, ring, slice(0, len(signal))) / np.sqrt(len(signal))
+    if not noise > 0:
+        return np.nan
+    snr = float(signal.mean() / noise)
+    # the vesicle that fused sat where it fused: a spot whose centroid (within 3 px) lies more than
+    # max_offset px away is a neighbour (at a hotspot, another event's vesicle), not this one's
+    image = np.clip(crop.mean(axis=0) - np.median(crop[:, ring]), 0, None)
+    rows, columns = np.arange(y0, y0 + crop.shape[1]), np.arange(x0, x0 + crop.shape[2])
+    weights = np.where((rows[:, None] - y) ** 2 + (columns[None, :] - x) ** 2 <= 9, image, 0.0)
+    if weights.sum() > 0:
+        cy = weights.sum(axis=1) @ rows / weights.sum()
+        cx = weights.sum(axis=0) @ columns / weights.sum()
+        if np.hypot(cy - y, cx - x) > max_offset:
+            return min(snr, 0.0)
+    return snr
 
 
 def _width2(image, distance2, inner, outer):
@@ -84,7 +101,7 @@ def _release(movie, t_peak, y, x, *, spread_frames, half_width, annulus, offset)
 
 
 def classify_events(movie, events: pd.DataFrame, *, docked_frames: int = 4, docked_snr: float = 3.0,
-                    spread_frames: int = 3, spread_ratio: float = 1.10, disk_radius: float = 2.0,
+                    spread_frames: int = 3, spread_ratio: float = 1.10, disk_radius: float = 1.5,
                     annulus=(5, 8), offset: float = 0.0, progress=None) -> pd.DataFrame:
     """Give each event an origin (docked / arrived) and a release (spreading / in place), with confidences.
 

@@ -59,6 +59,8 @@ def add_arguments(parser):
     parser.add_argument("--spread_ratio", type=float, default=1.10,
                         help="widening of the cloud after the peak that makes an event 'spreading'")
     parser.add_argument("--no_cell_figures", action="store_true", help="leave out the figure of each cell")
+    parser.add_argument("-j", "--jobs", type=int, default=None,
+                        help="movies analysed at once, in as many processes (default: one per CPU core)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the Monte-Carlo tests and bootstraps")
     add_overwrite_argument(parser)
 
@@ -69,6 +71,8 @@ def _check(args) -> Path:
                          + ("none" if args.source is None else "both"))
     if args.n_simulations < 19:
         raise InputError(f"--n_simulations: at least 19 (p-values down to 0.05), got {args.n_simulations}")
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs: must be at least 1, got {args.jobs}")
     if args.border < 0:
         raise InputError(f"--border: must be >= 0, got {args.border}")
     if args.min_score is not None and not 0 <= args.min_score <= 1:
@@ -98,7 +102,7 @@ def run(args):
     try:
         experiment = analyse_experiment(
             movies, **units, min_score=args.min_score, offset=args.offset, border=args.border,
-            n_simulations=args.n_simulations, progress=progress,
+            n_simulations=args.n_simulations, progress=progress, figures=not args.no_cell_figures, jobs=args.jobs,
             type_options=dict(docked_snr=args.docked_snr, spread_ratio=args.spread_ratio))
     finally:
         progress.close()

@@ -58,8 +58,8 @@ class AnalyseWidget(QWidget):
         self.result = QLabel("")
         self.result.setWordWrap(True)
         self.figure, self.canvas = make_canvas(4, 2.6)
-        legend = QLabel("<span style='color:orange'>●</span> docked &nbsp; <span style='color:cyan'>●</span> arrived"
-                        " &nbsp; ● spreading &nbsp; ■ in place")
+        legend = QLabel("<span style='color:orange'>●</span> docked &nbsp; "
+                        "<span style='color:cyan'>●</span> arrived &nbsp; ● spreading &nbsp; ■ in place")
         form = QFormLayout()
         form.addRow("Movie", self.movie_choice)
         form.addRow("Events", self.events_choice)
@@ -150,8 +150,9 @@ class AnalyseWidget(QWidget):
         self.viewer.layers.selection.active = events_layer
         stats = analysis.stats
         rate = stats["events_per_um2_per_min"]
+        per_pixel = stats["n_events"] / stats["area_px"] / stats["n_frames"]
         rate_text = (f"<b>{rate:.3g} events / µm² / min</b>" if np.isfinite(rate)
-                     else f"<b>{stats['n_events'] / stats['area_px'] / stats['n_frames']:.3g} events / px² / frame</b>")
+                     else f"<b>{per_pixel:.3g} events / px² / frame</b>")
         area = (f"{stats['area_um2']:.0f} µm²" if np.isfinite(stats["area_um2"]) else f"{stats['area_px']} px")
         p = stats["clustering_p"]
         self.result.setText(
