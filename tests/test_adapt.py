@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -24,8 +25,8 @@ from exodeepfinder.simulation import simulate_movie
 
 #: Small movies with many distractors (flashes, flickers, vesicles arriving and leaving), where the
 #: bundled model adds false events.
-SHAPE = (60, 96, 96)
-DISTRACTORS = dict(n_events=6, n_flashes=12, n_flickers=8, n_arriving_leaving=8, n_moving=4)
+SHAPE = (80, 128, 128)
+DISTRACTORS = dict(n_events=12, n_flashes=30, n_flickers=20, n_arriving_leaving=20, n_moving=8)
 SEEDS = (11, 12)
 
 
@@ -151,9 +152,10 @@ def test_adapt_improves_held_out_f1_where_the_base_model_adds_false_events(adapt
     card = json.loads((model / MODEL_CARD).read_text())
     held = card["held_out"]
     assert held["split"] == "leave one movie out"
-    # measured on these movies: base 12 found / 2 false (F1 0.923), classifier 12 / 1 (F1 0.960)
-    assert held["base"]["fp"] >= 2
-    assert held["classifier"]["f1"] >= held["base"]["f1"] + 0.03
+    # measured on these movies (complete annotations): base 23 found / 7 false / 1 missed (F1 0.852),
+    # classifier 24 / 2 / 0 (F1 0.960)
+    assert held["base"]["fp"] >= 4
+    assert held["classifier"]["f1"] >= held["base"]["f1"] + 0.05
     assert card["stages"]["candidate_classifier"]["kept"] is True
     assert [m["name"] for m in card["movies"]] == [f"cell{seed}" for seed in SEEDS]
     assert card["base_weights"]["sha256"] and card["n_corrections"] > 0
@@ -163,13 +165,12 @@ def test_adapt_improves_held_out_f1_where_the_base_model_adds_false_events(adapt
 @pytest.mark.slow
 def test_model_folder_detects_in_the_cli_and_the_api(adapted, simulations, tmp_path, capsys):
     batch, model = adapted
-    movie = batch / f"cell{SEEDS[0]}" / "movie.h5"
-    status = detect_cli.main([str(movie), "-mw", str(model), "-e", str(tmp_path / "events.csv"),
-                              "-s", str(tmp_path / "seg.h5"), "-a", str(tmp_path / "events.xml"),
-                              "--figure", str(tmp_path / "events.png"), "--gallery_size", "0"])
-    assert status == 0
+    movie = tmp_path / "movie.h5"
+    shutil.copyfile(batch / f"cell{SEEDS[0]}" / "movie.h5", movie)
+    status = detect_cli.main([str(movie), "-mw", str(model), "--gallery_size", "0"])
+    assert status == 0, capsys.readouterr().err
     assert f"model folder {model}" in capsys.readouterr().out
-    events = pd.read_csv(tmp_path / "events.csv")
+    events = pd.read_csv(tmp_path / "movie_events.csv")
     classifier = read_model_folder(model).classifier
     assert (events[CONFIDENCE_COLUMN] >= classifier.threshold).all()
     in_memory = edf.detect(simulations[0].movie, edf.load_model(model, device="cpu")).events
@@ -180,14 +181,15 @@ def test_bad_corrections_are_one_line_errors(tmp_path, simulations, capsys):
     batch = tmp_path / "batch"
     folder = batch / "cell"
     folder.mkdir(parents=True)
-    write_h5(folder / "movie.h5", simulations[0].movie[:30, :48, :48])
+    write_h5(folder / "movie.h5", simulations[0].movie[:30, :48, :48])  # cropped: the corrections fall outside
     events = careful_review(simulations[0].events.assign(score=0.9), simulations[0].events.iloc[:0])
     write_events(events, folder / "corrected_events.csv")  # made on the full movie: outside this one
     assert adapt_cli.main(["--batch", str(batch), "-o", str(tmp_path / "m"), "--max_minutes", "0"]) == 2
     error = capsys.readouterr().err.strip()
     assert "corrected_events.csv" in error and "do not match this movie's size" in error and "\n" not in error
 
-    write_events(events.assign(review="unreviewed", t=5.0, y=10.0, x=10.0), folder / "corrected_events.csv")
+    write_events(events.assign(review="unreviewed", t=5.0, y=10.0, x=10.0), folder / "corrected_events.csv",
+                 overwrite=True)
     assert adapt_cli.main(["--batch", str(batch), "-o", str(tmp_path / "m"), "--max_minutes", "0"]) == 2
     assert "empty review" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
