@@ -127,5 +127,5 @@ def test_detect_widget_runs_a_model_folder(make_napari_viewer, qtbot, tmp_path):
     detect.run()
     qtbot.waitUntil(lambda: not detect.task.running, timeout=300_000)
     assert detect.task.error is None, detect.task.status.text()
-    assert detect._model.classifier is not None
+    assert detect._load_model(model, "cpu").classifier is not None  # the folder, loaded with its classifier
     assert "confidence" in detect.events.columns
