@@ -11,7 +11,7 @@ would give with ``--min_score 0.5`` and ``0.7``.
 
     PYTHONPATH=$PWD nice -n 10 .venv/bin/python bench/generalisation.py \
         [--families default dim ...] [--n 4] [--seed_range test|calibration] \
-        [--weights bundled|official|FILE] [--min_score S] [--out DIR] [--jobs 1] [--report_only]
+        [--weights bundled|official|FILE] [--min_score S] [--min_confidence P] [--out DIR] [--jobs 1] [--report_only]
 
 Writes into ``--out`` (default /work/runs/evalsim/<weights>_<seed_range>):
 
@@ -101,8 +101,12 @@ def candidates_table(detected, truth, objects, matching) -> pd.DataFrame:
 
 
 def _settings(args) -> dict:
-    return {"generator": GENERATOR, "weights": args.weights, "min_score": args.min_score,
-            "shape": list(args.shape), "events": args.events}
+    settings = {"generator": GENERATOR, "weights": args.weights, "min_score": args.min_score,
+                "shape": list(args.shape), "events": args.events}
+    min_confidence = getattr(args, "min_confidence", None)
+    if min_confidence != 0:  # 0 keeps every event, as detect did before it had a confidence
+        settings["min_confidence"] = "default" if min_confidence is None else min_confidence
+    return settings
 
 
 def finished(family: str, seed: int, args):
@@ -128,11 +132,12 @@ def run_movie(family: str, seed: int, args) -> dict:
     sim = simulate(family, seed, shape=args.shape, n_events=args.events)
     start = time.perf_counter()
     detection = edf.detect(sim.movie, _model(args.weights), min_score=args.min_score,
+                           min_confidence=getattr(args, "min_confidence", None),
                            pixel_size=sim.metadata["pixel_size_um"], frame_interval=sim.metadata["frame_interval_s"])
     seconds = time.perf_counter() - start
     matching = match_events(detection.events, sim.events)
     folder.mkdir(parents=True, exist_ok=True)
-    write_events(sim.events, folder / "truth.csv")
+    write_events(sim.events, folder / "truth.csv", overwrite=True)  # a rerun of the benchmark replaces it
     candidates_table(detection.events, sim.events, sim.objects, matching).to_csv(
         folder / "candidates.csv", index=False, float_format="%.6g")
     result = {"family": family, "seed": seed, **matching.summary, "seconds": round(seconds, 1),
@@ -228,7 +233,9 @@ def report(summary, medians, sat_on, args, recall_by=None) -> str:
     """The markdown report."""
     lines = [f"# Detection on the evaluation simulator ({GENERATOR})", "",
              f"{time.strftime('%Y-%m-%d')}, {machine()}, measured beside other jobs. Weights: `{args.weights}`; "
-             f"`detect` defaults, min_score {args.min_score}; {args.seed_range} seeds; movies "
+             f"`detect` defaults, min_score {args.min_score}, min_confidence "
+             f"{'detect default' if getattr(args, 'min_confidence', None) is None else args.min_confidence}; "
+             f"{args.seed_range} seeds; movies "
              f"{' x '.join(map(str, args.shape))}, {args.events} events each; matching tolerance 5 voxels.", "",
              "| family | movies | found / false / missed | precision | recall | F1 (95% interval) | false per true "
              "| F1 at score >= 0.5 | F1 at score >= 0.7 | s per movie |",
@@ -273,6 +280,8 @@ def parse_args(argv=None):
     parser.add_argument("--seed_range", choices=["test", "calibration"], default="test")
     parser.add_argument("--weights", default="bundled", help="bundled, official or a weights file")
     parser.add_argument("--min_score", type=float, default=None)
+    parser.add_argument("--min_confidence", type=float, default=None,
+                        help="detect's --min_confidence (default: detect's default; 0 keeps every event)")
     parser.add_argument("--shape", type=int, nargs=3, default=[200, 128, 128], metavar=("T", "Y", "X"))
     parser.add_argument("--events", type=int, default=20, help="events per movie")
     parser.add_argument("--out", type=Path, default=None)

@@ -21,12 +21,21 @@ The model
     :func:`load_model`, :func:`download_weights`
 Detection
     :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`score_events`, :func:`event_trace`,
-    :func:`detect`, :func:`evaluate`
+    :func:`detect`, :func:`evaluate`; from a segmentation made earlier :func:`events_from_segmentation`;
+    the file a command writes :func:`segment_file`
+Calibration (``confidence``: the probability that an event is real)
+    :func:`fit_calibration`, :func:`add_confidence`, :func:`read_calibration`, :func:`write_calibration`
 Training
     :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
     :func:`structure_training_dataset`, :func:`train`
+Adapting to your movies
+    :func:`adapt` (from :class:`ReviewedMovie` s: a model folder that :func:`load_model` and
+    :func:`detect` accept)
 Simulation
     :func:`simulate`, :func:`simulate_randomized` (parameters drawn from wide ranges)
+From events to answers
+    :func:`analyse_cell` (mask, event types, rate per µm² per minute, spatial statistics),
+    :func:`classify_events`, :func:`compare_conditions`, :func:`read_mask`
 
 Long functions take ``progress``, a callable ``progress(done, total)``; returning False from it
 cancels the work, which raises :class:`Cancelled`. Bad input raises :class:`InputError` with a
@@ -43,10 +52,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .errors import Cancelled, InputError
 from .labels import LABELS
-
-__version__ = "0.2.0"
 
 # Public name -> (module, attribute). Imported on first use, so that `import exodeepfinder` and
 # every command's --help stay fast (no torch, pandas or h5py until they are needed).
@@ -61,19 +69,31 @@ _API = {
     "download_weights": ("exodeepfinder.model.download", "download_weights"),
     "segment": ("exodeepfinder.pipeline", "segment"),
     "detect": ("exodeepfinder.pipeline", "detect"),
+    "events_from_segmentation": ("exodeepfinder.pipeline", "events_from_segmentation"),
+    "segment_file": ("exodeepfinder.pipeline", "segment_file"),
     "Detection": ("exodeepfinder.pipeline", "Detection"),
     "find_events": ("exodeepfinder.events.cluster", "cluster_events"),
     "measure_events": ("exodeepfinder.events.measure", "measure_events"),
     "event_trace": ("exodeepfinder.events.measure", "event_trace"),
     "score_events": ("exodeepfinder.events.score", "score_events"),
+    "fit_calibration": ("exodeepfinder.events.calibrate", "fit_calibration"),
+    "add_confidence": ("exodeepfinder.events.calibrate", "add_confidence"),
+    "read_calibration": ("exodeepfinder.io.calibration", "read_calibration"),
+    "write_calibration": ("exodeepfinder.io.calibration", "write_calibration"),
     "evaluate": ("exodeepfinder.events.evaluate", "match_events"),
     "events_to_labels": ("exodeepfinder.events.targets", "events_to_labels"),
     "detect_spots": ("exodeepfinder.training_data.spots", "detect_spots"),
     "merge_detector_expert": ("exodeepfinder.training_data.merge", "merge_detector_expert"),
     "structure_training_dataset": ("exodeepfinder.training_data.dataset", "structure_training_dataset"),
     "train": ("exodeepfinder.training", "train"),
+    "adapt": ("exodeepfinder.adapt", "adapt"),
+    "ReviewedMovie": ("exodeepfinder.adapt", "ReviewedMovie"),
     "simulate": ("exodeepfinder.simulation", "simulate_movie"),
     "simulate_randomized": ("exodeepfinder.simulation", "simulate_randomized"),
+    "analyse_cell": ("exodeepfinder.analysis.cells", "analyse_cell"),
+    "classify_events": ("exodeepfinder.analysis.types", "classify_events"),
+    "compare_conditions": ("exodeepfinder.analysis.conditions", "compare_conditions"),
+    "read_mask": ("exodeepfinder.io.masks", "read_mask"),
 }
 
 __all__ = sorted(_API) + ["Cancelled", "InputError", "LABELS", "__version__"]
@@ -93,18 +113,25 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from .analysis.cells import analyse_cell  # noqa: F401
+    from .analysis.conditions import compare_conditions  # noqa: F401
+    from .analysis.types import classify_events  # noqa: F401
+    from .events.calibrate import add_confidence, fit_calibration  # noqa: F401
     from .events.cluster import cluster_events as find_events  # noqa: F401
+    from .io.masks import read_mask  # noqa: F401
     from .events.evaluate import match_events as evaluate  # noqa: F401
     from .events.measure import event_trace, measure_events  # noqa: F401
     from .events.score import score_events  # noqa: F401
     from .events.targets import events_to_labels  # noqa: F401
+    from .io.calibration import read_calibration, write_calibration  # noqa: F401
     from .io.events import read_events, write_events  # noqa: F401
     from .io.movie import open_movie, read_movie  # noqa: F401
     from .io.segmentation import read_segmentation, write_segmentation  # noqa: F401
     from .model.download import download_weights  # noqa: F401
     from .model.weights import load_model  # noqa: F401
-    from .pipeline import Detection, detect, segment  # noqa: F401
+    from .pipeline import Detection, detect, events_from_segmentation, segment, segment_file  # noqa: F401
     from .simulation import simulate_movie as simulate, simulate_randomized  # noqa: F401
+    from .adapt import ReviewedMovie, adapt  # noqa: F401
     from .training import train  # noqa: F401
     from .training_data.dataset import structure_training_dataset  # noqa: F401
     from .training_data.merge import merge_detector_expert  # noqa: F401

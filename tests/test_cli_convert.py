@@ -34,6 +34,20 @@ def test_convert_default_output(tmp_path, movie):
     assert len(list(folder.glob("*.tif"))) == len(movie)
 
 
+def test_convert_stores_the_units_for_detect_and_report(tmp_path, movie, capsys):
+    from exodeepfinder.io.movie import open_movie
+
+    folder = write_frames(tmp_path / "cell1", movie)
+    assert convert_tiff_to_h5.main(["--tiff", str(folder), "--pixel_size", "0.11", "--frame_interval", "0.05"]) == 0
+    with open_movie(folder / "movie.h5") as opened:
+        assert opened.pixel_size == (0.11, 0.11) and opened.frame_interval == 0.05
+    assert convert_tiff_to_h5.main(["--tiff", str(folder), "--overwrite", "--pixel_size", "0.1", "0.12"]) == 0
+    with open_movie(folder / "movie.h5") as opened:
+        assert opened.pixel_size == (0.1, 0.12) and opened.frame_interval is None
+    assert convert_tiff_to_h5.main(["--tiff", str(folder), "--overwrite", "--frame_interval", "-1"]) == 2
+    assert "--frame_interval: must be a positive number" in capsys.readouterr().err
+
+
 def test_convert_refuses_to_overwrite(tmp_path, movie, capsys):
     folder = write_frames(tmp_path / "cell1", movie)
     (folder / "movie.h5").write_text("precious")

@@ -57,6 +57,27 @@ def test_detect_h5_movie(movie_file, simulation, network_weights, capsys):
     assert f"{len(events)} events" in out
 
 
+def test_detect_units_and_provenance(movie_file, network_weights, capsys):
+    import json
+
+    from exodeepfinder.model.download import sha256sum
+
+    assert detect.main([str(movie_file), "-mw", str(network_weights), "--gallery_size", "0"]) == 0
+    err = capsys.readouterr().err  # the HDF5 file has no units: a warning names each flag
+    assert "give --pixel_size" in err and "give --frame_interval" in err
+    assert "t_s" not in pd.read_csv(movie_file.parent / "movie_events.csv").columns
+    record = json.loads((movie_file.parent / "movie_run.json").read_text())
+    assert record["command"] == "detect" and record["weights_sha256"] == sha256sum(network_weights)
+    assert record["pixel_size_um"] is None and record["parameters"]["min_size"] == detect.DEFAULT_MIN_SIZE
+    assert {"version", "cpu", "date", "python"} <= set(record)
+    assert detect.main([str(movie_file), "-mw", str(network_weights), "--gallery_size", "0", "--overwrite",
+                        "--pixel_size", "0.1", "--frame_interval", "0.05"]) == 0
+    assert "--pixel_size" not in capsys.readouterr().err
+    events = pd.read_csv(movie_file.parent / "movie_events.csv")
+    assert np.allclose(events["t_s"], events["z"] * 0.05) and np.allclose(events["x_um"], events["x"] * 0.1)
+    assert json.loads((movie_file.parent / "movie_run.json").read_text())["frame_interval_s"] == 0.05
+
+
 def test_detect_tiff_folder_and_existing_outputs(tmp_path, simulation, network_weights, capsys):
     frames = tmp_path / "cell2" / "tiff"
     frames.mkdir(parents=True)
@@ -65,7 +86,7 @@ def test_detect_tiff_folder_and_existing_outputs(tmp_path, simulation, network_w
     args = [str(frames), "-mw", str(network_weights), "--gallery_size", "0", "-s", "{movie.parent}/seg.h5"]
     assert detect.main(args) == 0
     produced = sorted(p.name for p in frames.parent.iterdir())
-    assert produced == ["seg.h5", "tiff", "tiff_events.csv", "tiff_events.png", "tiff_events.xml"]
+    assert produced == ["seg.h5", "tiff", "tiff_events.csv", "tiff_events.png", "tiff_events.xml", "tiff_run.json"]
     with h5py.File(frames.parent / "seg.h5") as handle:  # scores only with --save_scores
         assert list(handle) == ["dataset"] and handle["dataset"].shape == SHAPE
     before = (frames.parent / "tiff_events.csv").read_bytes()

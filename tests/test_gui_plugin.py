@@ -49,7 +49,7 @@ def test_manifest_is_valid_and_names_every_contribution(plugin):
     manifest = PluginManager.instance().get_manifest(plugin)
     contributions = manifest.contributions
     assert {w.display_name for w in contributions.widgets} == {
-        "Detect events", "Review and annotate", "Training set", "Train", "Evaluate"}
+        "Detect events", "Review and annotate", "Training set", "Train", "Evaluate", "Analyse", "Adapt the model"}
     assert {tuple(w.layer_types) for w in contributions.writers} == {("points",), ("labels",)}
     assert [s.key for s in contributions.sample_data] == ["simulated_movie"]
     for command in contributions.commands:  # every python_name can be imported

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgba
 
 from _gui import register_plugin, skip_without_gui  # noqa: E402
 
@@ -14,6 +15,7 @@ from exodeepfinder.events.measure import measure_events  # noqa: E402
 from exodeepfinder.gui import layers  # noqa: E402
 from exodeepfinder.events.measure import event_trace  # noqa: E402
 from exodeepfinder.io.events import read_events  # noqa: E402
+from exodeepfinder.gui.widgets.review import KEYS  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
 
 
@@ -68,8 +70,8 @@ def test_add_delete_save_and_reopen(review, tmp_path, qtbot):
     assert len(events_layer.data) == n
     assert not any(np.allclose(row, removed) for row in events_layer.data)
 
-    for suffix in (".csv", ".xml"):
-        written = widget.save(tmp_path / f"expert_annotation{suffix}")
+    for suffix in (".csv", ".xml"):   # the XML with the unreviewed events: an expert annotation being edited
+        written = widget.save(tmp_path / f"expert_annotation{suffix}", include_unreviewed=True)
         (reopened,) = viewer.open(written, plugin="exodeepfinder")
         assert isinstance(reopened, Points)
         np.testing.assert_allclose(reopened.data, events_layer.data, atol=1e-3)
@@ -179,3 +181,236 @@ def test_a_deleted_review_widget_leaves_the_viewer_working(make_napari_viewer, p
         viewer.layers["events"].data = viewer.layers["events"].data[:1]
         qtbot.wait(100)
     assert not exceptions
+
+
+# ---- review as labelling -------------------------------------------------------------------------------------
+#: Scores of the six events of the review tests: four true events of the simulation, two false detections.
+SCORES = [0.95, 0.52, 0.10, 0.61, 0.40, 0.80]
+
+
+@pytest.fixture
+def detections(simulation):
+    """The simulation's four true events and two false detections, with scores (as Detect gives them)."""
+    true = simulation.events[["t", "y", "x"]].reset_index(drop=True)
+    false = pd.DataFrame({"t": [6.0, 30.0], "y": [8.0, 55.0], "x": [50.0, 9.0]})
+    events = pd.concat([true, false], ignore_index=True)
+    events["class_label"] = 1
+    events["score"] = SCORES
+    events["cluster_size"] = [40, 22, 11, 30, 15, 35]
+    return events
+
+
+@pytest.fixture
+def reviewing(make_napari_viewer, plugin, simulation, detections):
+    from napari.layers import Layer
+
+    viewer = make_napari_viewer()
+    viewer.add_layer(Layer.create(*layers.movie_layer(simulation.movie, name="movie")))
+    viewer.add_layer(Layer.create(*layers.events_layer(detections, name="movie events")))
+    _, widget = viewer.window.add_plugin_dock_widget(plugin, "Review and annotate")
+    return viewer, widget, viewer.layers["movie events"]
+
+
+def _press(viewer, layer, key):
+    """Press ``key`` as the viewer does with ``layer`` active: its own bindings, napari's, then the viewer's."""
+    from napari.utils.key_bindings import KeymapHandler
+
+    handler = KeymapHandler()
+    handler.keymap_providers = [layer, viewer]
+    assert handler.press_key(key)
+    handler.release_key(key)
+
+
+def test_keys_accept_reject_and_the_progress_line(reviewing):
+    viewer, widget, layer = reviewing
+    viewer.layers.selection.active = layer
+    assert list(widget.review_states()) == ["unreviewed"] * 6
+    assert widget.progress.text() == "<b>0 of 6 reviewed</b>"
+    widget.advance.setChecked(False)
+
+    widget.go_to_event(0)
+    _press(viewer, layer, KEYS["accept"])          # A wins over napari's "select all in the slice"
+    assert layer.selected_data == {0}
+    widget.go_to_event(4)
+    _press(viewer, layer, KEYS["reject"])
+    _move_mouse(viewer, 17, 44.0, 12.0)
+    _press(viewer, layer, KEYS["add"])
+    assert list(widget.review_states()) == ["accepted", "unreviewed", "unreviewed", "unreviewed", "rejected",
+                                            "unreviewed", "added"]
+    assert len(layer.data) == 7                    # the rejected event stays in the layer
+    assert widget.progress.text() == "<b>3 of 7 reviewed (1 accepted, 1 rejected, 1 added)</b>"
+
+    widget.go_to_event(6)                          # accepting an added event keeps it added
+    widget.accept_selected()
+    assert widget.review_states()[6] == "added"
+    layer.selected_data = {1, 2}                   # several at once
+    widget.reject_selected()
+    assert widget.progress.text() == "<b>5 of 7 reviewed (1 accepted, 3 rejected, 1 added)</b>"
+    layer.selected_data = {2}
+    widget.accept_selected()                       # a second thought
+    assert list(widget.review_states()).count("rejected") == 2
+
+    # each state its colour and symbol
+    for index, state in enumerate(widget.review_states()):
+        color, symbol = layers.REVIEW_STYLES[state]
+        np.testing.assert_allclose(layer.border_color[index], to_rgba(color))
+        assert str(layer.symbol[index].value) == symbol
+    assert "rejected" in widget.info.text() or "accepted" in widget.info.text()
+
+    cross = viewer.layers["side views planes"]     # active after a drag of its lines: R still rejects
+    layer.selected_data = {5}
+    _press(viewer, cross, KEYS["reject"])
+    assert widget.review_states()[5] == "rejected" and cross.mode != "add_rectangle"
+
+
+def test_next_most_uncertain_and_going_on_after_a_decision(reviewing):
+    viewer, widget, layer = reviewing
+    assert widget.threshold.value() == 0.5
+    # |score - 0.5| = .45 .02 .40 .11 .10 .30: order 1, 4, 3, 5, 2, 0
+    assert widget.next_uncertain_event() == 1
+    assert viewer.dims.current_step[0] == int(round(layer.data[1][0]))
+    assert widget.next_uncertain_event() == 4
+    widget.accept_selected()                       # goes on along the uncertainty order
+    assert widget.selected_event()[0] == 3
+    widget.reject_selected()
+    assert widget.selected_event()[0] == 5
+    widget.threshold.setValue(0.7)                 # left: 0, 1, 2, 5; |score - 0.7| = .25 .18 .60 .10
+    assert "|score − 0.70|" in widget.ranking.text()
+    _press(viewer, layer, KEYS["uncertain"])       # U skips event 5: order 5, 1, 0, 2
+    assert widget.selected_event()[0] == 1
+    visited = []
+    for _ in range(3):
+        widget.accept_selected()
+        visited.append(widget.selected_event()[0])
+    assert visited == [0, 2, 5]                    # then back to the skipped one
+    assert widget.progress.text() == "<b>5 of 6 reviewed (4 accepted, 1 rejected)</b>"
+    widget.reject_selected()
+    assert "All 6 events are reviewed" in widget.info.text()
+    assert widget.next_uncertain_event() is None
+
+    widget.go_to_event(0)                          # N goes on in time after A / R
+    widget.next_event()
+    times = layer.data[:, 0]
+    after = widget.selected_event()[0]
+    widget.accept_selected()
+    assert widget.selected_event()[1][0] == np.sort(times)[list(np.sort(times)).index(times[after]) + 1]
+
+
+def test_a_confidence_column_ranks_around_one_half(make_napari_viewer, plugin, simulation, detections):
+    from napari.layers import Layer
+
+    viewer = make_napari_viewer()
+    viewer.add_layer(Layer.create(*layers.movie_layer(simulation.movie, name="movie")))
+    detections["confidence"] = [0.50, 0.99, 0.30, 0.75, 0.05, 0.58]
+    viewer.add_layer(Layer.create(*layers.events_layer(detections, name="events")))
+    _, widget = viewer.window.add_plugin_dock_widget(plugin, "Review and annotate")
+    widget.threshold.setValue(0.9)
+    assert [widget.next_uncertain_event() for _ in range(3)] == [0, 5, 2]
+    assert "confidence" in widget.ranking.text() and not widget.threshold.isEnabled()
+    assert "confidence 0.30" in widget.info.text()
+
+
+def test_states_survive_saving_and_reopening(reviewing, tmp_path):
+    viewer, widget, layer = reviewing
+    widget.advance.setChecked(False)
+    for index, state in ((0, "accepted"), (1, "rejected"), (3, "accepted"), (4, "rejected")):
+        widget.set_review_state(state, [index])
+    _move_mouse(viewer, 17, 44.0, 12.0)
+    widget.add_event_at_cursor()
+    states = ["accepted", "rejected", "unreviewed", "accepted", "rejected", "unreviewed", "added"]
+    assert list(widget.review_states()) == states
+
+    csv = widget.save(tmp_path / "corrected_events.csv")
+    saved = read_events(csv)
+    assert list(saved["review"]) == states
+    np.testing.assert_allclose(saved["score"].iloc[:6], SCORES)
+    assert np.isnan(saved["score"].iloc[6]) and list(saved["cluster_size"].iloc[:6]) == [40, 22, 11, 30, 15, 35]
+    assert "Saved 7 events" in widget.save_status.text() and "5 of 7 reviewed" in widget.save_status.text()
+
+    xml = widget.save(tmp_path / "expert_annotation.xml")      # accepted and added events only
+    annotation = read_events(xml)
+    np.testing.assert_allclose(annotation[["t", "y", "x"]], layer.data[[0, 3, 6]], atol=1e-3)
+    assert "left out: 2 rejected, 2 unreviewed" in widget.save_status.text()
+    with_unreviewed = widget.save(tmp_path / "with_unreviewed.xml", include_unreviewed=True)
+    assert len(read_events(with_unreviewed)) == 5
+
+    # never replaces a file without the dialog's confirmation (overwrite=True)
+    before = csv.read_bytes()
+    widget.set_review_state("accepted", [2])
+    assert widget.save(csv) is None and "exists" in widget.save_status.text()
+    assert csv.read_bytes() == before
+    assert widget.save(csv, overwrite=True) == csv
+    assert list(read_events(csv)["review"])[2] == "accepted"
+
+    # reopened (the reader, as a drag and drop does): states, colours and symbols are back
+    (reopened,) = viewer.open(csv, plugin="exodeepfinder")
+    states[2] = "accepted"
+    assert list(reopened.features["review"]) == states
+    assert [str(symbol.value) for symbol in reopened.symbol] == [layers.REVIEW_STYLES[s][1] for s in states]
+    widget.events_choice.set_layer(reopened)
+    assert list(widget.review_states()) == states
+    assert widget.progress.text() == "<b>6 of 7 reviewed (3 accepted, 2 rejected, 1 added)</b>"
+    assert widget.default_save_path(".csv") == csv
+
+
+def test_the_napari_writer_keeps_states_and_leaves_rejected_events_out_of_the_xml(reviewing, tmp_path):
+    from exodeepfinder.gui._writer import write_events_csv, write_events_xml
+
+    viewer, widget, layer = reviewing
+    widget.set_review_state("rejected", [1, 2])
+    widget.set_review_state("accepted", [0])
+    attributes = {"features": layer.features}
+    (csv,) = write_events_csv(str(tmp_path / "events"), layer.data, attributes)
+    assert list(read_events(csv)["review"]) == ["accepted", "rejected", "rejected"] + ["unreviewed"] * 3
+    (xml,) = write_events_xml(str(tmp_path / "events"), layer.data, attributes)
+    np.testing.assert_allclose(read_events(xml)[["t", "y", "x"]], layer.data[[0, 3, 4, 5]], atol=1e-3)
+
+
+def test_default_file_names_beside_the_movie(reviewing):
+    viewer, widget, layer = reviewing
+    assert widget.default_save_path(".csv").name == "corrected_events.csv"
+    assert widget.default_save_path(".xml").name == "expert_annotation.xml"
+
+
+def test_the_save_dialog_asks_about_unreviewed_events_and_replaces_only_after_confirming(reviewing, tmp_path,
+                                                                                        monkeypatch):
+    from qtpy.QtWidgets import QFileDialog, QMessageBox
+
+    viewer, widget, layer = reviewing
+    widget.set_review_state("accepted", [0, 3])
+    widget.set_review_state("rejected", [1])
+    target = tmp_path / "expert_annotation.xml"
+    target.write_text("<objlist />")               # an older annotation: the dialog asked before replacing it
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), ""))
+    answers = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: answers.pop(0))
+
+    answers.append(QMessageBox.StandardButton.Cancel)
+    assert widget.save_dialog(".xml") is None and target.read_text() == "<objlist />"
+    answers.append(QMessageBox.StandardButton.No)
+    assert widget.save_dialog(".xml") == target
+    np.testing.assert_allclose(read_events(target)[["t", "y", "x"]], layer.data[[0, 3]], atol=1e-3)
+    answers.append(QMessageBox.StandardButton.Yes)
+    widget.save_dialog(".xml")
+    assert len(read_events(target)) == 5           # all but the rejected one
+    assert not answers
+    csv = tmp_path / "corrected_events.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(csv), ""))
+    assert widget.save_dialog(".csv") == csv       # no question: the CSV holds every event and its state
+    assert list(read_events(csv)["review"]) == ["accepted", "rejected", "unreviewed", "accepted", "unreviewed",
+                                                "unreviewed"]
+
+
+def test_the_detect_sliders_show_the_detection_again_unreviewed(reviewing, plugin, detections, qtbot):
+    viewer, widget, layer = reviewing
+    _, detect = viewer.window.add_plugin_dock_widget(plugin, "Detect events")
+    detect.events = detections                     # what a detection leaves (no need to run the network here)
+    detect.points_layer = layer
+    widget.set_review_state("accepted", [0, 1])
+    with qtbot.captureExceptions() as exceptions:
+        detect.min_size.setEnabled(True)
+        detect.min_size.setValue(20)               # hides the events of fewer than 20 voxels: 11 and 15
+        qtbot.wait(50)
+    assert not exceptions
+    assert len(layer.data) == 4 and list(widget.review_states()) == ["unreviewed"] * 4
+    assert widget.progress.text() == "<b>0 of 4 reviewed</b>" and widget.events_layer() is layer

@@ -37,7 +37,7 @@ def _wait(qtbot, panel, timeout=600_000):
 
 def test_every_widget_docks(make_napari_viewer):
     viewer = make_napari_viewer()
-    for name in ("Detect events", "Review and annotate", "Training set", "Train", "Evaluate"):
+    for name in ("Detect events", "Review and annotate", "Training set", "Train", "Evaluate", "Analyse"):
         widget = _dock(viewer, name)
         assert widget.parent() is not None, name
 
@@ -105,6 +105,23 @@ def test_detect_says_what_is_missing(make_napari_viewer):
     detect.weights_choice.setCurrentText("file…")
     detect.run()
     assert "weights" in detect.task.status.text() and not detect.task.running
+
+
+def test_detect_accepts_a_model_folder(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    detect = _dock(viewer, "Detect events")
+    from exodeepfinder.gui.widgets.detect import WEIGHTS_CHOICES
+
+    (choice,) = [text for text, value in WEIGHTS_CHOICES.items() if value == "folder"]
+    detect.weights_choice.setCurrentText(choice)
+    assert detect.model_folder.isVisibleTo(detect) and not detect.weights_file.isVisibleTo(detect)
+    with pytest.raises(ValueError, match="choose a model folder"):
+        detect.weights()
+    detect.model_folder.set_path(tmp_path)
+    with pytest.raises(ValueError, match="no model_card.json"):
+        detect.weights()
+    (tmp_path / "model_card.json").write_text("{}")
+    assert detect.weights() == tmp_path            # passed as is to load_model
 
 
 def test_evaluate_colours_matched_false_and_missed_events(make_napari_viewer):
@@ -181,4 +198,4 @@ def test_new_annotation_layer_and_its_defaults(make_napari_viewer):
     viewer.dims.set_current_step(0, 2)
     review.add_event_at_cursor()
     events = layers.events_from_points(layer.data, layer.features)
-    pd.testing.assert_frame_equal(events, make_events([2], [5], [6]))
+    pd.testing.assert_frame_equal(events, make_events([2], [5], [6], review=pd.Series(["added"], dtype=object)))

@@ -23,8 +23,8 @@ def test_simulate_one_movie_folder(tmp_path, capsys):
     assert cli_simulate.main(["-o", str(out), *SMALL, "--seed", "3", "--tiff", "--event_tau", "2", "4"]) == 0
     assert "4 events" in capsys.readouterr().out
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["expert_annotation.csv", "expert_annotation.xml", "movie.h5", "simulation.json",
-                     "spots.csv", "tiff"]
+    assert names == ["cell_mask.tif", "expert_annotation.csv", "expert_annotation.xml", "movie.h5",
+                     "simulation.json", "spots.csv", "tiff"]
     movie = read_h5(out / "movie.h5")
     expected = simulate_movie((30, 64, 64), n_events=4, n_spots=6, event_tau=(2.0, 4.0), seed=3)
     assert movie.dtype == np.uint16 and np.array_equal(movie, expected.movie)  # same simulator, same seed

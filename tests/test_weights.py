@@ -33,7 +33,7 @@ def test_download_from_file_url_good_checksum(cache, fake_weights):
     assert path == cache / "net_weights_FINAL.h5" == weights.official_weights_path()
     assert action == "downloaded"
     assert path.read_bytes() == source.read_bytes()
-    assert sorted(p.name for p in cache.iterdir()) == ["net_weights_FINAL.h5"]  # no temporary left
+    assert sorted(p.name for p in cache.iterdir()) == ["net_weights_FINAL.h5", "net_weights_FINAL.h5.sha256"]  # no temporary left
     # a second call finds it and does not copy again
     assert download.download_weights(source.as_uri(), sha256=sha)[1] == "already present"
     # the resolution order now finds the cached file before the bundled default
@@ -67,7 +67,7 @@ def test_bad_checksum_keeps_previous_good_file(cache, fake_weights, tmp_path):
     with pytest.raises(InputError):
         download.download_weights(other.as_uri(), sha256="1" * 64)
     assert (cache / "net_weights_FINAL.h5").read_bytes() == source.read_bytes()
-    assert sorted(p.name for p in cache.iterdir()) == ["net_weights_FINAL.h5"]
+    assert sorted(p.name for p in cache.iterdir()) == ["net_weights_FINAL.h5", "net_weights_FINAL.h5.sha256"]
 
 
 def test_missing_local_file(cache, tmp_path):
@@ -115,6 +115,8 @@ def test_resolution_order(cache, tmp_path, monkeypatch):
     assert weights.resolve_weights() == (bundled, "bundled default model")
     cache.mkdir()
     (cache / "net_weights_FINAL.h5").write_bytes(b"w")
+    # as download-weights records it (each load re-hashes the cached file)
+    weights.checksum_path(cache / "net_weights_FINAL.h5").write_text(hashlib.sha256(b"w").hexdigest())
     assert weights.resolve_weights()[0] == cache / "net_weights_FINAL.h5"
     monkeypatch.setenv(weights.ENV_WEIGHTS, str(from_env))
     assert weights.resolve_weights() == (from_env, weights.ENV_WEIGHTS)

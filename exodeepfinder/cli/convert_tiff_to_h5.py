@@ -3,6 +3,8 @@
 Frames are ordered by the last number in their names (1-based, consecutive). The movie is
 written to ``{movie}/movie.h5`` by default, ``{movie}`` being the folder given with --tiff.
 If that folder holds no TIFF but has a ``tiff/`` subfolder, the frames are read from there.
+--pixel_size (µm) and --frame_interval (s) are stored as attributes of ``dataset``; the commands
+that read the movie (detect, report) then give their results in micrometres and seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.units import add_units_arguments, units_attrs, units_options
 from ._common import add_overwrite_argument, check_output, format_path, input_path, run_command
 
 NAME = "convert_tiff_to_h5"
@@ -24,6 +27,7 @@ def add_arguments(parser):
                         help="output HDF5 file; {movie} is the movie folder, {movie.name} its name")
     parser.add_argument("-ms", "--make_subfolder", action="store_true",
                         help="first move the frames into a 'tiff/' subfolder of the movie folder")
+    add_units_arguments(parser)
     add_overwrite_argument(parser)
 
 
@@ -51,6 +55,7 @@ def run(args):
     from ..io.movie import TiffFolder, check_movie_array, is_tiff, list_tiff_frames
     from ..progress import TqdmProgress
 
+    units = units_options(args)
     movie_folder = input_path(args, "tiff", ".", "the folder of TIFF frames")  # --batch: the subfolder itself
     if not movie_folder.is_dir():
         raise InputError(f"{movie_folder}: folder not found")
@@ -77,7 +82,7 @@ def run(args):
         print(f"moved {len(moved)} frames into {subfolder}")
         movie = TiffFolder(subfolder)
     try:
-        write_h5(output, movie, overwrite=args.overwrite,
+        write_h5(output, movie, overwrite=args.overwrite, dataset_attrs=units_attrs(**units),
                  progress=TqdmProgress(f"{movie_folder.name}: converting", unit="frame"))
     except BaseException:
         if moved:  # the conversion failed: the frames go back where they were

@@ -9,7 +9,11 @@ detect_spots, merge_detector_expert and structure_training_dataset --batch.
 With --randomize, each movie's parameters are drawn from ranges (domain randomisation:
 brightness, spot size, kinetics, distractors, camera...); --range NAME LOW HIGH changes a range,
 and a simulation flag given on the command line fixes that parameter.
-Units: pixels (160 nm) and frames (0.3 s) by default.
+Units: pixels (160 nm) and frames (0.3 s) by default (--pixel_size, --frame_interval; stored
+in movie.h5), the true cell in cell_mask.tif. With --experiment, an experiment for `exodeepfinder
+report`: OUTPUT/<condition>/cell_01/... for each of --conditions, --n_cells cells each, the other
+conditions differing by --rate_effect (on --event_rate, events per µm² per minute) and
+--condition_hotspots (repeated fusions at a few sites).
 """
 
 from __future__ import annotations
@@ -88,6 +92,19 @@ def add_arguments(parser):
     parser.add_argument("--randomize", action="store_true",
                         help="draw each movie's parameters from ranges (domain randomisation); simulation flags "
                              "given on the command line stay fixed")
+    experiment = parser.add_argument_group(
+        "a simulated experiment for `exodeepfinder report` (OUTPUT/<condition>/cell_01/movie.h5 ...)")
+    experiment.add_argument("--experiment", action="store_true",
+                            help="lay out an experiment: --n_cells cells in each of --conditions")
+    experiment.add_argument("--conditions", nargs="+", default=["control", "treated"], metavar="NAME",
+                            help="with --experiment: condition names (the first is the reference)")
+    experiment.add_argument("--n_cells", type=int, default=6, help="with --experiment: cells per condition")
+    experiment.add_argument("--rate_effect", type=float, default=1.0,
+                            help="with --experiment: the other conditions' event_rate is this times the first's")
+    experiment.add_argument("--condition_hotspots", type=int, default=None,
+                            help="with --experiment: hotspots in the other conditions (a spatial effect)")
+    experiment.add_argument("--cell_variation", type=float, default=0.2,
+                            help="with --experiment: cell-to-cell variation of the rate (log-normal sd)")
     parser.add_argument("--range", dest="ranges", action="append", nargs="+", metavar=("NAME", "VALUE"),
                         default=None, help=_ranges_help())
     add_overwrite_argument(parser)
@@ -177,6 +194,8 @@ def run(args):
         raise InputError("--range: needs --randomize")
     ranges = _parse_ranges(args.ranges)
     options = _simulation_options(args)
+    if args.experiment:
+        return _run_experiment(args, options)
     folders = movie_folders(args.output, args.n_movies)
     for folder in folders:  # every existing output is reported before any work
         for name in OUTPUT_FILES + (("tiff",) if args.tiff else ()):
@@ -198,6 +217,38 @@ def run(args):
                      f"{p['event_tau'][1]:.1f} frames")
         print(f"wrote {folder}: {' x '.join(map(str, args.shape))} movie, {len(simulation.events)} events, "
               f"spots: {spots or 'none'} (seed {args.seed + i}){drawn}")
+
+
+def _run_experiment(args, options):
+    from ..progress import TqdmProgress
+    from ..simulation.experiment import experiment_folders, simulate_experiment
+    from ..simulation.folder import OUTPUT_FILES
+
+    if args.randomize:
+        raise InputError("--experiment: not with --randomize")
+    if args.n_cells < 1:
+        raise InputError(f"--n_cells: must be at least 1 (got {args.n_cells})")
+    if len(set(args.conditions)) != len(args.conditions):
+        raise InputError(f"--conditions: names must differ (got {' '.join(args.conditions)})")
+    if args.rate_effect <= 0:
+        raise InputError(f"--rate_effect: must be positive (got {args.rate_effect:g})")
+    for _, folder in experiment_folders(args.output, args.conditions, args.n_cells):
+        for name in OUTPUT_FILES:
+            check_output(folder / name, SimpleNamespace(overwrite=args.overwrite))
+    progress = TqdmProgress("simulating the experiment", "%")
+    try:
+        results = simulate_experiment(args.output, args.shape, args.seed, options, conditions=args.conditions,
+                                      n_cells=args.n_cells, rate_effect=args.rate_effect,
+                                      hotspots=args.condition_hotspots, cell_variation=args.cell_variation,
+                                      overwrite=args.overwrite, progress=progress)
+    except InputError as err:
+        raise _as_flag(err) from None
+    finally:
+        progress.close()
+    for condition in args.conditions:
+        counts = [len(sim.events) for c, _, sim in results if c == condition]
+        print(f"wrote {args.output / condition}: {len(counts)} cells, {sum(counts)} events "
+              f"({min(counts)}-{max(counts)} per cell)")
 
 
 def main(argv=None):

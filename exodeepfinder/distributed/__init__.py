@@ -13,7 +13,7 @@ what an interrupted run left. From Python::
 On the command line: ``exodeepfinder detect --batch experiment/ --cluster local:2`` (or
 ``--cluster slurm --cluster_options cores=8 memory=32GB walltime=02:00:00``), and
 ``--shard K/N`` in the tasks of a scheduler job array. Dask (``pip install
-'exodeepfinder[distributed]'``) is needed for clusters only.
+'exodeepfinder-torch[distributed]'``) is needed for clusters only.
 
 Modules: :mod:`.clusters` (cluster specs and options), :mod:`.batch` (tasks, skipping,
 summary), :mod:`.shard` (job arrays), :mod:`.outputs` (the files of each command),
@@ -57,8 +57,10 @@ def run_batch(command: str, folder, *, cluster=None, cluster_options=None, shard
     folder : str or Path
         The batch folder: one subfolder per movie.
     cluster : str, optional
-        ``"local"``, ``"local:N"``, ``"slurm"``, ``"pbs"``, ``"sge"`` or ``"tcp://host:port"`` (see
-        :mod:`.clusters`); default: one folder after the other in this process.
+        ``"local"``, ``"local:N"``, ``"slurm"``, ``"pbs"``, ``"sge"``, ``"tls://host:port"`` or
+        ``"tcp://host:port"`` (see :mod:`.clusters`); default: one folder after the other in this
+        process. ``tls_ca_file=``, ``tls_cert=``, ``tls_key=`` (paths) give the certificates of a
+        ``tls://`` scheduler; ``insecure=True`` allows plain ``tcp://`` to another machine.
     cluster_options : dict, list of str or path, optional
         Options of a slurm/pbs/sge cluster (:func:`parse_cluster_options`).
     shard : (int, int) or str, optional
@@ -74,7 +76,7 @@ def run_batch(command: str, folder, *, cluster=None, cluster_options=None, shard
     DataFrame
         One row per movie folder: movie, status, events, seconds, error.
     """
-    from ..cli._common import build_parser
+    from ..commands import build_parser
     from .batch import command_module
 
     module = command_module(command)
@@ -85,10 +87,13 @@ def run_batch(command: str, folder, *, cluster=None, cluster_options=None, shard
     unknown = sorted(set(options) - set(defaults))
     if unknown:
         raise InputError(f"{unknown[0]}: not an option of {command} (options: {', '.join(sorted(defaults))})")
-    args = argparse.Namespace(**{**defaults, **options, "batch": Path(folder)})
+    args = argparse.Namespace(**{**defaults, **options, "batch": Path(folder), "cluster": cluster})
+    from .cli import connection_of
+
+    connection = connection_of(args)
     folders = batch_folders(folder)
     if shard is not None:
         index, count = parse_shard(shard if isinstance(shard, str) else "{}/{}".format(*shard))
         folders = select_shard(folders, index, count)
     return summary_table(run_folders(module, args, folders, cluster=cluster, cluster_options=cluster_options,
-                                     progress=progress))
+                                     progress=progress, **connection))

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import importlib
 import io
+import logging
 import os
+import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..commands import describe_failure, in_subfolder
 from ..errors import Cancelled, InputError
 from ..progress import report
-from .outputs import count_events, expected_outputs, outputs_state
+from .outputs import (completion_state, count_events, expected_outputs, outputs_state, run_parameters,
+                      write_completion_record)
 
 #: The status of a folder in the summary.
 STATUSES = ("done", "skipped", "failed")
@@ -62,6 +68,80 @@ class FolderResult:
     threads: int | None = None
 
 
+@dataclass(frozen=True)
+class WeightsPin:
+    """The weights file a batch runs, as the client resolved it: every worker checks it has the same file.
+
+    Attributes
+    ----------
+    path : str
+        The absolute path of the weights file.
+    sha256 : str
+        Its sha256 on the client.
+    source : str
+        Where it came from (``"given file"``, ``"EXODEEPFINDER_WEIGHTS"``...).
+    """
+
+    path: str
+    sha256: str
+    source: str
+
+
+def pin_weights(args: argparse.Namespace) -> WeightsPin | None:
+    """Resolve the weights of a network command once, here: absolute path and sha256 (None for other commands).
+
+    Workers would otherwise resolve them for themselves, with their own ``EXODEEPFINDER_WEIGHTS``,
+    user cache and working folder, and could silently run another model.
+    """
+    if not hasattr(args, "model_weights"):
+        return None
+    from ..model.download import sha256sum
+    from ..model.weights import resolve_weights
+
+    path, source = resolve_weights(args.model_weights)
+    path = Path(os.path.abspath(path))
+    try:
+        digest = sha256sum(path)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the weights file ({err.strerror or err})") from None
+    return WeightsPin(str(path), digest, source)
+
+
+#: sha256 of weights files already checked in this process, by (path, mtime, size).
+_CHECKED_WEIGHTS: dict = {}
+
+
+def _this_worker() -> str:
+    """The Dask worker running this task (name, address, machine), else this process."""
+    host = socket.gethostname()
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return f"process {os.getpid()} on {host}"
+    return f"worker {worker.name} ({worker.address}, {host})"
+
+
+def verify_weights(pin: WeightsPin) -> str | None:
+    """Check that this process sees the client's weights file, unchanged; the problem in one line, else None."""
+    from ..model.download import sha256sum
+
+    path = Path(pin.path)
+    try:
+        info = path.stat()
+        key = (pin.path, info.st_mtime_ns, info.st_size)
+        digest = _CHECKED_WEIGHTS.get(key) or sha256sum(path)
+    except OSError as err:
+        return (f"{_this_worker()}: weights file {path} unreadable there ({err.strerror or err}); the client "
+                f"runs it (sha256 {pin.sha256[:12]}...): give a path every worker sees")
+    _CHECKED_WEIGHTS[key] = digest
+    if digest != pin.sha256:
+        return (f"{_this_worker()}: weights file {path} differs from the client's (sha256 {digest[:12]}... there, "
+                f"{pin.sha256[:12]}... on the client): give a path every worker sees the same")
+    return None
+
+
 def portable_args(args: argparse.Namespace) -> argparse.Namespace:
     """A copy of a command's parsed arguments that can be sent to another process.
 
@@ -80,15 +160,11 @@ def command_module(name: str):
 
 def folder_args(module, args: argparse.Namespace, folder: Path) -> argparse.Namespace:
     """The arguments of one folder: relative paths made relative to it, as the serial --batch loop does."""
-    from ..cli._common import _in_subfolder
-
-    return _in_subfolder(args, Path(folder), module.BATCH_PATHS)
+    return in_subfolder(args, Path(folder), module.BATCH_PATHS)
 
 
 def _one_line(err: BaseException, args=None) -> str:
     """The one line the command line prints for ``err`` (as the serial --batch loop does)."""
-    from ..cli._common import describe_failure
-
     return describe_failure(err, args)
 
 
@@ -154,12 +230,22 @@ def folder_status(module, args: argparse.Namespace, folder: Path):
     return outputs_state(paths), paths, events
 
 
-def _skipped_or_partial(module, args, folder: Path) -> FolderResult | None:
-    """The result of a folder that need not (or cannot safely) run again, else None."""
+def _skipped_or_partial(module, args, folder: Path, weights: WeightsPin | None = None) -> FolderResult | None:
+    """The result of a folder that need not (or cannot safely) run again, else None.
+
+    Complete outputs are skipped when their completion record says they are unchanged and were
+    made with the same options; made with other options, the folder runs again (the result
+    ``None``, its ``args.overwrite`` to be set: see :func:`_rerun_reason`).
+    """
     if getattr(args, "overwrite", False):
         return None
     state, paths, events = folder_status(module, args, folder)
     if state == "complete":
+        done, why = completion_state(paths, run_parameters(args, weights and weights.sha256))
+        if done == "changed":
+            return None
+        if done == "damaged":
+            return FolderResult(folder.name, "failed", error=f"{why}; remove it or run with --overwrite")
         return FolderResult(folder.name, "skipped", events=count_events(events))
     if state == "partial":
         present = ", ".join(p.name for p in paths if p.exists())
@@ -170,8 +256,30 @@ def _skipped_or_partial(module, args, folder: Path) -> FolderResult | None:
     return None
 
 
+class _LogToText(logging.Handler):
+    """The package's warnings, as the command line shows them (``warning: ...``), into a folder's log."""
+
+    def __init__(self, text):
+        super().__init__(logging.WARNING)
+        self.text = text
+
+    def emit(self, record):
+        self.text.write(f"warning: {' '.join(record.getMessage().split())}\n")
+
+
+def _rerun_reason(module, args, folder: Path, weights) -> str:
+    """The options that changed since a folder's complete outputs were made ("" if none or not complete)."""
+    if getattr(args, "overwrite", False):
+        return ""
+    state, paths, _ = folder_status(module, args, folder)
+    if state != "complete":
+        return ""
+    done, why = completion_state(paths, run_parameters(args, weights and weights.sha256))
+    return why if done == "changed" else ""
+
+
 def process_folder(command: str, args: argparse.Namespace, folder, *, threads: int | None = None,
-                   capture: bool = True) -> FolderResult:
+                   capture: bool = True, weights: WeightsPin | None = None) -> FolderResult:
     """Run ``command`` on one movie folder, as one step of the serial --batch loop would: the task of a worker.
 
     Never raises for a problem of this folder: it is reported in the result. A folder whose
@@ -188,21 +296,50 @@ def process_folder(command: str, args: argparse.Namespace, folder, *, threads: i
     threads : int, optional
         PyTorch threads for this process (default: leave them).
     capture : bool
-        Keep what the command prints in ``result.log`` instead of printing it.
+        Keep what the command prints (and the package's logged warnings) in ``result.log`` instead
+        of printing it.
+    weights : WeightsPin, optional
+        The weights the client resolved (:func:`pin_weights`): the folder fails, naming this
+        worker, if this process does not see the same file.
     """
+    with _ONE_MOVIE_AT_A_TIME:
+        return _process_folder(command, args, folder, threads, capture, weights)
+
+
+#: A worker process runs one movie at a time, whatever its thread count (a worker of a running
+#: scheduler may have several): the memory budget is the process's, and what a command prints is
+#: captured by redirecting the process's stdout.
+_ONE_MOVIE_AT_A_TIME = threading.Lock()
+
+
+def _process_folder(command, args, folder, threads, capture, weights) -> FolderResult:
     module = command_module(command)
     folder = Path(folder)
     uses_network = hasattr(args, "model_weights")
     used_threads = _use_threads(threads, uses_network)
-    already = _skipped_or_partial(module, args, folder)
+    already = _skipped_or_partial(module, args, folder, weights)
     if already is not None:
         return already
-    start = time.perf_counter()
+    if weights is not None:
+        problem = verify_weights(weights)
+        if problem is not None:
+            return FolderResult(folder.name, "failed", error=f"{folder}: {problem}", threads=used_threads)
     log = io.StringIO()
+    rerun = _rerun_reason(module, args, folder, weights)
+    if rerun:
+        args = copy.copy(args)
+        args.overwrite = True  # outputs this package made, unchanged since (their record says so)
+        print(f"{folder}: options changed since its outputs were made ({rerun}): running again, replacing them",
+              file=log if capture else sys.stdout)
+    start = time.perf_counter()
     redirect = contextlib.ExitStack()
     if capture:
         redirect.enter_context(contextlib.redirect_stdout(log))
         redirect.enter_context(contextlib.redirect_stderr(log))
+        handler = _LogToText(log)
+        package_log = logging.getLogger("exodeepfinder")
+        package_log.addHandler(handler)
+        redirect.callback(package_log.removeHandler, handler)
     error = details = ""
     try:
         with redirect:
@@ -221,12 +358,18 @@ def process_folder(command: str, args: argparse.Namespace, folder, *, threads: i
                             log=log.getvalue(), threads=used_threads)
     expected = expected_outputs(module, folder_args(module, args, folder))
     events = count_events(expected[1]) if expected is not None else None
+    if expected is not None and expected[0] and all(p.is_file() for p in expected[0]):
+        try:
+            write_completion_record(expected[0], run_parameters(args, weights and weights.sha256))
+        except OSError as err:  # the outputs are fine; a rerun will only not know their options
+            print(f"warning: {folder}: no completion record written ({err.strerror or err})",
+                  file=log if capture else sys.stderr)
     return FolderResult(folder.name, "done", events=events, seconds=seconds, log=log.getvalue(),
                         threads=used_threads)
 
 
 def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, cluster_options=None,
-                progress=None, started=None) -> list[FolderResult]:
+                progress=None, started=None, security=None, insecure: bool = False) -> list[FolderResult]:
     """Run a command on movie folders, in this process or one task per folder on a Dask cluster.
 
     Folders whose outputs are all there are skipped (unless ``args.overwrite``); if none is
@@ -251,6 +394,11 @@ def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, clus
         and :class:`~exodeepfinder.errors.Cancelled` is raised.
     started : callable, optional
         Called once with the cluster's Dask dashboard address when it is up.
+    security : distributed.Security, optional
+        The certificates of a ``tls://`` scheduler (see :func:`~.clusters.make_security`).
+    insecure : bool
+        Allow a plain ``tcp://`` scheduler on another machine (refused otherwise, before any
+        connection: see :func:`~.clusters.check_scheduler_address`).
 
     Returns
     -------
@@ -258,11 +406,25 @@ def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, clus
         In the order of ``folders``.
     """
     folders = [Path(folder) for folder in folders]
+    pin = None
+    if cluster is not None:
+        from .clusters import check_connection
+
+        check_connection(cluster, security=security, insecure=insecure)  # before anything: no connection yet
+        # workers have their own working folder, environment and cache: give them absolute paths and
+        # the weights resolved here
+        folders = [Path(os.path.abspath(folder)) for folder in folders]
+        args = _absolute_paths(args, module.BATCH_PATHS or ())
+        pin = pin_weights(args)
+        if pin is not None:
+            args.model_weights = Path(pin.path)
+    elif hasattr(args, "model_weights"):
+        pin = pin_weights(args)
     args = portable_args(args)
     results = {}
     pending = []
     for folder in folders:
-        already = _skipped_or_partial(module, args, folder)
+        already = _skipped_or_partial(module, args, folder, pin)
         if already is None:
             pending.append(folder)
         else:
@@ -271,28 +433,42 @@ def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, clus
     if cluster is None:
         for folder in pending:
             print(f"[{folder.name}]", flush=True)
-            results[folder] = process_folder(module.__name__, args, folder, capture=False)
+            results[folder] = process_folder(module.__name__, args, folder, capture=False, weights=pin)
             report(progress, len(results), len(folders))
     elif pending:
         from .clusters import start_cluster
 
         uses_gpus = hasattr(args, "model_weights") and getattr(args, "device", "auto") != "cpu"
-        with start_cluster(cluster, cluster_options, n_tasks=len(pending), gpus=uses_gpus) as session:
+        with start_cluster(cluster, cluster_options, n_tasks=len(pending), gpus=uses_gpus, security=security,
+                           insecure=insecure) as session:
             if started is not None:
                 started(session.dashboard_link)
             results.update(_run_on_cluster(session, module.__name__, args, pending, len(folders) - len(pending),
-                                           len(folders), progress))
+                                           len(folders), progress, pin))
     return [results[folder] for folder in folders]
 
 
-def _run_on_cluster(session, command, args, folders, done, total, progress) -> dict:
+def _absolute_paths(args: argparse.Namespace, folder_paths) -> argparse.Namespace:
+    """A copy of ``args`` whose Path options are absolute, except those relative to each movie folder."""
+    args = copy.copy(args)
+    for name, value in vars(args).items():
+        if name in folder_paths or name.startswith("_"):
+            continue
+        if isinstance(value, Path):
+            setattr(args, name, Path(os.path.abspath(value)))
+        elif isinstance(value, list) and value and all(isinstance(item, Path) for item in value):
+            setattr(args, name, [Path(os.path.abspath(item)) for item in value])
+    return args
+
+
+def _run_on_cluster(session, command, args, folders, done, total, progress, pin=None) -> dict:
     from distributed import as_completed
 
     batch = uuid.uuid4().hex[:8]
     futures = {}
     for folder in folders:
         future = session.client.submit(process_folder, command, args, folder, threads=session.threads,
-                                       capture=True, key=f"{command.rsplit('.', 1)[-1]}-{folder.name}-{batch}", pure=False,
+                                       capture=True, weights=pin, key=f"{command.rsplit('.', 1)[-1]}-{folder.name}-{batch}", pure=False,
                                        resources=session.resources)
         futures[future] = folder
     results = {}

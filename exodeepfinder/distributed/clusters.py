@@ -8,13 +8,18 @@
     A dask-jobqueue cluster: each worker is a batch job (``processes`` workers per job). Its
     options (queue, cores, memory, walltime, GPUs...) come from ``options``; the workers asked
     for are as many as the movies, up to ``max_workers``, and are released as the movies run out.
-``"tcp://host:port"``
-    A Dask scheduler that is already running, with its own workers.
+``"tcp://host:port"``, ``"tls://host:port"``
+    A Dask scheduler that is already running, with its own workers. A plain ``tcp://`` connection
+    is neither encrypted nor authenticated (whoever reaches the scheduler runs code as the user,
+    and results are unpickled from it): it is refused to a host other than this machine unless
+    ``insecure`` is given (see :func:`check_scheduler_address`); ``tls://`` takes the
+    certificates of a :class:`distributed.Security` (see :func:`make_security`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import warnings
@@ -22,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+
+log = logging.getLogger(__name__)
 
 JOBQUEUE = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster"}
 #: Options of a batch-scheduler cluster that are numbers.
@@ -74,6 +81,96 @@ def parse_cluster_spec(spec: str) -> tuple[str, int | str | None]:
         return kind, None
     raise InputError(f"cluster {spec!r}: expected local, local:N, {', '.join(JOBQUEUE)} or a scheduler address "
                      "tcp://host:port")
+
+
+#: Scheduler address schemes whose connections are encrypted and authenticated (with certificates).
+SECURE_SCHEMES = ("tls", "wss")
+#: Scheduler address schemes of plain connections: refused beyond this machine without ``insecure``.
+PLAIN_SCHEMES = ("tcp", "ws", "ucx")
+
+
+def address_host(address: str) -> str:
+    """The host of a scheduler address as written: ``"tcp://[::1]:8786"`` -> ``"::1"`` (no name lookup)."""
+    from urllib.parse import urlsplit
+
+    rest = str(address).partition("://")[2].split("/", 1)[0]
+    try:
+        host = urlsplit(f"//{rest}").hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise InputError(f"{address}: no host in this scheduler address (expected tcp://host:port or tls://host:port)")
+    return host
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host``, as written, is this machine: ``localhost`` or a loopback IP (127.0.0.0/8, ::1).
+
+    Decided from the text alone (no name lookup): any other name counts as another machine.
+    """
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def make_security(ca_file=None, cert=None, key=None):
+    """The :class:`distributed.Security` of a ``tls://`` scheduler: CA certificate, this client's certificate and key.
+
+    Without files, the TLS settings of the Dask configuration (``distributed.comm.tls.*``) are used;
+    InputError when there are none, or a file is missing.
+    """
+    from distributed import Security
+
+    given = {"ca_file": ca_file, "cert": cert, "key": key}
+    for name, value in given.items():
+        if value is not None and not Path(value).is_file():
+            raise InputError(f"{value}: TLS {name.replace('_', ' ')} not found (--tls_{name})")
+    if ca_file is None and cert is None and key is None:
+        security = Security()
+        if not security.tls_ca_file or not security.tls_client_cert:
+            raise InputError("a tls:// scheduler needs certificates: give --tls_ca_file, --tls_cert and --tls_key "
+                             "(or set distributed.comm.tls in the Dask configuration; see docs/cluster.md)")
+        return security
+    if ca_file is None or cert is None:
+        raise InputError("a tls:// scheduler needs --tls_ca_file (the certificate authority) and --tls_cert "
+                         "(this client's certificate; --tls_key if its key is in another file)")
+    return Security(tls_ca_file=str(ca_file), tls_client_cert=str(cert),
+                    tls_client_key=None if key is None else str(key), require_encryption=True)
+
+
+def check_scheduler_address(address: str, *, insecure: bool = False, tls: bool = False) -> str:
+    """Refuse a scheduler address that would let others in; return its scheme.
+
+    Decided from the address as written, before any connection or name lookup:
+
+    - ``tls://`` (and ``wss://``): encrypted and authenticated with certificates: accepted;
+    - ``tcp://`` (and ``ws://``, ``ucx://``) to ``localhost`` or a loopback IP: accepted;
+    - ``tcp://`` to any other host: refused (InputError) unless ``insecure``, then a warning is logged;
+    - ``tls`` (certificates given) with a plain address: refused (they would not be used).
+    """
+    scheme = str(address).partition("://")[0].lower()
+    if scheme not in SECURE_SCHEMES + PLAIN_SCHEMES:
+        raise InputError(f"{address}: unknown scheduler address scheme {scheme}:// (expected tcp:// or tls://)")
+    host = address_host(address)
+    if scheme in SECURE_SCHEMES:
+        return scheme
+    if tls:
+        raise InputError(f"{address}: TLS certificates were given but the address is {scheme}://; use tls://{host}:port")
+    if is_loopback(host):
+        return scheme
+    if not insecure:
+        raise InputError(f"{address}: refused, plain {scheme}:// to another machine ({host}) lets whoever reaches "
+                         "the scheduler run code as you; use tls:// with --tls_ca_file, --tls_cert, --tls_key "
+                         "(docs/cluster.md), or --insecure on a network only you reach")
+    log.warning("%s: plain %s:// connection without encryption or authentication (--insecure): whoever reaches "
+                "this scheduler can run code as you", address, scheme)
+    return scheme
 
 
 def _option_value(name: str, value):
@@ -166,7 +263,7 @@ def _jobqueue_modules():
     try:
         import dask_jobqueue
     except ImportError:
-        raise InputError("batch-scheduler clusters need dask-jobqueue: pip install 'exodeepfinder[distributed]'") from None
+        raise InputError("batch-scheduler clusters need dask-jobqueue: pip install 'exodeepfinder-torch[distributed]'") from None
     return dask_jobqueue
 
 
@@ -280,23 +377,44 @@ class ClusterSession:
             self.cluster.scale(n=n_left)
 
 
+def check_connection(spec: str, *, security=None, insecure: bool = False) -> None:
+    """Check a cluster spec's connection options before anything starts (see :func:`check_scheduler_address`).
+
+    ``security`` and ``insecure`` are for a scheduler address only (InputError otherwise).
+    """
+    kind, value = parse_cluster_spec(spec)
+    if kind == "tcp":
+        check_scheduler_address(value, insecure=insecure, tls=security is not None)
+    elif security is not None or insecure:
+        raise InputError("TLS certificates and --insecure are for a scheduler address (tls://host:port, "
+                         "tcp://host:port)")
+
+
 @contextlib.contextmanager
-def start_cluster(spec: str, options=None, *, n_tasks: int, gpus: bool = False):
+def start_cluster(spec: str, options=None, *, n_tasks: int, gpus: bool = False, security=None,
+                  insecure: bool = False):
     """Start (or connect to) the cluster of ``spec``, yield a :class:`ClusterSession`, close it after.
 
     For a batch scheduler, ``min(n_tasks, max_workers)`` workers are asked for (each a job, or
-    ``processes`` per job). See :func:`make_cluster` for ``options``.
+    ``processes`` per job). See :func:`make_cluster` for ``options``. A scheduler address is
+    checked first (:func:`check_scheduler_address`): ``security`` (a :class:`distributed.Security`,
+    see :func:`make_security`) is used for ``tls://``, ``insecure`` allows plain ``tcp://`` to
+    another machine.
     """
     try:
         from distributed import Client
     except ImportError:
-        raise InputError("clusters need Dask: pip install 'exodeepfinder[distributed]'") from None
+        raise InputError("clusters need Dask: pip install 'exodeepfinder-torch[distributed]'") from None
     kind, value = parse_cluster_spec(spec)
+    check_connection(spec, security=security, insecure=insecure)
     if kind == "tcp":
         if options:
             raise InputError("cluster options: only for slurm, pbs and sge clusters")
+        scheme = value.partition("://")[0].lower()
+        if scheme in SECURE_SCHEMES and security is None:
+            security = make_security()
         try:
-            client = Client(value, timeout="20s")
+            client = Client(value, timeout="20s", security=security)
         except (OSError, TimeoutError) as err:
             raise InputError(f"{value}: no Dask scheduler answers ({str(err).splitlines()[0]})") from None
         try:

@@ -8,7 +8,8 @@ readers, sample data and widgets all return. The axes are those of the package: 
 - A segmentation is a labels layer (0 background, 1 bright spot, 2 event) and, when the file
   holds the class probabilities, an image layer of the event probability.
 - An events table is a points layer: coordinates ``t, y, x``; every other column
-  (``class_label``, ``score``, ``cluster_size``, measurements...) is a feature.
+  (``class_label``, ``score``, ``cluster_size``, measurements, ``review``...) is a feature. A table
+  with a ``review`` column draws each review state in its own colour and symbol (:data:`REVIEW_STYLES`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io.events import EVENT_COLUMNS
+from ..io.events import EVENT_COLUMNS, REVIEW_COLUMN
 from ..labels import EVENT, EXPERT_EVENT, SPOT
 
 AXES = ("t", "y", "x")
@@ -31,6 +32,10 @@ EVENT_COLOR = "yellow"
 SPOT_COLOR = "cyan"
 #: Diameter (pixels) of the circle drawn around an event.
 EVENT_SIZE = 11
+#: How each review state is drawn (border colour, symbol): bright colours and distinct shapes, legible on a
+#: dark movie and without colour vision (rejected events are crosses, added ones diamonds).
+REVIEW_STYLES = {"unreviewed": (EVENT_COLOR, "disc"), "accepted": ("#39ff5a", "disc"), "rejected": ("#ff4d4d", "x"),
+                 "added": ("#4fc3ff", "diamond")}
 #: Colours of the classes of a segmentation (label value -> RGBA): spots faint, so the movie shows through.
 LABEL_COLORS = {SPOT: (0.0, 0.8, 1.0, 0.3), EVENT: (1.0, 0.0, 1.0, 0.6)}
 
@@ -142,8 +147,26 @@ def point_colors(class_labels) -> list[str] | str:
     return [EVENT_COLOR if value == EVENT else SPOT_COLOR for value in values]
 
 
+def review_style(states, class_labels=None) -> tuple[list[str], list[str]]:
+    """Border colours and symbols of points in the review ``states`` (see :data:`REVIEW_STYLES`).
+
+    With ``class_labels``, unreviewed points keep the colour of their class (:func:`point_colors`:
+    bright spots of merged annotations stay cyan).
+    """
+    colors = [REVIEW_STYLES[state][0] for state in states]
+    if class_labels is not None and len(class_labels) == len(colors):
+        class_colors = point_colors(class_labels)
+        if not isinstance(class_colors, str):
+            colors = [class_color if state == "unreviewed" else color
+                      for state, color, class_color in zip(states, colors, class_colors)]
+    return colors, [REVIEW_STYLES[state][1] for state in states]
+
+
 def events_layer(events: pd.DataFrame, *, name: str = "events", path=None) -> tuple:
-    """Points layer of an events table: coordinates ``t, y, x``; the other columns are features."""
+    """Points layer of an events table: coordinates ``t, y, x``; the other columns are features.
+
+    With a ``review`` column, each point is drawn in the colour and symbol of its review state.
+    """
     missing = [c for c in AXES if c not in events.columns]
     if missing:
         raise ValueError(f"events: missing column(s) {', '.join(missing)}")
@@ -164,15 +187,22 @@ def events_layer(events: pd.DataFrame, *, name: str = "events", path=None) -> tu
         "axis_labels": AXES,
         "metadata": _metadata(path),
     }
+    if REVIEW_COLUMN in features.columns and len(features):
+        from ..events.review import review_states
+
+        attributes["border_color"], attributes["symbol"] = review_style(review_states(features),
+                                                                        features["class_label"])
     return events[list(AXES)].to_numpy(float).reshape(-1, 3), attributes, "points"
 
 
 def new_event_defaults(features: pd.DataFrame) -> dict:
-    """Feature values of an event added by hand: ``class_label`` 1, no score, no measurements."""
+    """Feature values of an event added by hand: ``class_label`` 1, review ``added``, no score, no measurements."""
     defaults = {}
     for column in features.columns:
         if column == "class_label":
             defaults[column] = EXPERT_EVENT
+        elif column == REVIEW_COLUMN:
+            defaults[column] = "added"
         elif pd.api.types.is_numeric_dtype(features[column]):
             defaults[column] = np.nan
         else:
@@ -211,4 +241,4 @@ def empty_events() -> pd.DataFrame:
 
 __all__ = ["AXES", "PATH_KEY", "ROLE_KEY", "layer_name", "display_range", "movie_layer", "labels_layer",
            "probability_layer", "segmentation_layers", "ClassProbability", "events_layer", "events_from_points",
-           "new_event_defaults", "empty_events", "point_colors"]
+           "new_event_defaults", "empty_events", "point_colors", "REVIEW_STYLES", "review_style"]

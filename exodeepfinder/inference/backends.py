@@ -21,22 +21,11 @@ import copy
 
 from ..errors import InputError
 from ..model.precision import autocast_dtype, check_precision
+from .memory import BYTES_PER_VOXEL
 
 #: The inference engines accepted by segmentation (``backend=``).
 BACKENDS = ("auto", "torch", "openvino")
 
-#: Bytes per voxel of a network window, by (engine, arithmetic): the engine's working memory plus
-#: input and output buffers. Measured from the peak RSS of whole segmentations on 400 x 300
-#: frames (OpenVINO 2026.4: 525 B in float32; PyTorch 2.13, channels-last: 790-1080 B); the
-#: 16-bit figures are estimates (about half the float32 activations).
-BYTES_PER_VOXEL = {
-    ("torch", "float32"): 1000,
-    ("torch", "bfloat16"): 600,
-    ("torch", "float16"): 600,
-    ("openvino", "f32"): 550,
-    ("openvino", "bf16"): 350,
-    ("openvino", "int8"): 550,
-}
 #: Host bytes per window voxel when the network runs on a GPU (input and output copies).
 GPU_HOST_BYTES_PER_VOXEL = 40
 #: Share of the free GPU memory one network call may use.

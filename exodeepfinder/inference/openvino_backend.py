@@ -167,7 +167,7 @@ class OpenVinoRunner:
     max_window_voxels = None
 
     def __init__(self, model, precision: str):
-        from .backends import BYTES_PER_VOXEL
+        from .memory import BYTES_PER_VOXEL
 
         openvino = _require_openvino()
         self.model = model

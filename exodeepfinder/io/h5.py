@@ -88,14 +88,15 @@ def create_h5(path):
     return h5py.File(path, "w", **NO_CHUNK_CACHE)
 
 
-def write_h5(path, array, *, compression: str | None = "gzip", chunks=True, attrs=None, overwrite: bool = True,
-             progress=None) -> Path:
+def write_h5(path, array, *, compression: str | None = "gzip", chunks=True, attrs=None, overwrite: bool = False,
+             progress=None, dataset_attrs=None) -> Path:
     """Write ``array`` as ``dataset`` in a new HDF5 file, atomically (see :mod:`exodeepfinder.io.atomic`).
 
     ``array`` may be anything indexable by frame with a ``shape`` and ``dtype`` (a NumPy array,
     an h5py dataset, a lazy movie): it is copied frame block by frame block so that long movies
     never need to fit in memory. ``attrs`` are stored on the file (e.g. the marker of label
-    maps, :data:`~exodeepfinder.io.segmentation.SEGMENTATION_ATTRS`). With ``overwrite=False``
+    maps, :data:`~exodeepfinder.io.segmentation.SEGMENTATION_ATTRS`); ``dataset_attrs`` on ``dataset``
+    (e.g. the movie's units, :func:`~exodeepfinder.io.units.units_attrs`). With ``overwrite=False``
     an existing ``path`` is never replaced (FileExistsError). ``progress(done, total)`` is called
     after each block of frames.
     """
@@ -112,6 +113,8 @@ def write_h5(path, array, *, compression: str | None = "gzip", chunks=True, attr
                 handle.attrs[name] = value
             out = handle.create_dataset(DATASET, shape=shape, dtype=dtype, chunks=chunks or None,
                                         compression=compression if chunks else None)
+            for name, value in (dataset_attrs or {}).items():
+                out.attrs[name] = value
             if len(shape) == 0:
                 out[()] = np.asarray(array)
             else:

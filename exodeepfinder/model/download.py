@@ -8,30 +8,16 @@ corrupt download never leaves a file behind.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..errors import InputError
-from .weights import OFFICIAL_FILENAME, official_weights_path
+from .weights import OFFICIAL_FILENAME, OFFICIAL_SHA256, checksum_path, official_weights_path, sha256sum
 
 #: Public address of the official weights (ExoDeepFinder repository, examples/analyze/in/).
 OFFICIAL_URL = ("https://raw.githubusercontent.com/deep-finder/tirfm-deepfinder/master/"
                 "examples/analyze/in/net_weights_FINAL.h5")
-#: sha256 of the official weights file (10,979,520 bytes).
-OFFICIAL_SHA256 = "2c811b08a11a661a8129e561452acc567cab583bcf7e3aa8a4cb446c5412d4cc"
-
-
-def sha256sum(path) -> str:
-    """Hex sha256 digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _local_path(url: str) -> Path | None:
     """The file a ``file://`` URL (or a plain path) points to; None for a remote URL."""
     parsed = urlparse(url)
@@ -85,6 +71,7 @@ def download_weights(url: str = OFFICIAL_URL, *, sha256: str = OFFICIAL_SHA256, 
     sha256 = sha256.lower()
     existed = destination.is_file()
     if existed and sha256sum(destination) == sha256:
+        _record_checksum(destination, sha256)
         return destination, "already present"
     created_folder = not destination.parent.exists()
     local = _local_path(url)
@@ -109,7 +96,19 @@ def download_weights(url: str = OFFICIAL_URL, *, sha256: str = OFFICIAL_SHA256, 
         _remove_empty(destination.parent, created_folder)
         message = " ".join(str(err).split()) or type(err).__name__
         raise InputError(f"{url}: cannot download ({message})") from None
+    _record_checksum(destination, sha256)
     return destination, "replaced" if existed else "downloaded"
+
+
+def _record_checksum(destination: Path, sha256: str) -> None:
+    """Keep the sha256 beside the file: each later load re-hashes it (see ``verify_cached_weights``)."""
+    from ..io.atomic import atomic_output
+
+    record = checksum_path(destination)
+    text = f"{sha256}  {destination.name}\n"
+    if not record.is_file() or record.read_text() != text:
+        with atomic_output(record, overwrite=True) as tmp:
+            Path(tmp).write_text(text)
 
 
 def _reported_hash(message: str) -> str:

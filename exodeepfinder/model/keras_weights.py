@@ -31,54 +31,101 @@ def _datasets(group) -> list:
     return found
 
 
+def _refuse_links_to_other_files(handle, path: Path) -> None:
+    """InputError for anything that makes HDF5 read another file: external links, external or virtual datasets."""
+    external = []
+    # (raising inside h5py's visitor would leave HDF5 in an error state: collect, then raise)
+    handle.visititems_links(lambda name, link: external.append((name, link))
+                            if isinstance(link, h5py.ExternalLink) else None)
+    for name, link in external[:1]:
+        raise InputError(f"{path}: '{name}' is an HDF5 external link to {link.filename}:{link.path}; "
+                         "weights files must be self-contained")
+    for dataset in _datasets(handle):
+        if dataset.external or dataset.is_virtual:
+            raise InputError(f"{path}: dataset '{dataset.name}' keeps its values in another file; "
+                             "weights files must be self-contained")
+
+
+def _conv_datasets(handle, path: Path) -> list:
+    """The (kernel, bias) datasets of each convolution layer, in layer order, nothing read yet."""
+    _refuse_links_to_other_files(handle, path)
+    root = handle["model_weights"] if "model_weights" in handle else handle
+    if not isinstance(root, h5py.Group):
+        raise InputError(f"{path}: 'model_weights' is not a group of layers")
+    if "layer_names" in root.attrs:
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs["layer_names"]]
+    else:
+        names = sorted((k for k in root.keys() if isinstance(root[k], h5py.Group)), key=_layer_order_key)
+    layers = []
+    for name in names:
+        if name not in root or not isinstance(root[name], h5py.Group):
+            continue
+        datasets = _datasets(root[name])
+        if not datasets:
+            continue  # pooling, upsampling, concatenation, input
+        kernels = [d for d in datasets if d.ndim == 5]
+        biases = [d for d in datasets if d.ndim == 1]
+        if len(kernels) != 1 or len(biases) != 1 or len(datasets) != 2:
+            raise InputError(f"{path}: layer '{name}' is not a 3D convolution with a bias")
+        layers.append((kernels[0], biases[0]))
+    return layers
+
+
+def _read(dataset, path: Path) -> np.ndarray:
+    if dataset.dtype.kind not in "fiu":
+        raise InputError(f"{path}: dataset '{dataset.name}' holds {dataset.dtype}, not numbers")
+    try:
+        return dataset[()]
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: cannot read '{dataset.name}' ({' '.join(str(err).split())[:120]}); the file is "
+                         "damaged") from None
+
+
 def read_keras_conv_weights(path) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return the (kernel, bias) pairs of the convolution layers of a Keras HDF5 file, in layer order.
 
-    Kernels keep the Keras shape ``(kt, ky, kx, in, out)``.
+    Kernels keep the Keras shape ``(kt, ky, kx, in, out)``. Files that make HDF5 read another
+    file (external links, external or virtual datasets) are refused.
     """
     path = Path(path)
     with open_h5_file(path, "weights file") as handle:
-        root = handle["model_weights"] if "model_weights" in handle else handle
-        if "layer_names" in root.attrs:
-            names = [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs["layer_names"]]
-        else:
-            names = sorted((k for k in root.keys() if isinstance(root[k], h5py.Group)), key=_layer_order_key)
-        layers = []
-        for name in names:
-            if name not in root:
-                continue
-            arrays = [d[()] for d in _datasets(root[name])]
-            kernels = [a for a in arrays if a.ndim == 5]
-            biases = [a for a in arrays if a.ndim == 1]
-            if not arrays:
-                continue  # pooling, upsampling, concatenation, input
-            if len(kernels) != 1 or len(biases) != 1:
-                raise InputError(f"{path}: layer '{name}' is not a 3D convolution with a bias")
-            layers.append((kernels[0], biases[0]))
-    return layers
+        return [(_read(kernel, path), _read(bias, path)) for kernel, bias in _conv_datasets(handle, path)]
 
 
 def read_unet_arrays(path) -> list[tuple[np.ndarray, np.ndarray]]:
     """The ``(weight, bias)`` float32 arrays of every convolution of an ExoDeepFinder U-Net weights file.
 
     Weights are in the PyTorch layout ``[out, in, kt, ky, kx]``, in :data:`CONV_LAYERS` order.
-    No PyTorch needed: this is how every model is loaded (:func:`~.weights.load_model`).
+    No PyTorch needed: this is how every model is loaded (:func:`~.weights.load_model`). The
+    number and shapes of the layers are checked before any value is read (a file cannot make
+    this read more than the U-Net's own size), and every value must be finite.
 
     Raises
     ------
     InputError
-        If the file is not an ExoDeepFinder U-Net weights file (wrong number or shapes of layers).
+        If the file is not an ExoDeepFinder U-Net weights file (wrong number or shapes of layers),
+        holds NaN or infinite values, or links to other files.
     """
-    layers = read_keras_conv_weights(path)
-    if len(layers) != len(CONV_LAYERS):
-        raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
-    arrays = []
-    for index, ((kernel, bias), (c_in, c_out, k)) in enumerate(zip(layers, CONV_LAYERS)):
-        expected = (k, k, k, c_in, c_out)
-        if kernel.shape != expected or bias.shape != (c_out,):
-            raise InputError(f"{path}: convolution {index + 1} has kernel shape {kernel.shape}, expected {expected}")
-        arrays.append((np.ascontiguousarray(kernel.transpose(4, 3, 0, 1, 2), np.float32),
-                       np.ascontiguousarray(bias, np.float32)))
+    path = Path(path)
+    with open_h5_file(path, "weights file") as handle:
+        layers = _conv_datasets(handle, path)
+        if len(layers) != len(CONV_LAYERS):
+            raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
+        for index, ((kernel, bias), (c_in, c_out, k)) in enumerate(zip(layers, CONV_LAYERS)):
+            expected = (k, k, k, c_in, c_out)
+            if kernel.shape != expected or bias.shape != (c_out,):
+                shape = kernel.shape if kernel.shape != expected else bias.shape
+                raise InputError(f"{path}: convolution {index + 1} has {'kernel' if shape == kernel.shape else 'bias'} "
+                                 f"shape {shape}, expected {expected if shape == kernel.shape else (c_out,)}")
+        arrays = []
+        for index, (kernel, bias) in enumerate(layers):
+            weight = np.ascontiguousarray(_read(kernel, path).transpose(4, 3, 0, 1, 2), np.float32)
+            bias = np.ascontiguousarray(_read(bias, path), np.float32)
+            bad = int((~np.isfinite(weight)).sum() + (~np.isfinite(bias)).sum())
+            if bad:
+                raise InputError(f"{path}: convolution {index + 1} has {bad} NaN or infinite weight(s); the file is "
+                                 "damaged or its training diverged")
+            arrays.append((weight, bias))
     return arrays
 
 
@@ -122,13 +169,16 @@ def _keras_layer_names() -> list[tuple[str, int | None]]:
     return names
 
 
-def save_keras_weights(model, path) -> Path:
-    """Write the weights of ``model`` (a UNet or UNetWeights) to ``path`` in the Keras 2 HDF5 layout (atomically)."""
+def save_keras_weights(model, path, *, overwrite: bool = False) -> Path:
+    """Write the weights of ``model`` (a UNet or UNetWeights) to ``path`` in the Keras 2 HDF5 layout (atomically).
+
+    An existing file is replaced only with ``overwrite`` (else FileExistsError, the file untouched).
+    """
     from .arrays import unet_arrays
 
     path = Path(path)
     arrays = unet_arrays(model)
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
+    with atomic_output(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as handle:
         handle.attrs["backend"] = b"tensorflow"
         handle.attrs["keras_version"] = b"2.6.0"
         group = handle.create_group("model_weights")

@@ -16,21 +16,31 @@ from ._scene import fade
 EVENT_KINDS = ("arrived_and_fused", "docked_then_fused")
 
 
-def _times_and_positions(scene, rng, n_events, frame_range, separation):
+def _times_and_positions(scene, rng, n_events, frame_range, separation, hotspots=None):
     """Draw events (image coordinates at their frame) no two closer than ``separation`` both in
     frames and in pixels.
 
     The separation is best effort: in a movie too small to hold them all apart, the last
-    candidate drawn is kept.
+    candidate drawn is kept. ``hotspots``: None, or ``(sites, fraction, radius)``: that fraction
+    of the events (drawn at random) fuse at one of the sites (sample coordinates, ``(n, 2)``),
+    scattered by a Gaussian of ``radius`` px; the others anywhere in the cell.
     """
     first, last = frame_range
     last = max(last - 3, first + 1)
     low, high = scene.margin, np.array([scene.height, scene.width]) - 1 - scene.margin
     times, ys, xs = [], [], []
-    for _ in range(n_events):
+    at_site = np.zeros(n_events, bool)
+    if hotspots is not None:
+        at_site = rng.uniform(size=n_events) < hotspots[1]
+    for i in range(n_events):
         for _attempt in range(200):
             t = int(rng.integers(first, last))
-            y, x = scene.positions(rng, 1)
+            if at_site[i]:
+                sites, _, radius = hotspots
+                site = sites[int(rng.integers(len(sites)))]
+                y, x = site[:, None] + rng.normal(0, radius, (2, 1))
+            else:
+                y, x = scene.positions(rng, 1)
             y, x = np.clip(np.array([y[0], x[0]]) + scene.drift[t], low, high)
             if not times or separation <= 0:
                 break
@@ -58,9 +68,19 @@ def _add_docked_vesicle(scene, rng, t0, y, x, amplitude, sigma, docking, fades, 
 
 
 def add_events(scene, rng, n_events, *, frame_range, amplitude, tau, sigma, spread, spread_fraction, onset,
-               separation, docked_fraction, docking, docking_brightness, docking_fades, fluctuation):
-    """Add ``n_events`` fusion events to the scene and return their table (see ``Simulation.events``)."""
-    event_t, event_y, event_x = _times_and_positions(scene, rng, n_events, frame_range, separation)
+               separation, docked_fraction, docking, docking_brightness, docking_fades, fluctuation, hotspots=0,
+               hotspot_fraction=0.0, hotspot_radius=1.5):
+    """Add ``n_events`` fusion events to the scene and return their table (see ``Simulation.events``).
+
+    With ``hotspots`` > 0, sites are drawn in the cell and ``hotspot_fraction`` of the events
+    fuse at one of them (within ``hotspot_radius`` px): repeated fusions at the same places.
+    """
+    sites = None
+    if hotspots > 0:
+        sites = np.stack(scene.positions(rng, int(hotspots)), axis=1)
+    event_t, event_y, event_x = _times_and_positions(
+        scene, rng, n_events, frame_range, separation,
+        None if sites is None else (sites, hotspot_fraction, hotspot_radius))
     amplitudes = amplitude * rng.uniform(0.7, 1.3, n_events)
     taus = rng.uniform(tau[0], tau[1], n_events)
     # draws only for the options in use, so that the default movies stay what they were

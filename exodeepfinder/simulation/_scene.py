@@ -153,6 +153,10 @@ class Scene:
         self._spots: list[tuple] = []
         self._spans = None  # first and last frame of each sprite, once rendering starts
 
+    def allowed_pixels(self):
+        """Rows and columns of the pixels where objects may lie (inside the cell, ``margin`` from the border)."""
+        return self._allowed_pixels
+
     def positions(self, rng, n):
         """``n`` random sub-pixel positions (y, x), sample coordinates, inside the cell and ``margin``
         from the border."""

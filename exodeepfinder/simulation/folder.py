@@ -4,7 +4,8 @@ Files: ``movie.h5`` (uint16, dataset ``dataset``), ``expert_annotation.xml`` and
 ``expert_annotation.csv`` (the events as an expert annotation: class_label 1, z = frame of the
 rise; the CSV also has the simulated columns), ``spots.csv`` (every visible docked vesicle and
 distractor, one row per frame), ``simulation.json`` (the parameters, the seed, the drawn settings
-of a randomised movie, the drift and the hot pixels) and, optionally, ``tiff/frame_0001.tif`` ...
+of a randomised movie, the drift, the hot pixels, the true cell area and exocytosis rate),
+``cell_mask.tif`` (the true cell: 1 inside, 0 outside, uint8) and, optionally, ``tiff/frame_0001.tif`` ...
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,8 @@ from .randomize import simulate_randomized
 from .simulate import Simulation, simulate_movie
 
 #: Files written into every simulated movie folder (``tiff`` is added on request).
-OUTPUT_FILES = ("movie.h5", "expert_annotation.xml", "expert_annotation.csv", "spots.csv", "simulation.json")
+OUTPUT_FILES = ("movie.h5", "expert_annotation.xml", "expert_annotation.csv", "spots.csv", "simulation.json",
+                "cell_mask.tif")
 
 
 def _jsonable(value):
@@ -52,6 +52,20 @@ def simulation_record(simulation: Simulation, shape, seed) -> dict:
     record["drift_per_frame"] = [float(v) for v in drift[1] - drift[0]]
     record["hot_pixels"] = simulation.hot_pixels[["y", "x", "level"]].to_numpy().tolist()
     record["n_event_rows"], record["n_spot_rows"] = len(simulation.events), len(simulation.spots)
+    if simulation.cell_mask is not None:
+        pixel_size, frame_interval = simulation.params["pixel_size"], simulation.params["frame_interval"]
+        margin = int(simulation.params["margin"])
+        area_um2 = float(simulation.cell_mask.sum()) * pixel_size ** 2
+        window = simulation.cell_mask.copy()
+        window[:margin], window[window.shape[0] - margin:], window[:, :margin], window[:, window.shape[1] - margin:] = (
+            False, False, False, False)
+        event_area_um2 = float(window.sum()) * pixel_size ** 2
+        blank = simulation.params.get("blank_frames", (0, 0))
+        minutes = (shape[0] - sum(blank)) * frame_interval / 60.0
+        record["cell_area_um2"] = area_um2
+        record["event_area_um2"] = event_area_um2  # the cell less the margin band, where events lie
+        record["events_per_um2_per_min"] = (len(simulation.events) / (event_area_um2 * minutes)
+                                            if event_area_um2 > 0 else None)
     return _jsonable(record)
 
 
@@ -101,24 +115,25 @@ def _staged(folder: Path, names):
     On error (or cancel) nothing is left: neither the scratch folder, nor a partial ``folder``,
     nor the parents created for it.
     """
+    from ..io.atomic import make_work_folder, release_work_folder, remove_work_folder
+
     created = _make_folder(folder.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    # a partial folder held by a lease: removed by `exodeepfinder clean` if this process is killed
+    staging = make_work_folder(folder.parent, folder.name)
     try:
         yield staging
         if folder.exists():
             _commit(staging, folder, names)
         else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private
+            release_work_folder(staging)  # its owner record goes: the folder becomes the output
             staging.rename(folder)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_work_folder(staging)
         for path in reversed(created):
             with contextlib.suppress(OSError):
                 path.rmdir()
         raise
-    shutil.rmtree(staging, ignore_errors=True)  # after a swap, it holds the replaced files
+    remove_work_folder(staging)  # after a swap, it holds the replaced files
 
 
 def simulate_to_folder(folder, shape, seed, options=None, *, randomize=False, ranges=None, tiff=False,
@@ -175,7 +190,14 @@ def simulate_to_folder(folder, shape, seed, options=None, *, randomize=False, ra
     except ValueError as err:
         raise InputError(str(err)) from None
     with _staged(folder, names) as staging:
-        write_h5(staging / "movie.h5", simulation.movie, progress=within(progress, 60, 85 if tiff else 100))
+        import tifffile
+
+        from ..io.units import units_attrs
+
+        units = units_attrs(simulation.params["pixel_size"], simulation.params["frame_interval"])
+        write_h5(staging / "movie.h5", simulation.movie, progress=within(progress, 60, 85 if tiff else 100),
+                 dataset_attrs=units)
+        tifffile.imwrite(staging / "cell_mask.tif", simulation.cell_mask.astype(np.uint8))
         write_events(simulation.events, staging / "expert_annotation.xml")
         write_events(simulation.events, staging / "expert_annotation.csv")
         write_csv(simulation.spots, staging / "spots.csv")

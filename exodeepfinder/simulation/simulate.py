@@ -71,6 +71,9 @@ class Simulation:
     camera : dict
         ``model`` and the ``gain``, ``offset`` and ``read_noise`` of each pixel (floats, or
         (y, x) arrays for the ``scmos`` camera).
+    cell_mask : ndarray of bool, shape (y, x)
+        The true cell: where the cell footprint is above half its height (first frame's
+        coordinates). Its area in µm² is ``cell_mask.sum() * pixel_size ** 2``.
     """
 
     movie: np.ndarray
@@ -80,6 +83,7 @@ class Simulation:
     hot_pixels: pd.DataFrame = field(default_factory=no_hot_pixels)
     drift: np.ndarray | None = None
     camera: dict = field(default_factory=dict)
+    cell_mask: np.ndarray | None = None
 
 
 def _check_parameters(p: dict, shape) -> None:
@@ -97,7 +101,14 @@ def _check_parameters(p: dict, shape) -> None:
                          f"{n_frames}-frame movie")
     if p["event_tau"][0] <= 0 or p["event_tau"][1] < p["event_tau"][0]:
         raise ValueError(f"event_tau: expected 0 < low <= high (got {p['event_tau']})")
-    for name in ("event_spread_fraction", "docked_fraction", "flicker_on", "flicker_low"):
+    for name in ("pixel_size", "frame_interval"):
+        if not p[name] > 0:
+            raise ValueError(f"{name}: must be positive (got {p[name]})")
+    if p["event_rate"] is not None and p["event_rate"] < 0:
+        raise ValueError(f"event_rate: must be >= 0 (got {p['event_rate']})")
+    if p["hotspots"] < 0 or p["hotspot_radius"] < 0:
+        raise ValueError(f"hotspots, hotspot_radius: must be >= 0 (got {p['hotspots']}, {p['hotspot_radius']})")
+    for name in ("event_spread_fraction", "docked_fraction", "flicker_on", "flicker_low", "hotspot_fraction"):
         if not 0 <= p[name] <= 1:
             raise ValueError(f"{name}: must be between 0 and 1 (got {p[name]})")
     if not 0 <= p["illumination_falloff"] < 1:
@@ -126,8 +137,10 @@ def _scene(rng, shape, p) -> Scene:
                                 p["background_scale"], p["outside_background"], pad)
     illumination = Illumination(rng, height, width, p["illumination_falloff"]) if p["illumination_falloff"] else None
     bleaching = np.exp(-np.arange(n_frames) / p["bleaching_frames"]).astype(np.float32)
-    return Scene(shape, cell=cell, footprint=footprint, margin=p["margin"], bleaching=bleaching, drift=drift,
-                 illumination=illumination)
+    scene = Scene(shape, cell=cell, footprint=footprint, margin=p["margin"], bleaching=bleaching, drift=drift,
+                  illumination=illumination)
+    scene.cell_mask = footprint > 0.5
+    return scene
 
 
 def _add_vesicles(scene, rng, p) -> None:
@@ -160,6 +173,10 @@ def simulate_movie(
     event_spread_fraction: float = 1.0,
     event_separation: float = 8.0,
     event_onset: tuple[float, float] = (0.0, 0.0),
+    event_rate: float | None = None,
+    hotspots: int = 0,
+    hotspot_fraction: float = 0.7,
+    hotspot_radius: float = 1.5,
     docked_fraction: float = 0.0,
     event_docking: tuple[int, int] = (5, 50),
     event_docking_brightness: float = 0.4,
@@ -194,6 +211,8 @@ def simulate_movie(
     scmos_read_noise_spread: float = 0.5,
     hot_pixels: int = 0,
     hot_pixel_level: tuple[float, float] = (200.0, 2000.0),
+    pixel_size: float = 0.16,
+    frame_interval: float = 0.3,
     margin: int = 6,
     blank_frames: tuple[int, int] = (0, 0),
     seed: int | None = 0,
@@ -239,6 +258,18 @@ def simulate_movie(
         Range of the fusion time within the exposure of frame ``t`` (0 = at its start). The
         frame ``t`` then holds ``1 - onset`` of the peak and the decay starts from there; the
         default (0, 0) gives the sharp one-frame rise that the official weights expect.
+    event_rate : float or None
+        Exocytosis rate, events per µm² of cell per minute: when given, ``n_events`` is replaced
+        by ``round(event_rate * area * minutes)``, the area being that of the cell where events
+        may lie (``cell_mask`` less the ``margin`` band along the frame's edges, in µm² with
+        ``pixel_size``) and the minutes those of the lit frames (with ``frame_interval``).
+    hotspots : int
+        Number of hotspots: sites in the cell where events fuse again and again (0: events
+        anywhere in the cell, complete spatial randomness).
+    hotspot_fraction : float
+        With ``hotspots``: fraction of the events that fuse at a hotspot.
+    hotspot_radius : float
+        With ``hotspots``: scatter (px, Gaussian sigma) of the events around their hotspot.
     docked_fraction : float
         Fraction of the events whose vesicle is docked (a visible spot) before it fuses; the
         others arrive and fuse at once.
@@ -303,6 +334,10 @@ def simulate_movie(
         Number of hot pixels (high dark current at fixed pixels of the sensor).
     hot_pixel_level : (float, float)
         Range of their dark signal (electrons per frame, log-uniform).
+    pixel_size : float
+        Size of a pixel (µm), stored with the movie (and used by ``event_rate``).
+    frame_interval : float
+        Time between frames (s), stored with the movie (and used by ``event_rate``).
     margin : int
         Events and spots keep this distance (px) from the border.
     blank_frames : (int, int)
@@ -337,11 +372,15 @@ def simulate_movie(
     scene = _scene(rng, shape, p)
     _add_vesicles(scene, rng, p)
     lit = (int(blank_frames[0]), n_frames - int(blank_frames[1]))
+    if event_rate is not None:
+        area_um2 = float(len(scene.allowed_pixels()[0])) * pixel_size ** 2
+        n_events = p["n_events"] = int(round(event_rate * area_um2 * (lit[1] - lit[0]) * frame_interval / 60.0))
     events = add_events(
         scene, rng, n_events, frame_range=lit, amplitude=event_amplitude, tau=event_tau, sigma=event_sigma,
         spread=event_spread, spread_fraction=event_spread_fraction, onset=event_onset,
         separation=event_separation, docked_fraction=docked_fraction, docking=event_docking,
-        docking_brightness=event_docking_brightness, docking_fades=spot_fade, fluctuation=spot_fluctuation)
+        docking_brightness=event_docking_brightness, docking_fades=spot_fade, fluctuation=spot_fluctuation,
+        hotspots=hotspots, hotspot_fraction=hotspot_fraction, hotspot_radius=hotspot_radius)
     spots = scene.spots()
     hot = draw_hot_pixels(rng, hot_pixels, (height, width), hot_pixel_level)
     maps = camera_maps(rng, camera, (height, width), gain=gain, offset=offset, read_noise=read_noise,
@@ -351,4 +390,4 @@ def simulate_movie(
         movie[:lit[0]] = movie[lit[1]:] = np.uint16(np.clip(round(offset), 0, np.iinfo(np.uint16).max))
         spots = spots[(spots["t"] >= lit[0]) & (spots["t"] < lit[1])].reset_index(drop=True)
     return Simulation(movie=movie, events=events, spots=spots, params=p, hot_pixels=hot, drift=scene.drift,
-                      camera={"model": camera, **maps})
+                      camera={"model": camera, **maps}, cell_mask=scene.cell_mask)

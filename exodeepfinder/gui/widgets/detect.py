@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QPus
                             QVBoxLayout, QWidget)
 
 from ...labels import EVENT
+from ...model.folder import MODEL_CARD
 from ...model.precision import PRECISIONS
 from ...model.weights import DEVICES, WEIGHTS_NAMES
 from ...pipeline import DEFAULT_MIN_SIZE
@@ -23,7 +24,8 @@ from ._common import LayerChoice, PathField, TaskPanel, add_layer, is_movie_laye
 
 #: Choices of the weights box, and the value passed to load_model for each.
 WEIGHTS_CHOICES = {"automatic (official if downloaded, else bundled)": None,
-                   **{f"{name}": name for name in WEIGHTS_NAMES}, "file…": "file"}
+                   **{f"{name}": name for name in WEIGHTS_NAMES}, "file…": "file",
+                   "model folder… (from exodeepfinder adapt)": "folder"}
 #: Resolution of the min score slider.
 SCORE_STEPS = 100
 
@@ -41,11 +43,13 @@ class DetectWidget(QWidget):
         self.weights_choice.addItems(list(WEIGHTS_CHOICES))
         self.weights_choice.setToolTip("U-Net weights: the bundled default model (trained on simulated movies), the "
                                        "official ExoDeepFinder weights (after 'exodeepfinder download-weights'), "
-                                       "or a weights file (.h5) of your own training")
+                                       "a weights file (.h5) of your own training, or a model folder made by "
+                                       "'exodeepfinder adapt' (it holds model_card.json)")
         self.weights_file = PathField("open", "U-Net weights (*.h5)", "weights file (.h5)")
         self.weights_file.setVisible(False)
-        self.weights_choice.currentTextChanged.connect(
-            lambda text: self.weights_file.setVisible(WEIGHTS_CHOICES[text] == "file"))
+        self.model_folder = PathField("folder", "", "model folder (made by exodeepfinder adapt)")
+        self.model_folder.setVisible(False)
+        self.weights_choice.currentTextChanged.connect(self._show_weights_field)
         self.device_choice = QComboBox()
         self.device_choice.addItems(list(DEVICES))
         self.precision_choice = QComboBox()
@@ -89,6 +93,7 @@ class DetectWidget(QWidget):
         form.addRow("Movie", self.movie_choice)
         form.addRow("Weights", self.weights_choice)
         form.addRow("", self.weights_file)
+        form.addRow("", self.model_folder)
         form.addRow("Device", self.device_choice)
         form.addRow("Precision", self.precision_choice)
         form.addRow("Patch size", self.patch_size)
@@ -107,29 +112,36 @@ class DetectWidget(QWidget):
 
         self.events = None          # every event found by the last detection
         self.points_layer = None    # the layer showing them
-        self._model = None
-        self._model_key = None
         self._show_filter_values()
 
+    def _show_weights_field(self, text: str) -> None:
+        self.weights_file.setVisible(WEIGHTS_CHOICES[text] == "file")
+        self.model_folder.setVisible(WEIGHTS_CHOICES[text] == "folder")
+
     def weights(self):
-        """What :func:`exodeepfinder.load_model` gets: None, "bundled", "official" or a path."""
+        """What :func:`exodeepfinder.load_model` gets: None, "bundled", "official", a weights file or a model folder."""
         choice = WEIGHTS_CHOICES[self.weights_choice.currentText()]
         if choice == "file":
             path = self.weights_file.path()
             if path is None:
                 raise ValueError("weights: choose a weights file (.h5)")
             return path
+        if choice == "folder":
+            path = self.model_folder.path()
+            if path is None:
+                raise ValueError("weights: choose a model folder (made by exodeepfinder adapt)")
+            if not path.is_dir():
+                raise ValueError(f"{path}: not a folder (a model folder made by exodeepfinder adapt)")
+            if not (path / MODEL_CARD).is_file():
+                raise ValueError(f"{path}: no {MODEL_CARD} (not a model folder made by exodeepfinder adapt)")
+            return path
         return choice
 
     def _load_model(self, weights, device):
-        """The network, loaded once for a given choice of weights and device."""
-        from ... import load_model
+        """The network, loaded once for a given choice of weights and device (the package's one model cache)."""
+        from ...model.weights import cached_model
 
-        key = (str(weights), device)
-        if self._model_key != key:
-            self._model = load_model(weights, device=device)
-            self._model_key = key
-        return self._model
+        return cached_model(weights, device=device)
 
     def run(self) -> None:
         """Detect the events of the chosen movie layer (in a worker thread)."""

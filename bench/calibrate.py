@@ -1,0 +1,402 @@
+"""Fit and evaluate the event calibration of a model (issue 28, parts 2 and 4).
+
+Three steps, each reusing what the previous one wrote (detections are made once, fitted many times):
+
+1. ``collect``: detect every event of held-out simulated movies of both generators, keeping all of
+   them (``min_confidence 0``), and match them to the truth (``match_events``, 5 voxels):
+
+   - ``--generator evalsim``: the independent simulator ``bench/evalsim`` (every family), through
+     ``bench/generalisation.py``'s own ``run_movie`` (its ``candidates.csv`` with ``matched``);
+     seeds ``calibration`` (800000-899999) for fitting, ``test`` (900000-999999) for the figures;
+   - ``--generator ours``: the package's simulator (``exodeepfinder.simulation``), half movies with
+     the default parameters, half domain-randomised (``simulate_randomized``, event rate 8 per 100
+     frames and 100 x 100 px); seeds ``calibration`` 20000-20999, ``test`` 21000-21999: disjoint
+     from the training recipe's (1000-7999), the evaluation set's (9000-9999) and the robustness
+     grid's (10000-19999).
+
+2. ``fit``: on the calibration movies of both generators (each generator weighing the same), fit
+   logistic calibrations of several feature sets, compare them by their expected calibration error
+   (ECE, 10 bins) in 5-fold cross-validation by movie on each generator, keep the best (the
+   smallest worse-of-the-two ECE; score alone unless more features do better by 0.005), then choose
+   ``default_min_confidence``: the threshold (0-0.95, step 0.01) that maximises the worse of the two
+   pooled F1s on the calibration movies. Writes the calibration JSON with its provenance.
+
+3. ``evaluate``: on the test movies of both generators: ECE and a reliability diagram (PNG) per
+   generator, and precision / recall / F1 per family and pooled, with every event kept and with the
+   default threshold. Writes ``evaluation.md``, ``evaluation.csv``, ``reliability.png``. Beside each
+   ECE: the score's (raw, uncalibrated), and the median ECE a perfectly calibrated confidence would
+   show on as many events (outcomes drawn from the confidences themselves): the sampling noise floor.
+
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range calibration --n 1
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range calibration --n 12
+    PYTHONPATH=$PWD python bench/calibrate.py fit
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range test --n 3
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range test --n 6
+    PYTHONPATH=$PWD python bench/calibrate.py evaluate
+
+(the shipped calibration: these commands, movies 120 x 128 x 128 with 12 events, the defaults; each
+movie takes 15-45 s on 2 busy cores).
+
+Folders: ``--root`` (default /work/runs/calib) holds ``<generator>_<seed_range>/<movie>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+OURS_SEEDS = {"calibration": 20000, "test": 21000}
+OURS_RANGES = {"event_rate": 8.0}
+FEATURE_SETS = [
+    ("logit_score",),
+    ("logit_score", "probability"),
+    ("logit_score", "peak_dff"),
+    ("logit_score", "cluster_size"),
+    ("logit_score", "probability", "cluster_size"),
+    ("logit_score", "probability", "peak_snr"),
+    ("logit_score", "probability", "peak_dff", "cluster_size"),
+    ("logit_score", "probability", "peak_snr", "peak_dff", "decay_ratio", "cluster_size"),
+]
+THRESHOLDS = np.round(np.arange(0, 0.96, 0.01), 2)
+GENERATORS = ("evalsim", "ours")
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "exodeepfinder" / "model" / "data" / \
+    "exodeepfinder_default.calibration.json"
+
+
+def _folder(root: Path, generator: str, seed_range: str) -> Path:
+    return Path(root) / f"{generator}_{seed_range}"
+
+
+# ---------------------------------------------------------------- collect
+
+
+def simulate_ours(index: int, seed: int, shape, n_events: int):
+    """Movie ``index`` of our simulator: default parameters (even index) or domain-randomised (odd)."""
+    from exodeepfinder.simulation import simulate_movie, simulate_randomized
+
+    if index % 2 == 0:
+        return "default", simulate_movie(tuple(shape), n_events=n_events, seed=seed)
+    return "randomized", simulate_randomized(tuple(shape), seed=seed, ranges=OURS_RANGES)
+
+
+def collect_ours(args) -> list:
+    import exodeepfinder as edf
+    from exodeepfinder.events.evaluate import match_events
+    from exodeepfinder.io.events import write_events
+
+    out = _folder(args.root, "ours", args.seed_range)
+    model = edf.load_model(args.weights, device="cpu")
+    results = []
+    for index in range(args.first, args.first + args.n):
+        seed = OURS_SEEDS[args.seed_range] + index
+        family = "default" if index % 2 == 0 else "randomized"
+        folder = out / f"{family}_{seed}"
+        if (folder / "result.json").is_file():
+            results.append(json.loads((folder / "result.json").read_text()))
+            continue
+        family, sim = simulate_ours(index, seed, args.shape, args.events)
+        start = time.perf_counter()
+        events = edf.detect(sim.movie, model, min_confidence=0).events
+        seconds = time.perf_counter() - start
+        matching = match_events(events, sim.events)
+        table = events.copy()
+        table["matched"] = False
+        table.loc[matching.pairs["detected"].to_numpy(), "matched"] = True
+        folder.mkdir(parents=True, exist_ok=True)
+        write_events(sim.events, folder / "truth.csv", overwrite=True)  # a rerun of the benchmark replaces it
+        table.to_csv(folder / "candidates.csv", index=False, float_format="%.6g")
+        result = {"family": family, "seed": seed, **matching.summary, "seconds": round(seconds, 1),
+                  "shape": list(args.shape), "weights": args.weights}
+        (folder / "result.json").write_text(json.dumps(result, indent=1))
+        print(f"ours {family} {seed}: {result['tp']}/{result['fp']}/{result['fn']} ({seconds:.1f} s)", flush=True)
+        results.append(result)
+    return results
+
+
+def collect_evalsim(args) -> list:
+    import generalisation
+
+    options = ["--seed_range", args.seed_range, "--n", str(args.n), "--first", str(args.first),
+               "--weights", args.weights, "--min_confidence", "0", "--shape", *map(str, args.shape),
+               "--events", str(args.events), "--out", str(_folder(args.root, "evalsim", args.seed_range))]
+    gen_args = generalisation.parse_args(options)
+    gen_args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for family, seed in generalisation._jobs(gen_args):
+        result = generalisation.run_movie(family, seed, gen_args)
+        print(f"evalsim {family} {seed}: {result['tp']}/{result['fp']}/{result['fn']} ({result['seconds']} s)",
+              flush=True)
+        results.append(result)
+    return results
+
+
+# ---------------------------------------------------------------- load
+
+
+def load_movies(folder: Path) -> list:
+    """(family, seed, candidates, truth) of every finished movie of a folder."""
+    from exodeepfinder.io.events import read_events
+
+    movies = []
+    for result_file in sorted(Path(folder).glob("*/result.json")):
+        result = json.loads(result_file.read_text())
+        if result.get("settings", {}).get("min_confidence", 0) != 0:
+            continue  # a run that dropped events: not every candidate is there
+        candidates = pd.read_csv(result_file.parent / "candidates.csv")
+        candidates["matched"] = candidates["matched"].astype(bool)
+        movies.append((result["family"], int(result["seed"]), candidates, read_events(result_file.parent / "truth.csv")))
+    return movies
+
+
+def pooled_counts(movies, confidences, threshold: float) -> tuple:
+    """tp, fp, fn summed over movies, keeping the detections of confidence >= threshold (matched anew)."""
+    from exodeepfinder.events.evaluate import match_events
+
+    tp = fp = fn = 0
+    for (_, _, candidates, truth), conf in zip(movies, confidences):
+        summary = match_events(candidates[conf >= threshold], truth).summary
+        tp, fp, fn = tp + summary["tp"], fp + summary["fp"], fn + summary["fn"]
+    return tp, fp, fn
+
+
+def _f1(tp, fp, fn) -> float:
+    return 2 * tp / max(2 * tp + fp + fn, 1)
+
+
+# ---------------------------------------------------------------- fit
+
+
+def _shapes(root, generator) -> list:
+    """The movie shapes of a generator's calibration movies (from their result.json)."""
+    shapes = set()
+    for result_file in sorted(_folder(root, generator, "calibration").glob("*/result.json")):
+        result = json.loads(result_file.read_text())
+        shapes.add(tuple(result.get("shape") or result.get("settings", {}).get("shape", [])))
+    return sorted(" x ".join(map(str, shape)) for shape in shapes)
+
+
+def _stack(movies_by_generator) -> pd.DataFrame:
+    frames = []
+    for generator, movies in movies_by_generator.items():
+        for movie_index, (family, seed, candidates, _) in enumerate(movies):
+            frames.append(candidates.assign(generator=generator, family=family, seed=seed, movie=f"{generator}_{seed}"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _weights(events: pd.DataFrame) -> np.ndarray:
+    """Each generator weighs the same in total; the mean weight is 1."""
+    counts = events["generator"].map(events["generator"].value_counts())
+    weights = 1.0 / counts.to_numpy(float)
+    return weights * len(weights) / weights.sum()
+
+
+def cross_validated(events: pd.DataFrame, features, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Confidences of every event from calibrations fitted without its movie (folds by movie)."""
+    from exodeepfinder.events.calibrate import confidence, fit_calibration
+
+    movies = events["movie"].unique()
+    order = np.random.default_rng(seed).permutation(len(movies))
+    fold_of = {movies[i]: k % folds for k, i in enumerate(order)}
+    fold = events["movie"].map(fold_of).to_numpy()
+    predicted = np.zeros(len(events))
+    weights = _weights(events)
+    for k in range(folds):
+        train, held = fold != k, fold == k
+        calibration = fit_calibration(events[train], features, sample_weight=weights[train])
+        predicted[held] = confidence(events[held], calibration)
+    return predicted
+
+
+def fit(args):
+    from exodeepfinder.events.calibrate import (confidence, expected_calibration_error, file_sha256,
+                                                fit_calibration)
+    from exodeepfinder.io.calibration import write_calibration
+    from exodeepfinder.model.weights import resolve_weights
+
+    movies = {g: load_movies(_folder(args.root, g, "calibration")) for g in GENERATORS}
+    for generator, found in movies.items():
+        if not found:
+            sys.exit(f"error: {_folder(args.root, generator, 'calibration')}: no collected movie")
+    events = _stack(movies)
+    rows = []
+    for features in FEATURE_SETS:
+        predicted = cross_validated(events, features)
+        row = {"features": "+".join(features)}
+        for generator in GENERATORS:
+            part = (events["generator"] == generator).to_numpy()
+            row[f"ece_{generator}"] = expected_calibration_error(predicted[part], events["matched"][part])
+        row["ece_worse"] = max(row[f"ece_{g}"] for g in GENERATORS)
+        rows.append(row)
+        print(row, flush=True)
+    table = pd.DataFrame(rows)
+    best = int(table["ece_worse"].idxmin())
+    if table.loc[best, "ece_worse"] > table.loc[0, "ece_worse"] - 0.005:
+        best = 0  # the score alone unless more features calibrate clearly better
+    features = FEATURE_SETS[best]
+    weights_path, _ = resolve_weights(args.weights)
+    calibration = fit_calibration(events, features, sample_weight=_weights(events),
+                                  weights_sha256=file_sha256(weights_path))
+    confidences = {g: [confidence(m[2], calibration) for m in movies[g]] for g in GENERATORS}
+    sweep = []
+    for threshold in THRESHOLDS:
+        row = {"threshold": threshold}
+        for generator in GENERATORS:
+            tp, fp, fn = pooled_counts(movies[generator], confidences[generator], threshold)
+            row.update({f"f1_{generator}": _f1(tp, fp, fn), f"tp_{generator}": tp, f"fp_{generator}": fp,
+                        f"fn_{generator}": fn})
+        row["f1_worse"] = min(row[f"f1_{g}"] for g in GENERATORS)
+        sweep.append(row)
+    sweep = pd.DataFrame(sweep)
+    chosen = sweep.loc[sweep["f1_worse"].idxmax()]
+    calibration.default_min_confidence = float(chosen["threshold"])
+    cv = table.loc[best]
+    calibration.provenance = {
+        "fitted": time.strftime("%Y-%m-%d"),
+        "script": "bench/calibrate.py fit",
+        "weights": str(args.weights),
+        "data": {g: {"generator": "bench/evalsim (independent simulator)" if g == "evalsim" else
+                     "exodeepfinder.simulation (half default parameters, half simulate_randomized)",
+                     "seeds": sorted({int(m[1]) for m in movies[g]}), "movies": len(movies[g]),
+                     "movie_names": [f"{m[0]}_{m[1]}" for m in movies[g]],
+                     "shape": _shapes(args.root, g),
+                     "families": sorted({m[0] for m in movies[g]}),
+                     "events_detected": int(sum(len(m[2]) for m in movies[g])),
+                     "true_detected": int(sum(m[2]["matched"].sum() for m in movies[g])),
+                     "true_events": int(sum(len(m[3]) for m in movies[g]))} for g in GENERATORS},
+        "weighting": "each generator weighs the same",
+        "ece_cross_validated": {g: round(float(cv[f"ece_{g}"]), 4) for g in GENERATORS},
+        "ece_bins": 10,
+        "feature_sets_compared": {r["features"]: round(float(r["ece_worse"]), 4) for r in rows},
+        "criterion": "default_min_confidence maximises the worse of the two pooled F1s on the calibration movies",
+        "f1_at_default": {g: round(float(chosen[f"f1_{g}"]), 4) for g in GENERATORS},
+        "f1_keep_all": {g: round(float(sweep.loc[0, f"f1_{g}"]), 4) for g in GENERATORS},
+    }
+    out = Path(args.output)
+    write_calibration(calibration, out)
+    table.to_csv(_folder(args.root, "fit", "calibration").with_suffix(".features.csv"), index=False)
+    sweep.to_csv(_folder(args.root, "fit", "calibration").with_suffix(".thresholds.csv"), index=False,
+                 float_format="%.4f")
+    print(table.to_string(index=False))
+    print(sweep.iloc[::5].to_string(index=False))
+    print(f"features {features}, default_min_confidence {calibration.default_min_confidence:g}: "
+          f"F1 {chosen['f1_evalsim']:.3f} (evalsim) / {chosen['f1_ours']:.3f} (ours) -> {out}")
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def evaluate(args):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from exodeepfinder.events.calibrate import confidence, expected_calibration_error, reliability_table
+    from exodeepfinder.events.evaluate import summarize
+    from exodeepfinder.io.calibration import read_calibration
+
+    calibration = read_calibration(args.output)
+    threshold = calibration.default_min_confidence
+    out = Path(args.root)
+    rows, lines = [], []
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    for axis, generator in zip(axes, GENERATORS):
+        movies = load_movies(_folder(args.root, generator, "test"))
+        if not movies:
+            print(f"{_folder(args.root, generator, 'test')}: no test movie, skipped")
+            axis.set_visible(False)
+            continue
+        conf = [confidence(m[2], calibration) for m in movies]
+        allconf = np.concatenate(conf)
+        outcome = np.concatenate([m[2]["matched"].to_numpy(float) for m in movies])
+        score = np.concatenate([m[2]["score"].to_numpy(float) for m in movies])
+        ece, ece_score = expected_calibration_error(allconf, outcome), expected_calibration_error(score, outcome)
+        # what a perfectly calibrated confidence would show on this many events (sampling noise alone)
+        rng = np.random.default_rng(0)
+        floor = float(np.median([expected_calibration_error(allconf, rng.uniform(size=allconf.size) < allconf)
+                                 for _ in range(200)]))
+        table = reliability_table(allconf, outcome)
+        score_table = reliability_table(score, outcome)
+        axis.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--")
+        axis.plot(score_table["mean_probability"], score_table["fraction_true"], "s-", color="tab:gray",
+                  label=f"score (ECE {ece_score:.3f})")
+        axis.plot(table["mean_probability"], table["fraction_true"], "o-", color="tab:blue",
+                  label=f"confidence (ECE {ece:.3f})")
+        for row in table.itertuples():
+            if row.n:
+                axis.annotate(str(row.n), (row.mean_probability, row.fraction_true), textcoords="offset points",
+                              xytext=(0, 6), ha="center", fontsize=7, color="tab:blue")
+        axis.set(xlabel="predicted probability that the event is real", ylabel="fraction of true events",
+                 title=f"{generator}: {len(movies)} test movies, {len(allconf)} detections", xlim=(0, 1), ylim=(0, 1))
+        axis.legend(loc="upper left")
+        families = sorted({m[0] for m in movies}) + ["pooled"]
+        for family in families:
+            chosen = [i for i, m in enumerate(movies) if family == "pooled" or m[0] == family]
+            part = [movies[i] for i in chosen]
+            part_conf = [conf[i] for i in chosen]
+            before = summarize(*pooled_counts(part, part_conf, 0.0))
+            after = summarize(*pooled_counts(part, part_conf, threshold))
+            rows.append({"generator": generator, "family": family, "movies": len(part),
+                         **{f"{k}_all": before[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")},
+                         **{f"{k}_default": after[k] for k in ("tp", "fp", "fn", "precision", "recall", "f1")},
+                         "ece": ece if family == "pooled" else np.nan,
+                         "ece_score": ece_score if family == "pooled" else np.nan,
+                         "ece_noise_floor": floor if family == "pooled" else np.nan})
+    figure.suptitle(f"Reliability on held-out test movies (bins of 0.1); default min_confidence {threshold:g}")
+    figure.tight_layout()
+    figure.savefig(out / "reliability.png", dpi=110)
+    results = pd.DataFrame(rows)
+    results.to_csv(out / "evaluation.csv", index=False, float_format="%.4f")
+    lines = [f"# Calibration of `{args.weights}` on test movies", "",
+             f"{time.strftime('%Y-%m-%d')}; calibration {args.output} (features "
+             f"{', '.join(calibration.features)}, default min_confidence {threshold:g}).", "",
+             "| generator | family | movies | all events: found / false / missed | P | R | F1 | "
+             f"confidence >= {threshold:g}: found / false / missed | P | R | F1 | ECE (score's; perfect's) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results.itertuples():
+        ece = "" if np.isnan(r.ece) else f"{r.ece:.3f} ({r.ece_score:.3f}; {r.ece_noise_floor:.3f})"
+        lines.append(f"| {r.generator} | {r.family} | {r.movies} | {r.tp_all} / {r.fp_all} / {r.fn_all} | "
+                     f"{r.precision_all:.3f} | {r.recall_all:.3f} | {r.f1_all:.3f} | {r.tp_default} / "
+                     f"{r.fp_default} / {r.fn_default} | {r.precision_default:.3f} | {r.recall_default:.3f} | "
+                     f"{r.f1_default:.3f} | {ece} |")
+    text = "\n".join(lines) + "\n"
+    (out / "evaluation.md").write_text(text)
+    print(text)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=["collect", "fit", "evaluate"])
+    parser.add_argument("--generator", choices=GENERATORS, default="evalsim")
+    parser.add_argument("--seed_range", choices=["calibration", "test"], default="calibration")
+    parser.add_argument("--n", type=int, default=1, help="collect: movies (per family for evalsim)")
+    parser.add_argument("--first", type=int, default=0, help="collect: index of the first seed")
+    parser.add_argument("--shape", type=int, nargs=3, default=[120, 128, 128], metavar=("T", "Y", "X"))
+    parser.add_argument("--events", type=int, default=12, help="events per movie")
+    parser.add_argument("--weights", default="bundled")
+    parser.add_argument("--root", type=Path, default=Path("/work/runs/calib"))
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the calibration JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.step == "collect":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        (collect_evalsim if args.generator == "evalsim" else collect_ours)(args)
+    elif args.step == "fit":
+        fit(args)
+    else:
+        evaluate(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,404 @@
+"""Adapt the detector to a user's movies from their corrections (``exodeepfinder adapt``), with held-out figures.
+
+Stage 1, the **candidate classifier**: the base U-Net's candidates (found at a lower event
+probability than the default detection, so that recall is not lost) are labelled by the
+corrections (accepted and added events are real, rejected ones are not) and a small classifier
+(:mod:`~exodeepfinder.events.classify`) learns to tell them apart from their features
+(:mod:`~exodeepfinder.events.features`).
+
+Stage 2, **fine-tuning** the U-Net (:mod:`~exodeepfinder.adapt.finetune`), always from the base
+weights, on every reviewed movie, within a time budget.
+
+**Honest feedback**: each stage is first measured on corrections it did not learn from (leave one
+movie out when there are several; with one movie, its first half of frames against its second
+and back), against the base model on the same events. A stage that does not raise the held-out F1
+is left out of the model folder (the base behaviour is kept for it), and the report says so.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io.events import REVIEW_COLUMN
+from ..progress import report, within
+
+#: Matching distance (voxels) between detections and corrections.
+TOLERANCE = 5.0
+#: Review states that mark a real event, and the one that marks a false one.
+REAL_STATES = ("accepted", "added")
+REJECTED_STATE = "rejected"
+
+
+@dataclass
+class ReviewedMovie:
+    """A movie and the corrections of its detections.
+
+    Attributes
+    ----------
+    name : str
+        Shown in reports and on the model card.
+    movie : ndarray, shape (t, y, x)
+    corrections : DataFrame
+        Events (``t, y, x``) with a ``review`` column (``accepted``, ``rejected``, ``added``,
+        ``unreviewed``), or without one: a complete annotation (every event of the movie; any
+        detection not in it is false).
+    offset : float
+        Camera baseline (see :func:`~exodeepfinder.events.measure.measure_events`).
+    """
+
+    name: str
+    movie: np.ndarray
+    corrections: pd.DataFrame
+    offset: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """True when every detection was judged: no review column (a full annotation) or none left unreviewed."""
+        if REVIEW_COLUMN not in self.corrections.columns:
+            return True
+        return not (self.corrections[REVIEW_COLUMN] == "unreviewed").any()
+
+    def real_events(self) -> pd.DataFrame:
+        """The events the corrections call real (accepted and added, or all of a full annotation)."""
+        if REVIEW_COLUMN not in self.corrections.columns:
+            return self.corrections
+        return self.corrections[self.corrections[REVIEW_COLUMN].isin(REAL_STATES)]
+
+
+def check_reviewed(movie: ReviewedMovie, source=None) -> None:
+    """InputError (one line naming ``source``) for corrections that do not fit the movie or hold no judgement."""
+    from ..io.events import check_events_in_movie
+
+    source = source or movie.name
+    if np.ndim(movie.movie) != 3:
+        raise InputError(f"{source}: the movie is not [t, y, x] (shape {np.shape(movie.movie)})")
+    corrections = movie.corrections
+    if len(corrections) == 0:
+        raise InputError(f"{source}: no corrections (the event list is empty: accept, reject or add events first)")
+    if REVIEW_COLUMN in corrections.columns and not corrections[REVIEW_COLUMN].isin(
+            REAL_STATES + (REJECTED_STATE,)).any():
+        raise InputError(f"{source}: empty review (all {len(corrections)} events are unreviewed: accept, reject "
+                         "or add events first)")
+    try:
+        check_events_in_movie(corrections, np.shape(movie.movie), source)
+    except InputError as err:
+        raise InputError(f"{err} - the corrections do not match this movie's size") from None
+
+
+def judge(detected: pd.DataFrame, reviewed: ReviewedMovie) -> np.ndarray:
+    """What the corrections say of each detection: 1 real, 0 false, -1 unknown.
+
+    A detection matched (within :data:`TOLERANCE` voxels, one to one) to an accepted or added
+    event is real; matched to a rejected one, false; matched to an unreviewed one, unknown;
+    matched to nothing: false when the review is complete (the user would have accepted or added
+    it), else unknown.
+    """
+    from ..events.evaluate import match_events
+
+    verdict = np.full(len(detected), 0 if reviewed.complete else -1, int)
+    if len(detected) == 0:
+        return verdict
+    corrections = reviewed.corrections.reset_index(drop=True)
+    if REVIEW_COLUMN in corrections.columns:
+        states = corrections[REVIEW_COLUMN].to_numpy()
+    else:
+        states = np.full(len(corrections), "accepted", object)
+    pairs = match_events(detected.reset_index(drop=True), corrections, TOLERANCE).pairs
+    for d, r in zip(pairs["detected"].to_numpy(int), pairs["reference"].to_numpy(int)):
+        verdict[d] = 1 if states[r] in REAL_STATES else 0 if states[r] == REJECTED_STATE else -1
+    return verdict
+
+
+def counts(kept: pd.DataFrame, reviewed: ReviewedMovie) -> np.ndarray:
+    """``tp, fp, fn`` of the events ``kept`` against the corrections (unknown detections are left out)."""
+    from ..events.evaluate import match_events
+
+    verdict = judge(kept, reviewed)
+    real = reviewed.real_events()
+    found = match_events(kept.reset_index(drop=True), real.reset_index(drop=True), TOLERANCE).summary["tp"]
+    return np.array([int((verdict == 1).sum()), int((verdict == 0).sum()), len(real) - found], np.int64)
+
+
+def scores_of(tp_fp_fn) -> dict:
+    """``tp, fp, fn, precision, recall, f1`` of summed counts."""
+    from ..events.evaluate import summarize
+
+    return {key: (float(value) if isinstance(value, (float, np.floating)) else int(value))
+            for key, value in summarize(*np.asarray(tp_fp_fn).reshape(-1, 3).sum(0)).items()}
+
+
+@dataclass
+class _Detected:
+    """One movie through the base network: its default detections and its candidates, both described."""
+
+    reviewed: ReviewedMovie
+    base: pd.DataFrame
+    candidates: pd.DataFrame
+    labels: np.ndarray = None
+    scores: np.ndarray = None
+    verdict: np.ndarray = None
+
+
+def _describe(reviewed: ReviewedMovie, model, candidate_threshold: float, progress, keep_network: bool):
+    from ..events.cluster import cluster_events
+    from ..events.features import add_network_features, add_trace_features, cluster_candidates
+    from ..events.measure import measure_events
+    from ..events.score import score_events
+    from ..inference import segment_movie
+    from ..io.movie import as_movie
+    from ..pipeline import DEFAULT_MIN_SIZE
+
+    movie = as_movie(reviewed.movie)
+    labels, scores = segment_movie(movie, model, return_scores=True, progress=within(progress, 0, 85))
+
+    def measured(events):
+        return score_events(measure_events(movie, events, offset=reviewed.offset))
+
+    base = measured(add_network_features(cluster_events(labels, scores=scores, min_size=DEFAULT_MIN_SIZE), scores))
+    report(progress, 90, 100)
+    candidates = measured(cluster_candidates(labels, scores, candidate_threshold, min_size=DEFAULT_MIN_SIZE))
+    candidates = add_trace_features(movie, candidates, offset=reviewed.offset)
+    report(progress, 100, 100)
+    described = _Detected(reviewed, base, candidates)
+    if keep_network:
+        described.labels, described.scores = labels, scores
+    described.verdict = judge(candidates, reviewed)
+    return described
+
+
+def _folds(described: list) -> list:
+    """Held-out splits: (train parts, test parts); a part is (movie index, event mask function)."""
+    if len(described) > 1:
+        return [([j for j in range(len(described)) if j != i], [i]) for i in range(len(described))]
+    return [("second half", "first half"), ("first half", "second half")]
+
+
+def _half(detected: pd.DataFrame, n_frames: int, which: str) -> np.ndarray:
+    first = detected["t"].to_numpy(float) < n_frames / 2
+    return first if which == "first half" else ~first
+
+
+def _half_movie(reviewed: ReviewedMovie, which: str) -> ReviewedMovie:
+    corrections = reviewed.corrections
+    mask = _half(corrections, np.shape(reviewed.movie)[0], which)
+    return ReviewedMovie(f"{reviewed.name} ({which})", reviewed.movie, corrections[mask], reviewed.offset)
+
+
+def _training_rows(described: list, train) -> tuple[pd.DataFrame, np.ndarray]:
+    """Candidates with a known verdict of the training part of a fold (or of every movie)."""
+    tables, real = [], []
+    parts = [(i, None) for i in train] if train and isinstance(train[0], int) else [(0, train)]
+    for i, which in parts:
+        d = described[i]
+        known = d.verdict >= 0
+        if which is not None:
+            known &= _half(d.candidates, np.shape(d.reviewed.movie)[0], which)
+        tables.append(d.candidates[known])
+        real.append(d.verdict[known] == 1)
+    return pd.concat(tables, ignore_index=True), np.concatenate(real)
+
+
+def _test_parts(described: list, test) -> list:
+    """(reviewed movie restricted to the test part, base detections, candidates) of a fold."""
+    if isinstance(test[0], int):
+        return [(described[i].reviewed, described[i].base, described[i].candidates) for i in test]
+    d = described[0]
+    n_frames = np.shape(d.reviewed.movie)[0]
+    which = test
+    return [(_half_movie(d.reviewed, which), d.base[_half(d.base, n_frames, which)],
+             d.candidates[_half(d.candidates, n_frames, which)])]
+
+
+@dataclass
+class AdaptedModel:
+    """What :func:`adapt` made: write it with :meth:`save` (a model folder, see :mod:`~exodeepfinder.model.folder`).
+
+    Attributes
+    ----------
+    classifier : CandidateClassifier or None
+        None when the stage did not help on held-out corrections (or was not run).
+    network : UNet or None
+        The fine-tuned U-Net, or None: the base weights are kept.
+    base_weights : Path
+    card : dict
+        The model card: base weights and sha256, movies and corrections, held-out figures per stage.
+    """
+
+    classifier: object
+    network: object
+    base_weights: object
+    card: dict = field(default_factory=dict)
+
+    def save(self, path, *, overwrite: bool = False):
+        """Write the model folder (atomically); return its path."""
+        from ..model.folder import write_model_folder
+
+        weights = self.network if self.network is not None else self.base_weights
+        return write_model_folder(path, weights, self.card, self.classifier, overwrite=overwrite)
+
+    def summary(self) -> str:
+        """The held-out figures and what was kept, as lines of text."""
+        return format_card(self.card)
+
+
+def format_card(card: dict) -> str:
+    """Lines of text: the held-out precision/recall/F1 per stage and the decision on each stage."""
+    held = card.get("held_out", {})
+    lines = [f"held-out corrections ({held.get('split', '')}):",
+             f"  {'model':<28} {'found':>5} {'false':>5} {'missed':>6} {'precision':>9} {'recall':>6} {'F1':>6}"]
+    for name, label in (("base", "base model"), ("classifier", "+ candidate classifier")):
+        if name in held:
+            s = held[name]
+            lines.append(f"  {label:<28} {s['tp']:>5} {s['fp']:>5} {s['fn']:>6} {s['precision']:>9.3f} "
+                         f"{s['recall']:>6.3f} {s['f1']:>6.3f}")
+    tuning = card.get("stages", {}).get("fine_tuning")
+    if tuning and "fine_tuned_f1" in tuning:
+        lines.append(f"fine-tuning, {tuning['split']}: F1 base {tuning['base_f1']:.3f}, the best before it "
+                     f"{tuning['rival_f1']:.3f}, fine-tuned U-Net {tuning['fine_tuned_f1']:.3f}")
+    for name, stage in card.get("stages", {}).items():
+        lines.append(f"{name.replace('_', ' ')}: {stage['decision']}")
+    return "\n".join(lines)
+
+
+def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool = True,
+          candidate_threshold: float | None = None, seed: int = 0, progress=None, log=None) -> AdaptedModel:
+    """Adapt the detector to reviewed movies: a candidate classifier, then a fine-tuned U-Net, each measured.
+
+    Parameters
+    ----------
+    movies : sequence of ReviewedMovie
+        Movies with their corrections (see :class:`ReviewedMovie`).
+    base_model : str or Path, optional
+        The weights to start from (a file, ``"bundled"``, ``"official"``; default: as
+        :func:`~exodeepfinder.model.weights.load_model`; a model folder gives its weights, not its
+        classifier). Every stage starts from these weights, never from an earlier adaptation.
+    max_minutes : float
+        Time budget of the fine-tuning stage (the classifier takes seconds).
+    fine_tune : bool
+        Run the fine-tuning stage (default: yes, within ``max_minutes``; 0 minutes skips it).
+    candidate_threshold : float, optional
+        Event probability from which a voxel belongs to a candidate (default:
+        :data:`~exodeepfinder.events.classify.DEFAULT_CANDIDATE_THRESHOLD`).
+    seed : int
+        Seed of the fine-tuning's patch sampling.
+    progress : callable, optional
+        ``progress(done, 100)`` in percent; returning False cancels (raises Cancelled).
+    log : callable, optional
+        Called with lines of text as the work advances (e.g. ``print``).
+
+    Returns
+    -------
+    AdaptedModel
+        ``.save(folder)`` writes the model folder; ``.card`` holds the held-out figures.
+
+    Raises
+    ------
+    InputError
+        One line: corrections outside a movie, an empty review, too few real or rejected events.
+    """
+    from ..events.classify import DEFAULT_CANDIDATE_THRESHOLD, fit_classifier
+    from ..model.folder import sha256_of
+    from ..model.weights import load_model
+
+    started = time.monotonic()
+    say = log or (lambda line: None)
+    movies = list(movies)
+    if not movies:
+        raise InputError("no reviewed movies to adapt from")
+    for reviewed in movies:
+        check_reviewed(reviewed)
+    threshold = DEFAULT_CANDIDATE_THRESHOLD if candidate_threshold is None else float(candidate_threshold)
+    network = load_model(base_model, device="cpu")  # a model folder: its weights (its classifier is not used)
+    base_path = network.weights_path
+    network.classifier = None
+    fine_tune = fine_tune and max_minutes > 0
+    share = 40 if fine_tune else 95
+    described = []
+    for i, reviewed in enumerate(movies):
+        say(f"{reviewed.name}: detecting with the base model")
+        step = within(progress, share * i / len(movies), share * (i + 1) / len(movies))
+        described.append(_describe(reviewed, network, threshold, step, keep_network=fine_tune))
+        d = described[-1]
+        say(f"{reviewed.name}: {len(d.base)} detections, {len(d.candidates)} candidates "
+            f"({int((d.verdict == 1).sum())} real, {int((d.verdict == 0).sum())} false by the corrections)")
+
+    # stage 1: the classifier, measured on held-out corrections
+    folds = _folds(described)
+    split = "leave one movie out" if len(described) > 1 else "first half of the frames against the second, and back"
+    base_counts, classifier_counts = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    fold_errors = []
+    for train, test in folds:
+        try:
+            rows, real = _training_rows(described, train)
+            classifier = fit_classifier(rows, real, candidate_threshold=threshold)
+        except InputError as err:
+            fold_errors.append(str(err))
+            classifier = None
+        for reviewed, base, candidates in _test_parts(described, test):
+            base_counts += counts(base, reviewed)
+            classifier_counts += counts(base if classifier is None else classifier.classify(candidates), reviewed)
+    base_scores, classifier_scores = scores_of(base_counts), scores_of(classifier_counts)
+    rows, real = _training_rows(described, list(range(len(described))))
+    try:
+        final = fit_classifier(rows, real, candidate_threshold=threshold)
+    except InputError as err:  # e.g. nothing rejected: the other stage may still learn
+        final = None
+        fold_errors.insert(0, str(err))
+    helps = not fold_errors and classifier_scores["f1"] > base_scores["f1"]
+    decision = (f"kept (held-out F1 {base_scores['f1']:.3f} -> {classifier_scores['f1']:.3f})" if helps else
+                f"not kept: it did not raise the held-out F1 ({base_scores['f1']:.3f} -> "
+                f"{classifier_scores['f1']:.3f}); the folder detects as the base model" if not fold_errors else
+                f"not kept: {fold_errors[0]}")
+    say(f"candidate classifier: {decision}")
+    stages = {"candidate_classifier": {"decision": decision, "kept": bool(helps),
+                                       "seconds": round(time.monotonic() - started, 1)}}
+    held_out = {"split": split, "base": base_scores, "classifier": classifier_scores}
+    report(progress, share, 100)
+
+    # stage 2: fine-tuning (always from the base weights, on every reviewed movie)
+    tuned = None
+    if fine_tune:
+        from .finetune import fine_tune_stage
+
+        tuned, tuned_scores, tuned_stage = fine_tune_stage(described, network, folds, base_scores,
+                                                           final if helps else None, max_minutes=max_minutes,
+                                                           seed=seed, progress=within(progress, share, 100), log=say)
+        if tuned_scores is not None:
+            held_out["fine_tuning"] = tuned_scores
+        stages["fine_tuning"] = tuned_stage
+        say(f"fine-tuning: {tuned_stage['decision']}")
+        if tuned is not None and helps:  # the classifier learnt the base network's probabilities
+            helps = False
+            stages["candidate_classifier"].update(kept=False, decision=decision + "; replaced by the fine-tuned U-Net")
+    from .._version import __version__
+
+    card = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "exodeepfinder_version": __version__,
+        "base_weights": {"file": str(base_path), "sha256": sha256_of(base_path),
+                         "source": getattr(network, "weights_source", "")},
+        "movies": [{"name": d.reviewed.name, "shape": list(np.shape(d.reviewed.movie)),
+                    "corrections": _correction_counts(d.reviewed),
+                    "candidates": {"real": int((d.verdict == 1).sum()), "false": int((d.verdict == 0).sum())}}
+                   for d in described],
+        "n_corrections": int(sum(len(d.reviewed.corrections) for d in described)),
+        "candidate_threshold": threshold,
+        "held_out": held_out,
+        "stages": stages,
+        "minutes": round((time.monotonic() - started) / 60, 2),
+    }
+    report(progress, 100, 100)
+    return AdaptedModel(final if helps else None, tuned, base_path, card)
+
+
+def _correction_counts(reviewed: ReviewedMovie) -> dict:
+    if REVIEW_COLUMN not in reviewed.corrections.columns:
+        return {"annotated": len(reviewed.corrections)}
+    states = reviewed.corrections[REVIEW_COLUMN].value_counts()
+    return {state: int(states.get(state, 0)) for state in ("accepted", "rejected", "added", "unreviewed")}
