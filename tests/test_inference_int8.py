@@ -147,6 +147,16 @@ def test_auto_runs_float32_for_weights_whose_int8_labels_differ(model, fresh_cac
     assert runner.description.endswith("f32") and not runner.int8
     assert backends.make_runner(model, "auto", "cpu", "int8").int8, "int8 asked for runs whatever the check"
     assert small_calibration == [False, True]
+    # what the commands print
+    from argparse import Namespace
+
+    from exodeepfinder.cli._common import precision_line
+
+    line = precision_line(Namespace(precision="auto", backend="auto"), model)
+    assert line.startswith("precision fast (auto: the int8 labels of these weights differ"), line
+    line = precision_line(Namespace(precision="int8", backend="auto"), model)
+    assert line.startswith("precision int8 (warning: the int8 labels"), line
+    assert precision_line(Namespace(precision="fp32", backend="auto"), model) == "precision fp32"
 
 
 @pytest.mark.slow

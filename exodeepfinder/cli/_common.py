@@ -112,7 +112,18 @@ def precision_line(args, model) -> str:
         if not is_quantized(weights_digest(model)):
             print("quantizing the network to int8 for these weights (once: about a minute)", flush=True)
     precision, reason = resolve_precision(args.precision, args.backend, device, model)
-    return f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
+    line = f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
+    if args.precision == "int8":  # asked for: say when its check failed
+        from ..inference.openvino_backend import network_graph, weights_digest
+        from ..inference.quantize import MIN_EVENT_IOU, int8_check, int8_passes
+
+        digest = weights_digest(model)
+        network_graph(model, digest, True)
+        check = int8_check(digest)
+        if check is not None and not int8_passes(check):
+            line += (f" (warning: the int8 labels of these weights differ from float32's: event voxels shared "
+                     f"{check['event_iou']:.3f} < {MIN_EVENT_IOU}; --precision auto runs them in float)")
+    return line
 
 
 def network_options(args) -> dict:

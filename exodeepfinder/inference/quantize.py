@@ -57,6 +57,7 @@ CALIBRATION_MOVIE = (48, 128, 128)
 CALIBRATION_WINDOW = (32, 128, 128)
 
 _lock = threading.Lock()
+_checks = {}  # cache key -> check of the quantizations of this process (when the disk cache is read-only)
 
 
 def import_nncf():
@@ -164,10 +165,11 @@ def int8_check(digest: str) -> dict | None:
     """The check of the cached int8 graph of weights ``digest`` (:func:`int8_agreement`), or None."""
     import json
 
+    folder = int8_cache_folder(digest)
     try:
-        return json.loads((int8_cache_folder(digest) / "check.json").read_text())
+        return json.loads((folder / "check.json").read_text())
     except (OSError, ValueError):
-        return None
+        return _checks.get(folder.name)
 
 
 def int8_passes(check: dict | None) -> bool:
@@ -206,9 +208,10 @@ def int8_graph(graph, digest: str):
     """The int8 version of ``graph`` (weights ``digest``): read from the disk cache, else quantized and saved.
 
     The first time, the quantization is also checked against ``graph`` (:func:`int8_agreement`);
-    below :data:`RETRY_EVENT_IOU`, the weights are quantized again with the first and last convolutions in float32
-    (``float_ends``), and the better of the two kept, with its check. Reading the cache needs no
-    NNCF; a read-only cache folder only means quantizing every time.
+    below :data:`RETRY_EVENT_IOU`, the weights are quantized again with the first and last
+    convolutions in float32 (``float_ends``), and the better of the two kept, with its check.
+    Reading the cache needs no NNCF; a read-only cache folder only means quantizing once per
+    process (the check is kept in memory).
     """
     from .openvino_backend import core
 
@@ -228,6 +231,7 @@ def int8_graph(graph, digest: str):
             if retry_check["event_iou"] > check["event_iou"]:
                 quantized, check = retry, retry_check
             check["tried_event_iou"] = tried
+        _checks[folder.name] = check
         _save(quantized, check, folder)
         return quantized
 
