@@ -125,6 +125,8 @@ def compare_conditions(cells: pd.DataFrame, metrics=DEFAULT_METRICS, *, n_boot: 
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratios = boot_b / boot_a
             ratios = ratios[np.isfinite(ratios)]
+            if (boot_a <= 0).mean() > 0.025:  # the reference's median may be 0 or negative: no ratio interval
+                ratios = ratios[:0]
             if len(ratios):
                 row["ratio_ci_low"], row["ratio_ci_high"] = np.quantile(ratios, [0.025, 0.975])
             rows.append(row)
