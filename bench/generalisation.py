@@ -137,7 +137,7 @@ def run_movie(family: str, seed: int, args) -> dict:
     seconds = time.perf_counter() - start
     matching = match_events(detection.events, sim.events)
     folder.mkdir(parents=True, exist_ok=True)
-    write_events(sim.events, folder / "truth.csv")
+    write_events(sim.events, folder / "truth.csv", overwrite=True)  # a rerun of the benchmark replaces it
     candidates_table(detection.events, sim.events, sim.objects, matching).to_csv(
         folder / "candidates.csv", index=False, float_format="%.6g")
     result = {"family": family, "seed": seed, **matching.summary, "seconds": round(seconds, 1),
@@ -233,7 +233,9 @@ def report(summary, medians, sat_on, args, recall_by=None) -> str:
     """The markdown report."""
     lines = [f"# Detection on the evaluation simulator ({GENERATOR})", "",
              f"{time.strftime('%Y-%m-%d')}, {machine()}, measured beside other jobs. Weights: `{args.weights}`; "
-             f"`detect` defaults, min_score {args.min_score}; {args.seed_range} seeds; movies "
+             f"`detect` defaults, min_score {args.min_score}, min_confidence "
+             f"{'detect default' if getattr(args, 'min_confidence', None) is None else args.min_confidence}; "
+             f"{args.seed_range} seeds; movies "
              f"{' x '.join(map(str, args.shape))}, {args.events} events each; matching tolerance 5 voxels.", "",
              "| family | movies | found / false / missed | precision | recall | F1 (95% interval) | false per true "
              "| F1 at score >= 0.5 | F1 at score >= 0.7 | s per movie |",

@@ -21,12 +21,16 @@ The model
     :func:`load_model`, :func:`download_weights`
 Detection
     :func:`segment`, :func:`find_events`, :func:`measure_events`, :func:`score_events`, :func:`event_trace`,
-    :func:`detect`, :func:`evaluate`
+    :func:`detect`, :func:`evaluate`; from a segmentation made earlier :func:`events_from_segmentation`;
+    the file a command writes :func:`segment_file`
 Calibration (``confidence``: the probability that an event is real)
     :func:`fit_calibration`, :func:`add_confidence`, :func:`read_calibration`, :func:`write_calibration`
 Training
     :func:`events_to_labels`, :func:`detect_spots`, :func:`merge_detector_expert`,
     :func:`structure_training_dataset`, :func:`train`
+Adapting to your movies
+    :func:`adapt` (from :class:`ReviewedMovie` s: a model folder that :func:`load_model` and
+    :func:`detect` accept)
 Simulation
     :func:`simulate`, :func:`simulate_randomized` (parameters drawn from wide ranges)
 From events to answers
@@ -48,10 +52,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .errors import Cancelled, InputError
 from .labels import LABELS
-
-__version__ = "0.2.0"
 
 # Public name -> (module, attribute). Imported on first use, so that `import exodeepfinder` and
 # every command's --help stay fast (no torch, pandas or h5py until they are needed).
@@ -66,6 +69,8 @@ _API = {
     "download_weights": ("exodeepfinder.model.download", "download_weights"),
     "segment": ("exodeepfinder.pipeline", "segment"),
     "detect": ("exodeepfinder.pipeline", "detect"),
+    "events_from_segmentation": ("exodeepfinder.pipeline", "events_from_segmentation"),
+    "segment_file": ("exodeepfinder.pipeline", "segment_file"),
     "Detection": ("exodeepfinder.pipeline", "Detection"),
     "find_events": ("exodeepfinder.events.cluster", "cluster_events"),
     "measure_events": ("exodeepfinder.events.measure", "measure_events"),
@@ -81,6 +86,8 @@ _API = {
     "merge_detector_expert": ("exodeepfinder.training_data.merge", "merge_detector_expert"),
     "structure_training_dataset": ("exodeepfinder.training_data.dataset", "structure_training_dataset"),
     "train": ("exodeepfinder.training", "train"),
+    "adapt": ("exodeepfinder.adapt", "adapt"),
+    "ReviewedMovie": ("exodeepfinder.adapt", "ReviewedMovie"),
     "simulate": ("exodeepfinder.simulation", "simulate_movie"),
     "simulate_randomized": ("exodeepfinder.simulation", "simulate_randomized"),
     "analyse_cell": ("exodeepfinder.analysis.cells", "analyse_cell"),
@@ -122,8 +129,9 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .io.segmentation import read_segmentation, write_segmentation  # noqa: F401
     from .model.download import download_weights  # noqa: F401
     from .model.weights import load_model  # noqa: F401
-    from .pipeline import Detection, detect, segment  # noqa: F401
+    from .pipeline import Detection, detect, events_from_segmentation, segment, segment_file  # noqa: F401
     from .simulation import simulate_movie as simulate, simulate_randomized  # noqa: F401
+    from .adapt import ReviewedMovie, adapt  # noqa: F401
     from .training import train  # noqa: F401
     from .training_data.dataset import structure_training_dataset  # noqa: F401
     from .training_data.merge import merge_detector_expert  # noqa: F401

@@ -6,6 +6,8 @@ import errno
 import os
 import re
 
+from .partial import final_path_of
+
 
 class InputError(ValueError):
     """A problem with the user's input (a file, a folder or an option).
@@ -99,12 +101,6 @@ def error_message(err: BaseException) -> str:
     used as a folder...) name the file and the problem in words; anything else is an internal
     error, named by its type.
     """
-    try:  # a temporary name means nothing to the user: name the output
-        from .io.atomic import final_path_of
-    except ImportError:  # a broken installation must still give its one line
-        def final_path_of(path):
-            return path
-
     if isinstance(err, InputError):
         return _one_line(str(err))
     if isinstance(err, OSError):
@@ -112,7 +108,7 @@ def error_message(err: BaseException) -> str:
         problem = os_error_problem(err)
         if filename is None:
             return problem
-        filename = str(final_path_of(filename))
+        filename = str(final_path_of(filename))  # a temporary name means nothing to the user
         if err.errno == errno.ENOTDIR or (err.errno == errno.EEXIST and _in_the_way(filename)):
             blocking = _in_the_way(filename)
             if blocking is not None:

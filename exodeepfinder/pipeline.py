@@ -84,6 +84,135 @@ def iter_segment(movie, model=None, *, patch_size: int = 160, precision: str = "
                        max_memory=max_memory)
 
 
+def events_from_segmentation(labels, scores=None, movie=None, *, cluster_radius: float = 5,
+                             min_size: int | None = DEFAULT_MIN_SIZE, min_score: float | None = None,
+                             keep_labels_unchanged: bool = False, offset: float = 0.0, pixel_size=None,
+                             frame_interval: float | None = None, progress=None) -> pd.DataFrame:
+    """The events of a segmentation: clusters of event voxels, measured and scored in the movie if given.
+
+    The end of :func:`detect` with its default clustering and score, in the same order (``min_score``
+    after measuring), for a segmentation made earlier (``edf_generate_annotation``). :func:`detect`
+    also applies a model folder's classifier or a calibration, which need the model.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (t, y, x)
+        The label map (an array or an open HDF5 dataset).
+    scores : array-like of float, shape (t, 3, y, x), optional
+        The class probabilities: each event then has its mean event probability.
+    movie : array-like, shape (t, y, x), optional
+        The movie the labels were made from: each event is then measured in it
+        (:func:`~exodeepfinder.events.measure.measure_events`), scored as :func:`detect` scores it
+        (with ``scores``) and given its position in micrometres and seconds (when known).
+    cluster_radius, min_size, keep_labels_unchanged
+        See :func:`~exodeepfinder.events.cluster.cluster_events`.
+    min_score : float, optional
+        Drop the events of lower score: with a movie, after measuring, on the score of :func:`detect`;
+        without, on the mean event probability. Needs ``scores``.
+    offset, pixel_size, frame_interval
+        See :func:`detect` (with a movie; ``pixel_size`` and ``frame_interval`` default to the movie file's).
+    progress : callable, optional
+        ``progress(done, 100)`` in percent (clustering, then measuring); returning False cancels.
+
+    Returns
+    -------
+    DataFrame
+        One row per event (see :func:`detect`).
+    """
+    from .events.cluster import cluster_events
+    from .events.measure import add_physical_units, measure_events
+    from .events.score import score_events
+
+    if min_score is not None and scores is None:
+        raise ValueError("min_score: needs the class probabilities (scores)")
+    events = cluster_events(labels, cluster_radius, keep_labels_unchanged=keep_labels_unchanged, scores=scores,
+                            min_size=min_size, min_score=min_score if movie is None else None,
+                            progress=within(progress, 0, 50))
+    if movie is None:
+        report(progress, 100, 100)
+        return events
+    if tuple(movie.shape) != tuple(labels.shape):
+        raise ValueError(f"movie: shape {tuple(movie.shape)}, but the segmentation is {tuple(labels.shape)}")
+    file_metadata = getattr(movie, "metadata", None)
+    if pixel_size is None:
+        pixel_size = getattr(file_metadata, "pixel_size", None)
+    if frame_interval is None:
+        frame_interval = getattr(file_metadata, "frame_interval", None)
+    events = measure_events(movie, events, offset=offset, progress=within(progress, 50, 100))
+    if scores is not None:
+        events = score_events(events, min_score)
+    report(progress, 100, 100)
+    return add_physical_units(events, pixel_size=pixel_size, frame_interval=frame_interval)
+
+
+def segment_file(movie, segmentation, model=None, *, save_scores: bool = False, pictures: dict | None = None,
+                 channel=None, scene=None, overwrite: bool = False, progress=None, **options) -> Path:
+    """Segment a movie into an HDF5 segmentation file: what ``edf_segment`` runs per movie.
+
+    Parameters
+    ----------
+    movie : str, Path or movie
+        A movie file (see :func:`~exodeepfinder.io.movie.open_movie`), or a movie already open
+        (a lazy movie from ``open_movie`` or an array; it is not closed here).
+    segmentation : str or Path
+        The segmentation file to write: labels as ``dataset`` (int8), with ``save_scores`` also
+        the class probabilities as ``scores`` (float16, ``[t, 3, y, x]``). Written block by
+        block: memory holds one block of frames whatever the length of the movie.
+    model : UNet or UNetWeights, optional
+        See :func:`segment`.
+    pictures : dict, optional
+        Orthoslice pictures (PNG) to write too: ``{"movie": path, "labels": path}`` (either or both).
+    channel, scene : str or int, optional
+        For a movie file with several (see :func:`~exodeepfinder.io.movie.open_movie`).
+    overwrite : bool
+        Replace existing outputs (default: FileExistsError).
+    progress : callable, optional
+        ``progress(done, total)`` in network windows; returning False cancels (nothing is written).
+    **options
+        ``patch_size, precision, backend, tiling, max_memory``: see :func:`segment`.
+
+    Returns
+    -------
+    Path
+        The segmentation file. It and its pictures are published together, complete, or not at
+        all (:func:`~exodeepfinder.io.atomic.atomic_outputs`).
+    """
+    import contextlib
+
+    from .io.atomic import atomic_outputs
+    from .io.movie import open_movie
+    from .io.segmentation import write_segmentation_blocks
+
+    pictures = {name: Path(path) for name, path in (pictures or {}).items()}
+    if set(pictures) - {"movie", "labels"}:
+        raise ValueError(f"pictures: expected 'movie' and/or 'labels', got {sorted(pictures)}")
+    with contextlib.ExitStack() as stack:
+        if isinstance(movie, (str, Path)):
+            movie = stack.enter_context(open_movie(movie, channel=channel, scene=scene))
+        outputs = {"segmentation": Path(segmentation), **pictures}
+        with atomic_outputs(outputs, overwrite=overwrite) as temporary:
+            blocks = iter_segment(movie, model, return_scores=save_scores, progress=progress, **options)
+            write_segmentation_blocks(temporary["segmentation"], blocks, movie.shape, save_scores=save_scores)
+            if pictures:
+                _save_orthoslices(movie, temporary["segmentation"], {name: temporary[name] for name in pictures})
+    return Path(segmentation)
+
+
+def _save_orthoslices(movie, segmentation: Path, pictures: dict):
+    from .io.figures import save_figure
+    from .io.h5 import open_h5
+    from .plots import orthoslices_figure
+
+    labels = open_h5(segmentation)
+    try:
+        for name, volume, is_labels in (("movie", movie, False), ("labels", labels, True)):
+            if name in pictures:
+                save_figure(orthoslices_figure(volume, title=f"{segmentation.stem}: {name}", is_labels=is_labels),
+                            pictures[name], dpi=80)
+    finally:
+        labels.file.close()
+
+
 @dataclass
 class Detection:
     """What :func:`detect` found in a movie.
@@ -169,8 +298,8 @@ def detect(movie, model=None, *, segmentation=None, save_scores: bool = False, p
     Detection
         ``events``, and ``labels`` and ``scores`` (in memory) or ``segmentation`` (the file);
         ``calibration`` and ``n_uncertain`` (events of confidence below 0.5).
-        Each event has its ``score``, its ``confidence`` (with a calibration), its ``probability`` (the mean event probability of its
-        cluster) and the measurements of :func:`~exodeepfinder.events.measure.measure_events`.
+        Each event has its ``score``, its ``confidence`` (with a calibration), its ``probability``
+        (the mean event probability of its cluster) and the measurements of :func:`~exodeepfinder.events.measure.measure_events`.
         When the pixel size and frame interval are known, the events also have their positions
         and measurements in micrometres and seconds (``t_s, y_um, x_um``... see
         :func:`~exodeepfinder.events.measure.add_physical_units`).
@@ -269,7 +398,7 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
     from .inference import iter_segment as iter_blocks
     from .io.atomic import atomic_output
     from .io.h5 import write_h5
-    from .io.segmentation import SEGMENTATION_ATTRS, open_segmentation, write_segmentation_blocks
+    from .io.segmentation import NO_CONTRAST_ATTR, SEGMENTATION_ATTRS, open_segmentation, write_segmentation_blocks
 
     with atomic_output(path, overwrite=overwrite) as scratch:
         write_segmentation_blocks(scratch, iter_blocks(movie, model, **options), movie.shape, save_scores=True)
@@ -277,7 +406,10 @@ def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, c
         try:
             events = (cluster or cluster_events)(labels, scores=scores, **cluster_options)
             if not save_scores:
-                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=SEGMENTATION_ATTRS)
+                attrs = dict(SEGMENTATION_ATTRS)
+                if NO_CONTRAST_ATTR in labels.file.attrs:  # provenance: frames blank to the network
+                    attrs[NO_CONTRAST_ATTR] = labels.file.attrs[NO_CONTRAST_ATTR]
+                write_h5(scratch.with_name(scratch.name + ".labels.h5"), labels, attrs=attrs)
         finally:
             labels.file.close()
         if not save_scores:
@@ -298,8 +430,17 @@ DETECTION_OUTPUTS = {
 IN_MEMORY_BYTES = 2 * 1024 ** 3
 
 
+def in_memory_limit(max_memory=None) -> int:
+    """Movies up to this many bytes are read into memory: :data:`IN_MEMORY_BYTES`, and at most a quarter
+    of the memory budget (``max_memory``, else the default one) so that the segmentation keeps the rest."""
+    from .inference.memory import default_max_memory, parse_memory
+
+    budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
+    return int(min(IN_MEMORY_BYTES, budget // 4))
+
+
 def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=None, gallery_size: int = 40,
-                overwrite: bool = False, progress=None, **options) -> pd.DataFrame:
+                overwrite: bool = False, progress=None, provenance=None, **options) -> pd.DataFrame:
     """Detect the events of a movie file and write the results: what ``exodeepfinder detect`` runs per movie.
 
     Parameters
@@ -320,6 +461,9 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         Replace existing outputs (default: FileExistsError before any work).
     progress : callable, optional
         ``progress(done, 100)`` in percent; returning False cancels (nothing is written).
+    provenance : (path, callable), optional
+        A provenance record published with the other outputs: ``callable(events)`` returns the
+        record (a dict) written as JSON at ``path`` (see :mod:`exodeepfinder.provenance`).
     **options
         Passed to :func:`detect` (``save_scores``, ``patch_size``, ``precision``, ``min_size``...).
 
@@ -348,6 +492,9 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
     if unknown or "segmentation" not in outputs:
         raise ValueError(f"outputs: expected 'segmentation' and any of {sorted(DETECTION_OUTPUTS)}, got {sorted(outputs)}")
     outputs = {name: Path(path) for name, path in outputs.items()}
+    record = None
+    if provenance is not None:  # published with the others: a rerun never finds the results without it
+        outputs["provenance"], record = Path(provenance[0]), provenance[1]
     if not overwrite:  # before any work; checked again when publishing
         for path in outputs.values():
             if path.exists():
@@ -357,13 +504,16 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         movie = stack.enter_context(open_movie(movie_path, channel=channel, scene=scene))
         options.setdefault("pixel_size", movie.metadata.pixel_size)
         options.setdefault("frame_interval", movie.metadata.frame_interval)
-        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= IN_MEMORY_BYTES:
+        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= in_memory_limit(options.get("max_memory")):
             movie = np.asarray(movie[0:movie.shape[0]])
             stack.close()  # in memory now: the file is not needed any more
-        return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options)
+        return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options,
+                                 record)
 
 
-def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, progress, options):
+def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, progress, options, record=None):
+    import json
+
     from .io.atomic import atomic_outputs
     from .io.events import write_events
     from .plots import events_figure, gallery_figure, max_projection
@@ -380,4 +530,6 @@ def _detect_and_write(movie, name, outputs, model, gallery_size, overwrite, prog
             events_figure(max_projection(movie), events, title).savefig(temporary["figure"])
         if "gallery" in temporary:
             gallery_figure(movie, events, n_events=gallery_size).savefig(temporary["gallery"])
+        if record is not None:
+            Path(temporary["provenance"]).write_text(json.dumps(record(events), indent=2) + "\n")
     return events

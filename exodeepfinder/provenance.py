@@ -82,7 +82,7 @@ def provenance(command: str, parameters: dict, *, weights=None, inputs=(), extra
         ``software, version, command, parameters, weights, weights_sha256, inputs, python,
         platform, cpu, gpu, date`` (UTC, ISO 8601), plus ``extra``'s keys.
     """
-    from . import __version__
+    from ._version import __version__
 
     record = {"software": "exodeepfinder", "version": __version__, "command": command,
               "parameters": _jsonable(dict(parameters))}

@@ -26,7 +26,7 @@ def main() -> int:
             return 2
         sys.argv = ["napari", *argv[1:]]
         return napari_main()
-    from exodeepfinder.cli.main import main as exodeepfinder_main
+    from exodeepfinder.launch import main as exodeepfinder_main
 
     return exodeepfinder_main()
 

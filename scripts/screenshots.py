@@ -5,8 +5,10 @@ Run it with a display, or under a virtual one::
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshots.py [--output docs/images]
 
 It opens the sample movie, detects its events with the bundled model (a minute on a laptop CPU),
-evaluates them against the truth, builds a training target, trains for a few steps on a small
-simulated dataset, segments the sample from the form of ``edf_segment``, and grabs each view.
+reviews the detections of a harder simulated movie as a careful user does (``review_states.png``:
+accepted, rejected, added and unreviewed events), evaluates them against the truth, builds a training target, trains for a
+few steps on a small simulated dataset, segments the sample from the form of ``edf_segment``,
+and grabs each view. ``--review-only`` stops after the review views.
 """
 
 from __future__ import annotations
@@ -38,6 +40,92 @@ def grab(widget, path: Path) -> None:
     print(f"wrote {path}")
 
 
+#: A movie where the bundled model errs both ways (dim events, many flashes and spots that come and go), for the
+#: picture of the review states: 11 detections, 6 of them true, and 2 of the 8 events missed.
+REVIEW_MOVIE = dict(shape=(60, 96, 96), n_events=8, seed=7, n_flashes=12, n_arriving_leaving=12, event_amplitude=220.0)
+
+
+def review_states(viewer, app, review, path: Path) -> None:
+    """Review the detections of a simulated movie as a careful user does; picture each review state.
+
+    The movie is :data:`REVIEW_MOVIE`, detected with the bundled model (every cluster kept). The
+    two detections closest to the decision are left unreviewed; the others are accepted when they
+    match a true event, else rejected; the missed true events are added by hand. The picture: the
+    napari window at the next most uncertain event, with the Review widget, above a crop of the
+    movie around an event of each state.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    import exodeepfinder as edf
+    from exodeepfinder.events.evaluate import match_events
+    from exodeepfinder.gui import layers
+    from exodeepfinder.gui.widgets._common import add_layer
+    from exodeepfinder.simulation import simulate_movie
+
+    simulation = simulate_movie(**REVIEW_MOVIE)
+    detection = edf.detect(simulation.movie, edf.load_model("bundled", device="cpu"), min_size=None)
+    shown = {layer: layer.visible for layer in viewer.layers}
+    for layer in viewer.layers:
+        layer.visible = False
+    movie = add_layer(viewer, layers.movie_layer(simulation.movie, name="dim events movie"))
+    events = add_layer(viewer, layers.events_layer(detection.events, name="dim events movie events"))
+    review.movie_choice.set_layer(movie)
+    review.events_choice.set_layer(events)
+    review.advance.setChecked(False)
+    matching = match_events(detection.events, simulation.events)
+    matched = {int(i) for i in matching.pairs["detected"]}
+    table = layers.events_from_points(events.data, events.features)
+    unreviewed = {int(i) for i in np.argsort(np.abs(table["score"].to_numpy() - 0.5))[:2]}
+    for index in range(len(table)):
+        if index not in unreviewed:
+            review.set_review_state("accepted" if index in matched else "rejected", [index])
+    for label in matching.false_negatives:
+        t, y, x = simulation.events.loc[label, ["t", "y", "x"]]
+        viewer.dims.set_current_step(0, int(round(t)))
+        viewer.cursor.position = (t, y, x)
+        review.add_event_at_cursor()
+    print(f"review picture: {len(table)} detections, {len(matched)} true; {len(matching.false_negatives)} added")
+    review.advance.setChecked(True)
+    keys = {"accepted": "key A", "rejected": "key R", "added": "key E", "unreviewed": "key U finds them"}
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    states = review.review_states()
+    crops = []
+    for state in ("accepted", "rejected", "added", "unreviewed"):
+        candidates = np.flatnonzero(states == state)
+        if len(candidates):
+            review.go_to_event(int(candidates[0]))
+            camera.zoom = 6
+            wait(app, lambda: True)
+            crops.append((state, viewer.screenshot(canvas_only=True, flash=False)))
+    events.selected_data = set()
+    review.next_uncertain_event()
+    viewer.reset_view()
+    review.draw_side_views()
+    wait(app, lambda: True)
+    window = viewer.screenshot(canvas_only=False, flash=False)
+    for layer in (events, movie):        # the viewer as it was, for the next views
+        viewer.layers.remove(layer)
+    for layer, visible in shown.items():
+        layer.visible = visible
+    figure = plt.figure(figsize=(16, 14), facecolor="#262930")
+    grid = figure.add_gridspec(2, 4, height_ratios=[window.shape[0] / window.shape[1] * 4, 1], hspace=0.06,
+                               wspace=0.03, left=0.01, right=0.99, top=0.99, bottom=0.01)
+    top = figure.add_subplot(grid[0, :])
+    top.imshow(window)
+    top.axis("off")
+    for column, (state, crop) in enumerate(crops):
+        axes = figure.add_subplot(grid[1, column])
+        height, width = crop.shape[:2]
+        side = min(height, width) // 2
+        axes.imshow(crop[(height - side) // 2:(height + side) // 2, (width - side) // 2:(width + side) // 2])
+        axes.axis("off")
+        axes.set_title(f"{state} ({keys[state]})", color=layers.REVIEW_STYLES[state][0], fontsize=15)
+    figure.savefig(path, dpi=90, facecolor=figure.get_facecolor())
+    plt.close(figure)
+    print(f"wrote {path}")
+
+
 def training_dataset(folder: Path) -> Path:
     """A small training dataset of simulated movies (their truth as expert events), for the Train view."""
     import exodeepfinder as edf
@@ -63,6 +151,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "images", help="folder of the PNG files")
     parser.add_argument("--no-training", action="store_true", help="skip the few training steps of the Train view")
+    parser.add_argument("--review-only", action="store_true", help="stop after the views of the Review widget")
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
 
@@ -103,6 +192,10 @@ def main(argv=None) -> int:
     viewer.screenshot(str(args.output / "napari_review.png"), canvas_only=False)
     print(f"wrote {args.output / 'napari_review.png'}")
     grab(review, args.output / "widget_review.png")
+    review_states(viewer, app, review, args.output / "review_states.png")
+    if args.review_only:
+        viewer.close()
+        return 0
 
     viewer.window.remove_dock_widget(review_dock)
     _, evaluate = viewer.window.add_plugin_dock_widget("exodeepfinder", "Evaluate")

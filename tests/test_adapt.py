@@ -144,6 +144,7 @@ def adapted(tmp_path_factory, simulations):
     return batch, model
 
 
+@pytest.mark.slow
 def test_adapt_improves_held_out_f1_where_the_base_model_adds_false_events(adapted, capsys):
     batch, model = adapted
     card = json.loads((model / MODEL_CARD).read_text())
@@ -158,6 +159,7 @@ def test_adapt_improves_held_out_f1_where_the_base_model_adds_false_events(adapt
     assert set(card["files"]) == {"weights.h5", "classifier.json"}
 
 
+@pytest.mark.slow
 def test_model_folder_detects_in_the_cli_and_the_api(adapted, simulations, tmp_path, capsys):
     batch, model = adapted
     movie = batch / f"cell{SEEDS[0]}" / "movie.h5"
@@ -207,3 +209,34 @@ def test_detect_refuses_a_tampered_model_folder(tmp_path, simulations, capsys):
     (model / MODEL_CARD).unlink()
     assert detect_cli.main([str(movie), "-mw", str(model)]) == 2
     assert "not a model folder" in capsys.readouterr().err
+
+
+def test_what_the_corrections_say_of_each_detection():
+    from exodeepfinder.adapt.core import ReviewedMovie, counts, judge
+    from exodeepfinder.io.events import make_events
+
+    movie = np.zeros((50, 40, 40), np.uint16)
+    corrections = make_events([10, 20, 30, 40], [10, 10, 10, 10], [10, 10, 10, 10],
+                              review=["accepted", "rejected", "added", "unreviewed"])
+    detected = make_events([10, 21, 40, 5], [10, 10, 11, 30], [10, 10, 10, 30])
+    partial = ReviewedMovie("cell", movie, corrections)
+    # accepted -> real, rejected -> false, unreviewed -> unknown, elsewhere -> unknown (the review is partial)
+    assert judge(detected, partial).tolist() == [1, 0, -1, -1]
+    assert counts(detected, partial).tolist() == [1, 1, 1]  # the added event was missed
+    complete = ReviewedMovie("cell", movie, corrections[corrections.review != "unreviewed"])
+    assert judge(detected, complete).tolist() == [1, 0, 0, 0]
+    annotation = ReviewedMovie("cell", movie, corrections[["t", "y", "x", "class_label"]])  # every event of the movie
+    assert annotation.complete and judge(detected, annotation).tolist() == [1, 1, 1, 0]
+
+
+def test_fine_tuning_target_turns_false_events_into_spots_and_paints_real_ones():
+    from exodeepfinder.adapt.finetune import corrected_target
+    from exodeepfinder.io.events import make_events
+
+    labels = np.zeros((20, 30, 30), np.int8)
+    labels[5:7, 10:13, 10:13] = 2   # a detection the user rejected
+    labels[12:14, 20:23, 20:23] = 1  # a bright spot
+    candidates = make_events([5.5], [11], [11])
+    target = corrected_target(labels, candidates, np.array([0]), make_events([15], [5], [5]), complete=False)
+    assert (target[5:7, 10:13, 10:13] == 1).all() and (target[12:14, 20:23, 20:23] == 1).all()
+    assert target[15, 5, 5] == 2 and target[16, 5, 7] == 2 and (target == 2).sum() == 49 + 13 + 1

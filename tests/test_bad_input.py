@@ -558,7 +558,8 @@ def _wait_for_partial(case, process, timeout=120):
 
 
 @pytest.mark.parametrize("sent, status, message", [(signal.SIGINT, 130, "cancelled"),
-                                                   (signal.SIGTERM, 143, "terminated")])
+                                                   (signal.SIGTERM, 143, "terminated"),
+                                                   (signal.SIGHUP, 143, "terminated")])
 def test_interrupted_while_writing_leaves_nothing(case, long_frames, sent, status, message):
     before = snapshot(case)
     process = _start_conversion(case, long_frames)

@@ -21,8 +21,8 @@ from exodeepfinder.model import weights as weights_module
 
 
 def _bioimageio_usable():
-    pytest.importorskip("bioimageio.spec", reason="optional dependency: pip install 'exodeepfinder[bioimageio]'")
-    pytest.importorskip("bioimageio.core", reason="optional dependency: pip install 'exodeepfinder[bioimageio]'")
+    pytest.importorskip("bioimageio.spec", reason="optional dependency: pip install 'exodeepfinder-torch[bioimageio]'")
+    pytest.importorskip("bioimageio.core", reason="optional dependency: pip install 'exodeepfinder-torch[bioimageio]'")
     try:
         export.bioimageio_spec()
     except ImportError as err:

@@ -41,6 +41,8 @@ def test_help_of_every_command_does_not_import_torch():
             pytest.fail(f"console script {name} not installed (pip install -e .)")
     calls = [f"{entry} --help" for entry in scripts.values()]
     calls += [f"exodeepfinder.cli.main:main {command} --help" for command in COMMANDS]
+    calls += [f"exodeepfinder.launch:edf_{command} --help" for command in COMMANDS]  # the scripts, as pyproject names them
+    calls += ["exodeepfinder.launch:main --help"]
     calls += ["exodeepfinder.train:main --help"]  # python -m exodeepfinder.train, what torchrun runs
     result = subprocess.run([sys.executable, "-c", _CHECK], input="\n".join(calls), capture_output=True, text=True,
                             timeout=120)

@@ -46,6 +46,7 @@ def _dock(viewer):
     return widget
 
 
+@pytest.mark.slow
 def test_adapt_widget_writes_a_model_folder_and_shows_held_out_figures(make_napari_viewer, qtbot, reviewed, tmp_path):
     viewer = make_napari_viewer()
     widget = _dock(viewer)
@@ -69,7 +70,8 @@ def test_adapt_widget_writes_a_model_folder_and_shows_held_out_figures(make_napa
         import matplotlib.pyplot as plt
 
         viewer.open_sample(PLUGIN, "simulated_movie")
-        viewer.window.resize(1400, 900)
+        widget.setMinimumWidth(600)  # the held-out table unwrapped
+        viewer.window.resize(1500, 900)
         Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
         plt.imsave(screenshot, viewer.screenshot(canvas_only=False, flash=False))
 
@@ -94,3 +96,36 @@ def test_adapt_widget_can_be_cancelled_and_says_what_is_missing(make_napari_view
     qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not widget.task.running, timeout=60_000)
     assert "missing.csv: corrections file not found" in widget.task.status.text()
+
+
+def test_detect_widget_runs_a_model_folder(make_napari_viewer, qtbot, tmp_path):
+    from napari.layers import Layer
+
+    from exodeepfinder.events.classify import fit_classifier
+    from exodeepfinder.events.features import FEATURE_COLUMNS
+    from exodeepfinder.gui import layers
+    from exodeepfinder.model.folder import write_model_folder
+    from exodeepfinder.model.weights import BUNDLED_WEIGHTS
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    events = pd.DataFrame({name: rng.normal(0, 1, 20) for name in FEATURE_COLUMNS}).assign(
+        t=5.0, y=5.0, x=5.0, peak_frame=5.0, peak_snr=np.r_[np.full(10, 30.0), np.full(10, 3.0)])
+    model = write_model_folder(tmp_path / "my_model", BUNDLED_WEIGHTS, {},
+                               fit_classifier(events, np.r_[np.ones(10, bool), np.zeros(10, bool)]))
+    viewer = make_napari_viewer()
+    viewer.add_layer(Layer.create(*layers.movie_layer(simulate_movie((40, 64, 64), n_events=4, seed=3).movie,
+                                                      name="movie")))
+    _, detect = viewer.window.add_plugin_dock_widget(PLUGIN, "Detect events")
+    from exodeepfinder.gui.widgets.detect import WEIGHTS_CHOICES
+
+    detect.weights_choice.setCurrentText(next(text for text, value in WEIGHTS_CHOICES.items() if value == "folder"))
+    assert detect.model_folder.isVisibleTo(detect)
+    detect.model_folder.set_path(model)
+    detect.device_choice.setCurrentText("cpu")
+    detect.run()
+    qtbot.waitUntil(lambda: not detect.task.running, timeout=300_000)
+    assert detect.task.error is None, detect.task.status.text()
+    assert detect._model.classifier is not None
+    assert "confidence" in detect.events.columns

@@ -257,6 +257,11 @@ def test_keys_accept_reject_and_the_progress_line(reviewing):
         assert str(layer.symbol[index].value) == symbol
     assert "rejected" in widget.info.text() or "accepted" in widget.info.text()
 
+    cross = viewer.layers["side views planes"]     # active after a drag of its lines: R still rejects
+    layer.selected_data = {5}
+    _press(viewer, cross, KEYS["reject"])
+    assert widget.review_states()[5] == "rejected" and cross.mode != "add_rectangle"
+
 
 def test_next_most_uncertain_and_going_on_after_a_decision(reviewing):
     viewer, widget, layer = reviewing
@@ -365,3 +370,47 @@ def test_default_file_names_beside_the_movie(reviewing):
     viewer, widget, layer = reviewing
     assert widget.default_save_path(".csv").name == "corrected_events.csv"
     assert widget.default_save_path(".xml").name == "expert_annotation.xml"
+
+
+def test_the_save_dialog_asks_about_unreviewed_events_and_replaces_only_after_confirming(reviewing, tmp_path,
+                                                                                        monkeypatch):
+    from qtpy.QtWidgets import QFileDialog, QMessageBox
+
+    viewer, widget, layer = reviewing
+    widget.set_review_state("accepted", [0, 3])
+    widget.set_review_state("rejected", [1])
+    target = tmp_path / "expert_annotation.xml"
+    target.write_text("<objlist />")               # an older annotation: the dialog asked before replacing it
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), ""))
+    answers = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: answers.pop(0))
+
+    answers.append(QMessageBox.StandardButton.Cancel)
+    assert widget.save_dialog(".xml") is None and target.read_text() == "<objlist />"
+    answers.append(QMessageBox.StandardButton.No)
+    assert widget.save_dialog(".xml") == target
+    np.testing.assert_allclose(read_events(target)[["t", "y", "x"]], layer.data[[0, 3]], atol=1e-3)
+    answers.append(QMessageBox.StandardButton.Yes)
+    widget.save_dialog(".xml")
+    assert len(read_events(target)) == 5           # all but the rejected one
+    assert not answers
+    csv = tmp_path / "corrected_events.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(csv), ""))
+    assert widget.save_dialog(".csv") == csv       # no question: the CSV holds every event and its state
+    assert list(read_events(csv)["review"]) == ["accepted", "rejected", "unreviewed", "accepted", "unreviewed",
+                                                "unreviewed"]
+
+
+def test_the_detect_sliders_show_the_detection_again_unreviewed(reviewing, plugin, detections, qtbot):
+    viewer, widget, layer = reviewing
+    _, detect = viewer.window.add_plugin_dock_widget(plugin, "Detect events")
+    detect.events = detections                     # what a detection leaves (no need to run the network here)
+    detect.points_layer = layer
+    widget.set_review_state("accepted", [0, 1])
+    with qtbot.captureExceptions() as exceptions:
+        detect.min_size.setEnabled(True)
+        detect.min_size.setValue(20)               # hides the events of fewer than 20 voxels: 11 and 15
+        qtbot.wait(50)
+    assert not exceptions
+    assert len(layer.data) == 4 and list(widget.review_states()) == ["unreviewed"] * 4
+    assert widget.progress.text() == "<b>0 of 4 reviewed</b>" and widget.events_layer() is layer

@@ -38,14 +38,15 @@ def test_constants():
 
 
 def test_fast_tiling_finds_the_simulated_events(model, simulation):
-    labels = segment_movie(simulation.movie, model)  # defaults: fast precision, fast tiling, auto backend
+    labels = segment_movie(simulation.movie, model)  # defaults: auto precision (int8 on a CPU), fast tiling
     summary = match_events(events_of(labels), simulation.events).summary
     assert summary["recall"] >= 0.9 and summary["f1"] >= 0.9, summary
 
 
 def test_openvino_and_torch_agree(model):
     movie = simulate_movie((24, 64, 64), n_events=8, n_spots=6, seed=12).movie
-    by_backend = {backend: segment_movie(movie, model, backend=backend) for backend in ("torch", "openvino")}
+    by_backend = {backend: segment_movie(movie, model, backend=backend, precision="fast")
+                  for backend in ("torch", "openvino")}
     torch_labels, openvino_labels = by_backend["torch"], by_backend["openvino"]
     assert (torch_labels == 2).sum() > 150
     assert (torch_labels == openvino_labels).mean() >= 0.999
@@ -101,23 +102,23 @@ def test_graph_is_built_once_per_weights_and_compiled_blobs_cached_on_disk(model
     build = openvino_graph.unet_graph
     monkeypatch.setattr(openvino_graph, "unet_graph", lambda *a, **k: builds.append(1) or build(*a, **k))
     movie = simulate_movie((10, 30, 30), n_events=2, n_spots=3, seed=5).movie
-    first = segment_movie(movie, model, backend="openvino")
-    second = segment_movie(movie, model, backend="openvino")
+    first = segment_movie(movie, model, backend="openvino", precision="fast")
+    second = segment_movie(movie, model, backend="openvino", precision="fast")
     assert len(builds) == 1, "the second segmentation reuses the graph and the compiled model"
     np.testing.assert_array_equal(first, second)
     blobs = sorted((tmp_path / "openvino" / "compiled").iterdir())
     assert blobs, "OpenVINO's compiled-blob cache is on disk"
     # the same weights as arrays (what load_model gives without PyTorch): the same cached graph
     assert openvino_backend.weights_digest(UNetWeights(unet_arrays(model))) == openvino_backend.weights_digest(model)
-    np.testing.assert_array_equal(segment_movie(movie, UNetWeights(unet_arrays(model))), first)
+    np.testing.assert_array_equal(segment_movie(movie, UNetWeights(unet_arrays(model)), precision="fast"), first)
     assert len(builds) == 1
     # other weights: another graph
     halved = UNetWeights([(weight, bias * 0.5) for weight, bias in unet_arrays(model)])
-    segment_movie(movie, halved, backend="openvino")
+    segment_movie(movie, halved, backend="openvino", precision="fast")
     assert len(builds) == 2
     blobs = sorted((tmp_path / "openvino" / "compiled").iterdir())
     openvino_backend.clear_cache()  # a new process: the graph is built again, its compiled blob is reused
-    third = segment_movie(movie, model, backend="openvino")
+    third = segment_movie(movie, model, backend="openvino", precision="fast")
     assert len(builds) == 3
     np.testing.assert_array_equal(first, third)
     assert sorted((tmp_path / "openvino" / "compiled").iterdir()) == blobs, "no new blob for a shape compiled before"

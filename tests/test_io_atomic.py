@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 
@@ -133,6 +135,8 @@ def test_stale_partials_of_dead_runs_are_removed_and_reported(tmp_path, caplog):
     dead = tmp_path / f".movie.h5.{_dead_pid()}-00ff{PARTIAL_SUFFIX}"
     dead.mkdir()
     (dead / "movie.h5").write_text("half-written by a killed run")
+    # every writer records its owner first (a partial without one is judged by its lease: see test_leases)
+    (dead / ".owner.exodeepfinder").write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname()}))
     alive = tmp_path / f".movie.h5.{os.getppid()}-00aa{PARTIAL_SUFFIX}"  # a running process: not ours to remove
     alive.mkdir()
     other = tmp_path / f".other.h5.{_dead_pid()}-00bb{PARTIAL_SUFFIX}"  # another output: not this run's business

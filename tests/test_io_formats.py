@@ -263,7 +263,7 @@ def test_damaged_or_unreadable_microscope_files(tmp_path, monkeypatch):
         open_movie(tmp_path / "garbage.nd2")
     monkeypatch.setitem(sys.modules, "bioio", None)  # as without the extra
     with pytest.raises(InputError, match=r"reading Nikon ND2 needs the microscope formats extra: "
-                                         r"pip install 'exodeepfinder\[formats\]'"):
+                                         r"pip install 'exodeepfinder-torch\[formats\]'"):
         open_movie(tmp_path / "garbage.nd2")
 
 

@@ -345,12 +345,16 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
             classifier_counts += counts(base if classifier is None else classifier.classify(candidates), reviewed)
     base_scores, classifier_scores = scores_of(base_counts), scores_of(classifier_counts)
     rows, real = _training_rows(described, list(range(len(described))))
-    final = fit_classifier(rows, real, candidate_threshold=threshold)
+    try:
+        final = fit_classifier(rows, real, candidate_threshold=threshold)
+    except InputError as err:  # e.g. nothing rejected: the other stage may still learn
+        final = None
+        fold_errors.insert(0, str(err))
     helps = not fold_errors and classifier_scores["f1"] > base_scores["f1"]
     decision = (f"kept (held-out F1 {base_scores['f1']:.3f} -> {classifier_scores['f1']:.3f})" if helps else
                 f"not kept: it did not raise the held-out F1 ({base_scores['f1']:.3f} -> "
                 f"{classifier_scores['f1']:.3f}); the folder detects as the base model" if not fold_errors else
-                f"not kept: a held-out split could not be fitted ({fold_errors[0]})")
+                f"not kept: {fold_errors[0]}")
     say(f"candidate classifier: {decision}")
     stages = {"candidate_classifier": {"decision": decision, "kept": bool(helps),
                                        "seconds": round(time.monotonic() - started, 1)}}
@@ -372,7 +376,7 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
         if tuned is not None and helps:  # the classifier learnt the base network's probabilities
             helps = False
             stages["candidate_classifier"].update(kept=False, decision=decision + "; replaced by the fine-tuned U-Net")
-    from .. import __version__
+    from .._version import __version__
 
     card = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -27,7 +27,7 @@ DEFAULT_EVENTS = "{movie.parent}/{movie.stem}_events.csv"
 
 
 def _format(template: str, movie: Path) -> Path:
-    from ..cli._common import format_path
+    from ..commands import format_path
 
     return format_path(template, movie=movie)
 

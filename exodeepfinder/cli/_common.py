@@ -1,8 +1,8 @@
 """What every command shares: parsing, ``--batch``, path placeholders, outputs and error reporting.
 
 Every failure of a command is one line on stderr, ``error: <file>: <problem>``, and exit status 2
-(130 when cancelled with Ctrl-C, 143 when terminated); ``--debug`` (or the environment variable
-``EXODEEPFINDER_DEBUG=1``) adds the traceback. Outputs are published only when complete, all the
+(130 when cancelled with Ctrl-C, 143 when terminated by SIGTERM or SIGHUP); ``--debug`` (or the
+environment variable ``EXODEEPFINDER_DEBUG=1``) adds the traceback. Outputs are published only when complete, all the
 outputs of one run together (see :func:`publish`), and never over an existing file without
 ``--overwrite``.
 """
@@ -11,38 +11,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import logging
 import os
-import re
 import signal
 import sys
 import traceback
 import warnings
 from pathlib import Path
 
-from ..errors import Cancelled, InputError, error_message
+# the conventions that the batch runner and the form window share with the commands (imported from here too)
+from ..commands import (ENV_DEBUG, EXIT_INPUT_ERROR, HelpFormatter, _one_line_usage_error,  # noqa: F401
+                        build_parser, debugging, describe_failure, format_path, in_subfolder, input_path,
+                        no_arguments)
+from ..errors import Cancelled, InputError
 from ..progress import clear_pending_interrupt, interrupt
 
-EXIT_INPUT_ERROR = 2
+_in_subfolder = in_subfolder
 EXIT_CANCELLED = 130
 EXIT_TERMINATED = 143
-#: Set to 1 to see the traceback of every error (as with --debug).
-ENV_DEBUG = "EXODEEPFINDER_DEBUG"
-
-
-def format_path(template, **paths) -> Path:
-    """Fill ``{name}``, ``{name.parent}``, ``{name.stem}``... placeholders of an output path template.
-
-    >>> format_path("{movie.parent}/{movie.stem}_segmentation.h5", movie="cell1/movie.h5")
-    PosixPath('cell1/movie_segmentation.h5')
-    """
-    values = {name: Path(value) for name, value in paths.items() if value is not None}
-    try:
-        return Path(str(template).format(**values))
-    except (KeyError, AttributeError, IndexError) as err:
-        known = ", ".join("{" + n + "}" for n in values) or "none"
-        raise InputError(f"{template}: unknown placeholder {err} (known: {known})") from None
 
 
 def parse_patch_size(text) -> int:
@@ -119,15 +105,14 @@ def precision_line(args, model) -> str:
     from ..inference.backends import resolve_precision
 
     device = next(model.parameters()).device if hasattr(model, "parameters") else model.device
-    precision, reason = resolve_precision(args.precision, args.backend, device)
-    line = f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
-    if precision == "int8":
+    if resolve_precision(args.precision, args.backend, device)[0] == "int8":
         from ..inference.openvino_backend import weights_digest
         from ..inference.quantize import is_quantized
 
         if not is_quantized(weights_digest(model)):
-            line += "; quantizing the network for these weights first (once: about a minute)"
-    return line
+            print("quantizing the network to int8 for these weights (once: about a minute)", flush=True)
+    precision, reason = resolve_precision(args.precision, args.backend, device, model)
+    return f"precision {precision}" + (f" ({reason})" if precision != args.precision else "")
 
 
 def network_options(args) -> dict:
@@ -151,100 +136,18 @@ def movie_format_options(args) -> dict:
     return {"channel": getattr(args, "channel", None), "scene": getattr(args, "scene", None)}
 
 
-_LOADED = {}
-
-
 def load_model_once(args):
     """The network for ``args``, loaded once also across --batch folders; print which weights run.
 
-    A weights file that is not HDF5 is refused before PyTorch is even imported; any failure to
-    load the weights is an InputError naming the file.
+    See :func:`exodeepfinder.model.weights.cached_model` (the one model cache; a weights file
+    that is not HDF5 is refused before PyTorch is even imported, any failure to load the weights
+    is an InputError naming the file).
     """
-    from ..io.h5 import open_h5_file
-    from ..model.weights import describe_model, load_model, resolve_weights
+    from ..model.weights import cached_model, describe_model
 
-    path, source = resolve_weights(args.model_weights)
-    key = (str(path), path.stat().st_mtime_ns, args.device)
-    if key not in _LOADED:
-        open_h5_file(path, "weights file").close()
-        _LOADED.clear()
-        try:
-            _LOADED[key] = load_model(args.model_weights, args.device)
-        except (InputError, Cancelled, KeyboardInterrupt):
-            raise
-        except Exception as err:  # a foreign HDF5 file: the loader meets something it does not expect
-            raise InputError(f"{path}: not ExoDeepFinder U-Net weights ({type(err).__name__}: "
-                             f"{' '.join(str(err).split())[:200]})") from None
-    model = _LOADED[key]
-    model.weights_source = source  # the same file may have been named otherwise for an earlier folder
+    model = cached_model(args.model_weights, args.device)
     print(describe_model(model), flush=True)
     return model
-
-
-def _one_line_usage_error(parser: argparse.ArgumentParser, message: str):
-    # argparse prints its usage block; a command's errors are one line (see --help for the usage)
-    message = re.sub(r"^argument (?:-[^/\s]+/)?(--?[\w-]+)(?:/--?[\w-]+)*: ", r"\1: ", message)
-    parser.exit(EXIT_INPUT_ERROR, f"error: {' '.join(message.split())} (see {parser.prog} --help)\n")
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows an option's default unless its help already says it or there is none to show."""
-
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if action.default is None or action.default is False or "default" in text:
-            return text
-        return super()._get_help_string(action)
-
-
-def build_parser(module, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """Create (or fill) the argument parser of a command module."""
-    if parser is None:
-        parser = argparse.ArgumentParser(prog=f"edf_{module.NAME}", description=module.__doc__,
-                                         formatter_class=HelpFormatter)
-    parser.error = _one_line_usage_error.__get__(parser)
-    module.add_arguments(parser)
-    if getattr(module, "BATCH_PATHS", None) is not None:
-        parser.add_argument("-b", "--batch", type=Path, default=None,
-                            help="run on every subfolder of this folder; other paths are then relative "
-                                 "to each subfolder")
-        from ..distributed.cli import add_arguments as add_distributed_arguments
-
-        add_distributed_arguments(parser)
-    parser.add_argument("--debug", action="store_true",
-                        help=f"show the full traceback of an error (or set {ENV_DEBUG}=1)")
-    parser.set_defaults(_module=module)
-    return parser
-
-
-def _in_subfolder(args: argparse.Namespace, folder: Path, names) -> argparse.Namespace:
-    args = copy.copy(args)
-    args.batch_folder = folder
-    for name in names:
-        value = getattr(args, name, None)
-        if value is None or "{" in str(value) or Path(value).is_absolute():
-            continue
-        setattr(args, name, folder / value)
-    return args
-
-
-def debugging(args=None) -> bool:
-    """True with --debug or $EXODEEPFINDER_DEBUG set (to anything but 0 or nothing)."""
-    return bool(getattr(args, "debug", False)) or os.environ.get(ENV_DEBUG, "0") not in ("", "0")
-
-
-def describe_failure(err: BaseException, args=None) -> str:
-    """The one line a command prints for ``err`` (without ``error: ``)."""
-    message = error_message(err)
-    # the library names its Python arguments ("split: ..."); on the command line they are flags
-    name = re.match(r"(\w+)[: ]", message)
-    if name and args is not None and name.group(1) in vars(args) and str(getattr(args, name.group(1))) != name.group(1):
-        message = "--" + message
-    if isinstance(err, FileExistsError) and hasattr(args, "overwrite"):
-        message += " (use --overwrite to replace it)"
-    if message.startswith("internal error") and not debugging(args):
-        message += f" (run again with --debug or {ENV_DEBUG}=1 for details)"
-    return message
 
 
 class _Terminated(BaseException):
@@ -257,6 +160,8 @@ def _terminate_cleanly():
     (see :func:`~exodeepfinder.progress.interrupt`), without Python's "Exception ignored" report."""
     handlers = {signal.SIGTERM: lambda signum, frame: interrupt(_Terminated()),
                 signal.SIGINT: lambda signum, frame: interrupt(KeyboardInterrupt())}
+    if hasattr(signal, "SIGHUP"):  # the terminal closed, an ssh session lost: as SIGTERM (not on Windows)
+        handlers[signal.SIGHUP] = lambda signum, frame: interrupt(_Terminated())
     clear_pending_interrupt()
     try:
         previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
@@ -369,7 +274,7 @@ def execute(module, args: argparse.Namespace) -> int:
             for folder in folders:
                 print(f"[{folder.name}]", flush=True)
                 try:
-                    module.run(_in_subfolder(args, folder, module.BATCH_PATHS))
+                    module.run(in_subfolder(args, folder, module.BATCH_PATHS))
                 except Exception as err:
                     if isinstance(err, Cancelled):
                         raise
@@ -394,61 +299,19 @@ def execute(module, args: argparse.Namespace) -> int:
             return _fail(err, args)
 
 
-GUI_INSTALL_HINT = "pip install 'exodeepfinder[gui]'"
-
-
-def _display_available() -> bool:
-    import os
-
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def no_arguments(argv) -> bool:
-    """True when a command was started with no arguments at all (then it opens its form window)."""
-    return argv is None and len(sys.argv) <= 1
-
-
-def open_form_window(parser: argparse.ArgumentParser, command: str | None) -> int:
-    """The form window of ``command`` (or of all commands); without the GUI, the usage and how to get it."""
-    if _display_available():
-        try:
-            from ..gui.forms import launch
-        except ImportError as err:
-            reason = f"the form window needs the GUI extra ({err})"
-        else:
-            return launch(command)
-    else:
-        reason = "no display for the form window"
-    parser.print_usage(sys.stderr)
-    print(f"{parser.prog}: {reason}; run with --help for the options, or install the GUI with: {GUI_INSTALL_HINT}",
-          file=sys.stderr)
-    return EXIT_INPUT_ERROR
-
-
 def run_command(module, argv=None) -> int:
-    """Entry point of an ``edf_<command>`` script: parse ``argv`` and run the command.
+    """Parse ``argv`` (default: the command line) and run the command; return the exit status.
 
-    Run with no arguments, the command opens its form window instead (see :func:`open_form_window`).
+    The installed ``edf_<command>`` scripts are :mod:`exodeepfinder.launch`'s, which open the
+    command's form window when started with no arguments; here no arguments is a usage error.
     """
     parser = build_parser(module)
     if no_arguments(argv):
-        return open_form_window(parser, module.NAME)
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: give the options (see --help), or start edf_{module.NAME} with none to fill "
+              "them in its form window", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     return execute(module, parser.parse_args(argv))
-
-
-def input_path(args, name: str, batch_default: str, what: str) -> Path:
-    """The input path given as ``--<name>``; with ``--batch``, ``<subfolder>/<batch_default>`` if not given.
-
-    Raises InputError (``--<name>: give <what>``) when neither is there.
-    """
-    value = getattr(args, name)
-    if value is None:
-        if getattr(args, "batch_folder", None) is None:
-            raise InputError(f"--{name}: give {what}")
-        value = Path(args.batch_folder) / batch_default
-    return Path(value)
 
 
 def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:

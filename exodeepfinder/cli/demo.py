@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._common import (add_model_arguments, add_overwrite_argument, build_parser, check_output, load_model_once,
-                      run_command)
+                      precision_line, run_command)
 
 NAME = "demo"
 BATCH_PATHS = None
@@ -60,10 +60,11 @@ def run(args):
                                     overwrite=args.overwrite, progress=TqdmProgress("simulating", "frame"))
     detect_args.offset = float(simulation.params["offset"])
 
-    print("2/3 detecting events", flush=True)
+    model = load_model_once(detect_args)
+    print(f"2/3 detecting events, {precision_line(detect_args, model)}", flush=True)
     progress = TqdmProgress("detecting", unit="%")
     try:
-        detected = detect_file(movie_path, outputs, load_model_once(detect_args), gallery_size=detect_args.gallery_size,
+        detected = detect_file(movie_path, outputs, model, gallery_size=detect_args.gallery_size,
                                overwrite=args.overwrite, progress=progress, **detect.detection_options(detect_args))
     finally:
         progress.close()

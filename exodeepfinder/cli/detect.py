@@ -146,6 +146,20 @@ def output_paths(args, movie_path: Path) -> dict:
     return paths
 
 
+def _check_distinct_outputs(args, movies) -> None:
+    """InputError when two movies would write the same output (e.g. ``-e events.csv`` for several movies)."""
+    names = [name for name in OUTPUTS if name != "gallery" or args.gallery_size > 0]
+    owner = {}
+    for movie in movies:
+        for name in names:
+            path = format_path(getattr(args, name), movie=movie)
+            key = Path(path).resolve()
+            if key in owner and owner[key] != movie:
+                raise InputError(f"{path}: --{name} is the same file for {owner[key]} and {movie}; put {{movie.stem}} "
+                                 "in its name (e.g. {movie.parent}/{movie.stem}_events.csv)")
+            owner[key] = movie
+
+
 def _check_options(args) -> None:
     if args.cluster_radius <= 0:
         raise InputError(f"--cluster_radius: must be positive, got {args.cluster_radius:g}")
@@ -161,13 +175,15 @@ def run(args):
     from ..events.calibrate import uncertain_message
     from ..pipeline import detect_file
     from ..progress import TqdmProgress
-    from ..provenance import provenance, write_provenance
+    from ..provenance import provenance
 
     from ..io.movie import open_movie
 
     _check_options(args)
+    movies = _movies_to_process(args)
+    _check_distinct_outputs(args, movies)
     told = False
-    for movie_path in _movies_to_process(args):
+    for movie_path in movies:
         outputs = output_paths(args, movie_path)
         with open_movie(movie_path, **movie_format_options(args)) as movie:  # refused before the network loads
             pixel_size, frame_interval = resolve_units(movie_path, movie.metadata, **units_options(args))
@@ -177,21 +193,25 @@ def run(args):
             told = True
         progress = TqdmProgress(f"{movie_path.name}: detecting", unit="%")
         provenance_path = check_output(format_path(args.provenance, movie=movie_path), args)
-        try:
+        parameters = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+
+        def record(events, movie_path=movie_path, pixel_size=pixel_size, frame_interval=frame_interval,
+                   model=model, parameters=parameters):
+            return provenance("detect", parameters, weights=getattr(model, "weights_path", None), inputs=[movie_path],
+                              extra={"pixel_size_um": pixel_size, "frame_interval_s": frame_interval,
+                                     "n_events": len(events)})
+
+        try:  # the provenance record is published with the results, together
             events = detect_file(movie_path, outputs, model, gallery_size=args.gallery_size,
                                  overwrite=args.overwrite, progress=progress, **movie_format_options(args),
-                                 pixel_size=pixel_size, frame_interval=frame_interval, **detection_options(args))
+                                 pixel_size=pixel_size, frame_interval=frame_interval,
+                                 provenance=(provenance_path, record), **detection_options(args))
         except InputError:
             raise
         except ValueError as err:
             raise InputError(f"{movie_path}: {err}") from None
         finally:
             progress.close()
-        parameters = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-        record = provenance("detect", parameters, weights=getattr(model, "weights_path", None), inputs=[movie_path],
-                            extra={"pixel_size_um": pixel_size, "frame_interval_s": frame_interval,
-                                   "n_events": len(events)})
-        write_provenance(record, provenance_path, overwrite=args.overwrite)
         outputs["provenance"] = provenance_path
         print(f"{movie_path}: {len(events)} events")
         uncertain = uncertain_message(events)

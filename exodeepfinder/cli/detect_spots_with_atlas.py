@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._common import add_overwrite_argument, run_command
-from .detect_spots import add_movie_arguments, open_detection_input, write_detection
+# resolve_movie: the batch runner asks the command's module for the movie of a folder
+from .detect_spots import add_movie_arguments, open_detection_input, resolve_movie, write_detection  # noqa: F401
 
 NAME = "detect_spots_with_atlas"
 BATCH_PATHS = ["movie"]

@@ -5,7 +5,7 @@ TorchScript, a simulated test movie with the model's output for it, the per-fram
 as bioimage.io preprocessing, documentation, a cover image and the citation of the ExoDeepFinder
 paper. bioimage.io tools (for example bioimageio.core) then run the model without this
 package. Check the package with: bioimageio test OUTPUT.zip. Needs the optional dependencies:
-pip install 'exodeepfinder[bioimageio]'.
+pip install 'exodeepfinder-torch[bioimageio]'.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ CSV columns (beside an XML annotation, in ``<annotation>_measurements.csv``), an
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -44,15 +45,16 @@ def add_arguments(parser):
     parser.add_argument("--movie", type=Path, default=None,
                         help="movie the segmentation was made from: measure each event in it")
     add_movie_format_arguments(parser)
-    parser.add_argument("--camera_offset", type=float, default=0.0,
+    parser.add_argument("--offset", "--camera_offset", dest="camera_offset", type=float, default=0.0,
                         help="camera baseline (counts) subtracted before measuring F0 and ΔF/F0")
     add_overwrite_argument(parser)
 
 
 def run(args):
-    from ..events.cluster import cluster_events
     from ..io.events import write_events
+    from ..io.movie import open_movie
     from ..io.segmentation import open_segmentation
+    from ..pipeline import events_from_segmentation
     from ..progress import TqdmProgress
 
     segmentation = input_path(args, "segmentation", BATCH_SEGMENTATION, "the segmentation file (.h5)")
@@ -72,29 +74,23 @@ def run(args):
         if args.min_score is not None and scores is None:
             raise InputError(f"--min_score: {segmentation} has no class probabilities "
                              "(segment with edf_segment --save_scores)")
-        events = cluster_events(labels, args.cluster_radius, keep_labels_unchanged=args.keep_labels_unchanged,
-                                scores=scores, min_size=args.min_size,
-                                min_score=args.min_score if args.movie is None else None,
-                                progress=TqdmProgress(f"{segmentation.name}: reading labels", unit="frame"))
-        shape = labels.shape
+        with contextlib.ExitStack() as stack:
+            movie = None
+            if args.movie is not None:
+                movie = stack.enter_context(open_movie(args.movie, **movie_format_options(args)))
+                if tuple(movie.shape) != tuple(labels.shape):
+                    raise InputError(f"{args.movie}: movie of shape {tuple(movie.shape)} but the segmentation is "
+                                     f"{tuple(labels.shape)}")
+            progress = TqdmProgress(f"{segmentation.name}: finding events", unit="%")
+            try:
+                events = events_from_segmentation(labels, scores, movie, cluster_radius=args.cluster_radius,
+                                                  min_size=args.min_size, min_score=args.min_score,
+                                                  keep_labels_unchanged=args.keep_labels_unchanged,
+                                                  offset=args.camera_offset, progress=progress)
+            finally:
+                progress.close()
     finally:
         labels.close()
-
-    if args.movie is not None:
-        from ..events.measure import add_physical_units, measure_events
-        from ..events.score import score_events
-        from ..io.movie import open_movie
-
-        with open_movie(args.movie, **movie_format_options(args)) as movie:
-            if tuple(movie.shape) != tuple(shape):
-                raise InputError(f"{args.movie}: movie of shape {tuple(movie.shape)} but the segmentation is {shape}")
-            if len(events):
-                events = measure_events(movie, events, offset=args.camera_offset,
-                                        progress=TqdmProgress(f"{Path(args.movie).name}: measuring", unit="event"))
-                if scores is not None:
-                    events = score_events(events, args.min_score)
-            events = add_physical_units(events, pixel_size=movie.metadata.pixel_size,
-                                        frame_interval=movie.metadata.frame_interval)
     with publish(args, outputs) as temporary:  # the annotation and its measurements appear together
         for name in outputs:
             write_events(events, temporary[name])

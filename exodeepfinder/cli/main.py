@@ -6,29 +6,11 @@ import argparse
 import importlib
 import sys
 
-from .. import __version__
-from ._common import HelpFormatter, _one_line_usage_error, build_parser, execute, no_arguments, open_form_window
+from .._version import __version__
+from ..commands import COMMANDS, HelpFormatter, _one_line_usage_error, build_parser
+from ._common import execute
 
-#: Subcommands in pipeline order (module names in exodeepfinder.cli).
-COMMANDS = [
-    "demo",
-    "detect",
-    "report",
-    "simulate",
-    "convert_tiff_to_h5",
-    "segment",
-    "generate_annotation",
-    "generate_segmentation",
-    "evaluate",
-    "detect_spots",
-    "detect_spots_with_atlas",
-    "merge_detector_expert",
-    "structure_training_dataset",
-    "train",
-    "adapt",
-    "download_weights",
-    "export_bioimageio",
-]
+__all__ = ["COMMANDS", "build_main_parser", "main"]
 
 
 def _available_modules():
@@ -55,10 +37,12 @@ def build_main_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_main_parser()
-    if no_arguments(argv):
-        return open_form_window(parser, None)
-    args = parser.parse_args(argv)
+    """Parse ``argv`` (default: the command line), run the command it names and return the exit status.
+
+    The installed ``exodeepfinder`` script is :func:`exodeepfinder.launch.main`, which opens the
+    form window of every command when started with no arguments.
+    """
+    args = build_main_parser().parse_args(argv)
     return execute(args._module, args)
 
 

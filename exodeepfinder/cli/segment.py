@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import InputError
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
                       format_path, input_path, load_model_once, movie_format_options, network_options,
-                      precision_line, publish, run_command)
+                      precision_line, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -42,48 +42,27 @@ def orthoslice_paths(segmentation: Path) -> dict:
 
 def run(args):
     from ..io.movie import open_movie
-    from ..io.segmentation import write_segmentation_blocks
     from ..progress import TqdmProgress
 
     movie_path = input_path(args, "movie", "movie.h5", "the movie to segment")
     output = check_output(format_path(args.segmentation, movie=movie_path), args)
     pictures = {name: check_output(path, args) for name, path in orthoslice_paths(output).items()} \
         if args.visualization else {}
-    movie = open_movie(movie_path, **movie_format_options(args))
-    model = load_model_once(args)
-    from ..pipeline import iter_segment  # after the checks of the inputs: they fail fast
-    print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), {precision_line(args, model)}")
-    progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="window")
-    # the segmentation and its pictures appear together, or none of them
-    with publish(args, {"segmentation": output, **pictures}) as temporary:
-        try:
-            blocks = iter_segment(movie, model, return_scores=args.save_scores, progress=progress,
-                                  **network_options(args))
-            write_segmentation_blocks(temporary["segmentation"], blocks, movie.shape, save_scores=args.save_scores)
+    with open_movie(movie_path, **movie_format_options(args)) as movie:
+        model = load_model_once(args)
+        from ..pipeline import segment_file  # after the checks of the inputs: they fail fast
+        print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), {precision_line(args, model)}")
+        progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="window")
+        try:  # the segmentation and its pictures appear together, or none of them
+            segment_file(movie, output, model, save_scores=args.save_scores, pictures=pictures,
+                         overwrite=args.overwrite, progress=progress, **network_options(args))
         except InputError:
             raise
         except ValueError as err:
             raise InputError(f"{movie_path}: {err}") from None
         finally:
             progress.close()
-        if pictures:
-            _save_orthoslices(movie, temporary["segmentation"], {name: temporary[name] for name in pictures})
-    movie.close()
     print(f"wrote {output}" + "".join(f", {path}" for path in pictures.values()))
-
-
-def _save_orthoslices(movie, segmentation: Path, pictures: dict):
-    from ..io.figures import save_figure
-    from ..io.h5 import open_h5
-    from ..plots import orthoslices_figure
-
-    labels = open_h5(segmentation)
-    try:
-        for name, volume, is_labels in (("movie", movie, False), ("labels", labels, True)):
-            save_figure(orthoslices_figure(volume, title=f"{segmentation.stem}: {name}", is_labels=is_labels),
-                        pictures[name], dpi=80)
-    finally:
-        labels.file.close()
 
 
 def main(argv=None):

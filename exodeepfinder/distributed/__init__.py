@@ -13,7 +13,7 @@ what an interrupted run left. From Python::
 On the command line: ``exodeepfinder detect --batch experiment/ --cluster local:2`` (or
 ``--cluster slurm --cluster_options cores=8 memory=32GB walltime=02:00:00``), and
 ``--shard K/N`` in the tasks of a scheduler job array. Dask (``pip install
-'exodeepfinder[distributed]'``) is needed for clusters only.
+'exodeepfinder-torch[distributed]'``) is needed for clusters only.
 
 Modules: :mod:`.clusters` (cluster specs and options), :mod:`.batch` (tasks, skipping,
 summary), :mod:`.shard` (job arrays), :mod:`.outputs` (the files of each command),
@@ -76,7 +76,7 @@ def run_batch(command: str, folder, *, cluster=None, cluster_options=None, shard
     DataFrame
         One row per movie folder: movie, status, events, seconds, error.
     """
-    from ..cli._common import build_parser
+    from ..commands import build_parser
     from .batch import command_module
 
     module = command_module(command)

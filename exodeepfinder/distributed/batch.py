@@ -17,15 +17,18 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..commands import describe_failure, in_subfolder
 from ..errors import Cancelled, InputError
 from ..progress import report
-from .outputs import count_events, expected_outputs, outputs_state
+from .outputs import (completion_state, count_events, expected_outputs, outputs_state, run_parameters,
+                      write_completion_record)
 
 #: The status of a folder in the summary.
 STATUSES = ("done", "skipped", "failed")
@@ -157,15 +160,11 @@ def command_module(name: str):
 
 def folder_args(module, args: argparse.Namespace, folder: Path) -> argparse.Namespace:
     """The arguments of one folder: relative paths made relative to it, as the serial --batch loop does."""
-    from ..cli._common import _in_subfolder
-
-    return _in_subfolder(args, Path(folder), module.BATCH_PATHS)
+    return in_subfolder(args, Path(folder), module.BATCH_PATHS)
 
 
 def _one_line(err: BaseException, args=None) -> str:
     """The one line the command line prints for ``err`` (as the serial --batch loop does)."""
-    from ..cli._common import describe_failure
-
     return describe_failure(err, args)
 
 
@@ -231,12 +230,22 @@ def folder_status(module, args: argparse.Namespace, folder: Path):
     return outputs_state(paths), paths, events
 
 
-def _skipped_or_partial(module, args, folder: Path) -> FolderResult | None:
-    """The result of a folder that need not (or cannot safely) run again, else None."""
+def _skipped_or_partial(module, args, folder: Path, weights: WeightsPin | None = None) -> FolderResult | None:
+    """The result of a folder that need not (or cannot safely) run again, else None.
+
+    Complete outputs are skipped when their completion record says they are unchanged and were
+    made with the same options; made with other options, the folder runs again (the result
+    ``None``, its ``args.overwrite`` to be set: see :func:`_rerun_reason`).
+    """
     if getattr(args, "overwrite", False):
         return None
     state, paths, events = folder_status(module, args, folder)
     if state == "complete":
+        done, why = completion_state(paths, run_parameters(args, weights and weights.sha256))
+        if done == "changed":
+            return None
+        if done == "damaged":
+            return FolderResult(folder.name, "failed", error=f"{why}; remove it or run with --overwrite")
         return FolderResult(folder.name, "skipped", events=count_events(events))
     if state == "partial":
         present = ", ".join(p.name for p in paths if p.exists())
@@ -256,6 +265,17 @@ class _LogToText(logging.Handler):
 
     def emit(self, record):
         self.text.write(f"warning: {' '.join(record.getMessage().split())}\n")
+
+
+def _rerun_reason(module, args, folder: Path, weights) -> str:
+    """The options that changed since a folder's complete outputs were made ("" if none or not complete)."""
+    if getattr(args, "overwrite", False):
+        return ""
+    state, paths, _ = folder_status(module, args, folder)
+    if state != "complete":
+        return ""
+    done, why = completion_state(paths, run_parameters(args, weights and weights.sha256))
+    return why if done == "changed" else ""
 
 
 def process_folder(command: str, args: argparse.Namespace, folder, *, threads: int | None = None,
@@ -282,19 +302,36 @@ def process_folder(command: str, args: argparse.Namespace, folder, *, threads: i
         The weights the client resolved (:func:`pin_weights`): the folder fails, naming this
         worker, if this process does not see the same file.
     """
+    with _ONE_MOVIE_AT_A_TIME:
+        return _process_folder(command, args, folder, threads, capture, weights)
+
+
+#: A worker process runs one movie at a time, whatever its thread count (a worker of a running
+#: scheduler may have several): the memory budget is the process's, and what a command prints is
+#: captured by redirecting the process's stdout.
+_ONE_MOVIE_AT_A_TIME = threading.Lock()
+
+
+def _process_folder(command, args, folder, threads, capture, weights) -> FolderResult:
     module = command_module(command)
     folder = Path(folder)
     uses_network = hasattr(args, "model_weights")
     used_threads = _use_threads(threads, uses_network)
-    already = _skipped_or_partial(module, args, folder)
+    already = _skipped_or_partial(module, args, folder, weights)
     if already is not None:
         return already
     if weights is not None:
         problem = verify_weights(weights)
         if problem is not None:
             return FolderResult(folder.name, "failed", error=f"{folder}: {problem}", threads=used_threads)
-    start = time.perf_counter()
     log = io.StringIO()
+    rerun = _rerun_reason(module, args, folder, weights)
+    if rerun:
+        args = copy.copy(args)
+        args.overwrite = True  # outputs this package made, unchanged since (their record says so)
+        print(f"{folder}: options changed since its outputs were made ({rerun}): running again, replacing them",
+              file=log if capture else sys.stdout)
+    start = time.perf_counter()
     redirect = contextlib.ExitStack()
     if capture:
         redirect.enter_context(contextlib.redirect_stdout(log))
@@ -321,6 +358,12 @@ def process_folder(command: str, args: argparse.Namespace, folder, *, threads: i
                             log=log.getvalue(), threads=used_threads)
     expected = expected_outputs(module, folder_args(module, args, folder))
     events = count_events(expected[1]) if expected is not None else None
+    if expected is not None and expected[0] and all(p.is_file() for p in expected[0]):
+        try:
+            write_completion_record(expected[0], run_parameters(args, weights and weights.sha256))
+        except OSError as err:  # the outputs are fine; a rerun will only not know their options
+            print(f"warning: {folder}: no completion record written ({err.strerror or err})",
+                  file=log if capture else sys.stderr)
     return FolderResult(folder.name, "done", events=events, seconds=seconds, log=log.getvalue(),
                         threads=used_threads)
 
@@ -375,11 +418,13 @@ def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, clus
         pin = pin_weights(args)
         if pin is not None:
             args.model_weights = Path(pin.path)
+    elif hasattr(args, "model_weights"):
+        pin = pin_weights(args)
     args = portable_args(args)
     results = {}
     pending = []
     for folder in folders:
-        already = _skipped_or_partial(module, args, folder)
+        already = _skipped_or_partial(module, args, folder, pin)
         if already is None:
             pending.append(folder)
         else:
@@ -388,7 +433,7 @@ def run_folders(module, args: argparse.Namespace, folders, *, cluster=None, clus
     if cluster is None:
         for folder in pending:
             print(f"[{folder.name}]", flush=True)
-            results[folder] = process_folder(module.__name__, args, folder, capture=False)
+            results[folder] = process_folder(module.__name__, args, folder, capture=False, weights=pin)
             report(progress, len(results), len(folders))
     elif pending:
         from .clusters import start_cluster

@@ -1,48 +1,22 @@
 """The --cluster, --cluster_options and --shard options of the --batch commands.
 
-``exodeepfinder.cli._common`` adds these options where it adds ``--batch`` and hands the batch
-to :func:`run_batch_command` when one of them is used (or when the command runs as a task of a
+``exodeepfinder.commands.build_parser`` adds these options where it adds ``--batch``, and
+``exodeepfinder.cli._common.execute`` hands the batch to :func:`run_batch_command` when one of them is used (or when the command runs as a task of a
 SLURM job array); without them the serial --batch loop is unchanged.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
+from ..commands import add_distributed_arguments, debugging
 from ..errors import InputError
 
 EXIT_FAILED = 2
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --cluster, --cluster_options and --shard (commands that take --batch)."""
-    group = parser.add_argument_group("running a --batch on several processes or machines "
-                                      "(needs pip install 'exodeepfinder[distributed]', except --shard)")
-    group.add_argument("--cluster", default=None, metavar="SPEC",
-                       help="one Dask task per movie folder on: local[:N] (N worker processes on this machine), "
-                            "slurm, pbs, sge (workers as batch jobs; see --cluster_options), tls://host:port "
-                            "(a running Dask scheduler, with --tls_* certificates) or tcp://host:port (a running "
-                            "scheduler on this machine; another machine needs --insecure); folders whose outputs "
-                            "exist are skipped")
-    group.add_argument("--tls_ca_file", type=Path, default=None, metavar="PEM",
-                       help="tls:// scheduler: the certificate authority that signed the scheduler's certificate")
-    group.add_argument("--tls_cert", type=Path, default=None, metavar="PEM",
-                       help="tls:// scheduler: this client's certificate (and key, if in the same file)")
-    group.add_argument("--tls_key", type=Path, default=None, metavar="PEM",
-                       help="tls:// scheduler: this client's private key")
-    group.add_argument("--insecure", action="store_true",
-                       help="allow a plain tcp:// scheduler on another machine (no encryption, no authentication: "
-                            "whoever reaches it runs code as you)")
-    group.add_argument("--cluster_options", nargs="+", default=None, metavar="KEY=VALUE",
-                       help="slurm/pbs/sge: queue=, cores=, memory=, walltime=, gpus=, processes=, job_extra= "
-                            "(repeatable), job_script_prologue= (repeatable), account=, max_workers= (default 10); "
-                            "or a YAML file of these")
-    group.add_argument("--shard", default=None, metavar="K/N",
-                       help="only the folders of shard K of N (folder i, in sorted order, goes to shard i mod N; "
-                            "K from 0), for the tasks of a job array; default inside a SLURM job array: "
-                            "$SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT; folders whose outputs exist are skipped")
+#: Add --cluster, --cluster_options and --shard (commands that take --batch).
+add_arguments = add_distributed_arguments
 
 
 #: The options of the connection to a running scheduler.
@@ -105,7 +79,6 @@ def run_batch_command(module, args, folders) -> int:
 
     Exit status 2 when a movie failed (the others still ran), 0 otherwise.
     """
-    from ..cli._common import debugging
     from ..progress import TqdmProgress
     from .batch import format_summary, run_folders
     from .shard import select_shard

@@ -263,7 +263,7 @@ def _jobqueue_modules():
     try:
         import dask_jobqueue
     except ImportError:
-        raise InputError("batch-scheduler clusters need dask-jobqueue: pip install 'exodeepfinder[distributed]'") from None
+        raise InputError("batch-scheduler clusters need dask-jobqueue: pip install 'exodeepfinder-torch[distributed]'") from None
     return dask_jobqueue
 
 
@@ -404,7 +404,7 @@ def start_cluster(spec: str, options=None, *, n_tasks: int, gpus: bool = False, 
     try:
         from distributed import Client
     except ImportError:
-        raise InputError("clusters need Dask: pip install 'exodeepfinder[distributed]'") from None
+        raise InputError("clusters need Dask: pip install 'exodeepfinder-torch[distributed]'") from None
     kind, value = parse_cluster_spec(spec)
     check_connection(spec, security=security, insecure=insecure)
     if kind == "tcp":

@@ -171,7 +171,7 @@ def confidence(events: pd.DataFrame, calibration: Calibration) -> np.ndarray:
 
 
 def add_confidence(events: pd.DataFrame, calibration: Calibration, min_confidence: float | None = None) -> pd.DataFrame:
-    """A copy of ``events`` with ``confidence`` right after ``score``, and only the events at or above ``min_confidence``.
+    """A copy of ``events`` with ``confidence`` right after ``score``; only the events of at least ``min_confidence``.
 
     ``min_confidence`` None applies the calibration's ``default_min_confidence``; 0 keeps every event.
     """
@@ -195,7 +195,8 @@ def uncertain_message(events: pd.DataFrame, below: float = UNCERTAIN_BELOW) -> s
     n = count_uncertain(events, below)
     if not n:
         return None
-    return f"{n} event{'s are' if n > 1 else ' is'} uncertain (confidence < {below:g}): review {'them' if n > 1 else 'it'} first"
+    verb, pronoun = ("s are", "them") if n > 1 else (" is", "it")
+    return f"{n} event{verb} uncertain (confidence < {below:g}): review {pronoun} first"
 
 
 def reliability_table(probability, outcome, bins: int = 10) -> pd.DataFrame:

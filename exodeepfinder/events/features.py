@@ -118,15 +118,15 @@ def add_trace_features(movie, events: pd.DataFrame, *, offset: float = 0.0) -> p
         frames, dff = event_trace(movie, t, y, x, before=before, after=after, offset=offset)
         if not np.isfinite(dff).any():
             continue
-        near = np.abs(frames - round(t)) <= 3
+        near = (np.abs(frames - round(t)) <= 3) & np.isfinite(dff)
         if not near.any():
             continue
-        peak_index = np.flatnonzero(near)[int(np.nanargmax(np.where(near, dff, -np.inf)[near]))]
+        peak_index = int(np.argmax(np.where(near, dff, -np.inf)))
         peak = dff[peak_index]
         if not peak > 0:
             continue
         for j, k in enumerate(TRACE_OFFSETS):
-            if 0 <= peak_index + k < len(dff):
+            if 0 <= peak_index + k < len(dff) and np.isfinite(dff[peak_index + k]):
                 rows[i, j] = np.clip(dff[peak_index + k] / peak, -3, 3)
     result = events.copy()
     for column, values in zip(TRACE_COLUMNS, rows.T):

@@ -1,6 +1,6 @@
 """Graphical interfaces: the napari plugin and the form window of every command.
 
-Both need the GUI extra (``pip install 'exodeepfinder[gui]'``: napari, Qt 6, magicgui).
+Both need the GUI extra (``pip install 'exodeepfinder-torch[gui]'``: napari, Qt 6, magicgui).
 
 - The napari plugin (manifest ``napari.yaml``) opens movies, segmentations and event lists
   (:mod:`._reader`), saves event lists and segmentations (:mod:`._writer`), offers a simulated

@@ -19,8 +19,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.h5 import DATASET
-from ..io.formats import FIRST, is_microscope_file, movie_choices
-from ..io.movie import H5_SUFFIXES, is_tiff
+from ..io.formats import FIRST, is_microscope_file
+from ..io.movie import H5_SUFFIXES, is_tiff, movie_choices
 from ..io.segmentation import SCORES
 from . import layers
 
@@ -84,8 +84,14 @@ def _csv_has_coordinates(path: Path) -> bool:
 def _is_object_list(path: Path) -> bool:
     import xml.etree.ElementTree as ET
 
-    for _, element in ET.iterparse(path, events=("start",)):
-        return element.tag == "objlist"
+    import defusedxml
+    import defusedxml.ElementTree as defused
+
+    try:
+        for _, element in defused.iterparse(path, events=("start",)):
+            return element.tag == "objlist"
+    except (ET.ParseError, defusedxml.DefusedXmlException):
+        return False
     return False
 
 

@@ -5,42 +5,54 @@ reference annotation, leaves out the rejected events (:func:`exodeepfinder.io.ev
 
 napari calls each with the path the user chose, the layer's data and its attributes; files are
 written atomically by the package's writers (:func:`exodeepfinder.io.events.write_events`,
-:func:`exodeepfinder.io.segmentation.write_segmentation`).
+:func:`exodeepfinder.io.segmentation.write_segmentation`). The file is written under exactly the
+name napari gives (no extension is added: napari's save dialog confirmed that name, and only that
+one, if it replaces a file), in the writer's format whatever the name ends with.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .layers import events_from_points
 
 
-def _with_suffix(path, suffix: str) -> Path:
+def _write_exactly(path, suffix: str, write) -> Path:
+    """``write(target)`` with a target ending in ``suffix`` (the writers choose the format from it),
+    published as ``path`` itself, atomically. ``path`` is the name the user confirmed: it is replaced."""
+    from ..io.atomic import atomic_output
+
     path = Path(path)
-    return path if path.suffix.lower() == suffix else path.with_name(path.name + suffix)
+    if path.suffix.lower() == suffix:
+        return write(path)
+    with atomic_output(path, overwrite=True) as tmp:
+        inner = write(tmp.with_name(tmp.name + suffix))  # inside the same partial folder
+        os.replace(inner, tmp)
+    return path
 
 
-def _write_points(path: Path, data, attributes: dict) -> list[str]:
+def _write_points(path, suffix: str, data, attributes: dict) -> list[str]:
     from ..io.events import kept_events, write_events
 
     events = events_from_points(data, attributes.get("features"))
-    if path.suffix.lower() == ".xml":
+    if suffix == ".xml":
         events = kept_events(events)  # rejected detections are not events of a reference annotation
-    return [str(write_events(events, path))]
+    return [str(_write_exactly(path, suffix, lambda target: write_events(events, target, overwrite=True)))]
 
 
 def write_events_csv(path, data, attributes: dict) -> list[str]:
     """Write a points layer ``[t, y, x]`` and its features as an events CSV file."""
-    return _write_points(_with_suffix(path, ".csv"), data, attributes)
+    return _write_points(path, ".csv", data, attributes)
 
 
 def write_events_xml(path, data, attributes: dict) -> list[str]:
     """Write a points layer ``[t, y, x]`` as a reference ExoDeepFinder XML object list (rejected events left out)."""
-    return _write_points(_with_suffix(path, ".xml"), data, attributes)
+    return _write_points(path, ".xml", data, attributes)
 
 
 def write_segmentation(path, data, attributes: dict) -> list[str]:
     """Write a labels layer ``[t, y, x]`` (values 0, 1, 2) as a segmentation file (HDF5 ``dataset``, int8)."""
     from ..io.segmentation import write_segmentation as write
 
-    return [str(write(data, _with_suffix(path, ".h5")))]
+    return [str(_write_exactly(path, ".h5", lambda target: write(data, target, overwrite=True)))]

@@ -38,7 +38,8 @@ from qtpy.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDialog
                             QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSplitter, QStackedWidget,
                             QVBoxLayout, QWidget)
 
-from .. import __version__
+from .._version import __version__
+from ..commands import COMMANDS, build_parser
 
 #: Environment of the child process: unbuffered output, and progress bars although stderr is a pipe.
 CHILD_ENVIRONMENT = {"PYTHONUNBUFFERED": "1", "EXODEEPFINDER_PROGRESS": "1"}
@@ -57,8 +58,6 @@ _TQDM_DESC = re.compile(r"^\s*(.*?):\s+\d+%\|")
 
 def command_names() -> list[str]:
     """The commands of ``exodeepfinder`` (in pipeline order) whose module can be imported."""
-    from ..cli.main import COMMANDS
-
     names = []
     for name in COMMANDS:
         try:
@@ -73,8 +72,6 @@ def command_names() -> list[str]:
 
 def command_parser(name: str) -> argparse.ArgumentParser:
     """The argparse parser of command ``name`` (the one ``edf_<name>`` parses its arguments with)."""
-    from ..cli._common import build_parser
-
     return build_parser(importlib.import_module(f"exodeepfinder.cli.{name}"))
 
 

@@ -21,22 +21,11 @@ import copy
 
 from ..errors import InputError
 from ..model.precision import autocast_dtype, check_precision
+from .memory import BYTES_PER_VOXEL
 
 #: The inference engines accepted by segmentation (``backend=``).
 BACKENDS = ("auto", "torch", "openvino")
 
-#: Bytes per voxel of a network window, by (engine, arithmetic): the engine's working memory plus
-#: input and output buffers. Measured from the peak RSS of whole segmentations on 400 x 300
-#: frames (OpenVINO 2026.4: 525 B in float32; PyTorch 2.13, channels-last: 790-1080 B); the
-#: 16-bit figures are estimates (about half the float32 activations).
-BYTES_PER_VOXEL = {
-    ("torch", "float32"): 1000,
-    ("torch", "bfloat16"): 600,
-    ("torch", "float16"): 600,
-    ("openvino", "f32"): 550,
-    ("openvino", "bf16"): 350,
-    ("openvino", "int8"): 550,
-}
 #: Host bytes per window voxel when the network runs on a GPU (input and output copies).
 GPU_HOST_BYTES_PER_VOXEL = 40
 #: Share of the free GPU memory one network call may use.
@@ -112,11 +101,13 @@ AUTO_INT8 = True
 INT8_SPEEDUP = {"AVX2": "2.1x"}
 
 
-def resolve_precision(precision: str, backend: str, device) -> tuple[str, str]:
+def resolve_precision(precision: str, backend: str, device, model=None) -> tuple[str, str]:
     """The precision ``precision`` means for ``backend`` on ``device``, and why (a phrase for the user).
 
-    ``"auto"`` is ``"int8"`` where OpenVINO runs the network (a CPU), NNCF is installed and the
-    CPU computes int8 (:data:`AUTO_INT8`), else ``"fast"``. Any other precision is itself.
+    ``"auto"`` is ``"int8"`` where OpenVINO runs the network (a CPU), NNCF is installed, the
+    CPU computes int8 (:data:`AUTO_INT8`) and, given ``model`` (a UNet or UNetWeights), the int8
+    labels of its weights agree with float32 (:func:`~exodeepfinder.inference.quantize.int8_passes`:
+    this quantizes the weights the first time); else ``"fast"``. Any other precision is itself.
 
     Returns
     -------
@@ -140,6 +131,17 @@ def resolve_precision(precision: str, backend: str, device) -> tuple[str, str]:
         return "fast", "auto: int8 needs NNCF, which is not installed (pip install nncf)"
     if "INT8" not in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         return "fast", "auto: OpenVINO computes no int8 on this CPU"
+    if model is not None:
+        from .openvino_backend import network_graph, weights_digest
+        from .quantize import MIN_EVENT_IOU, int8_check, int8_passes
+
+        digest = weights_digest(model)
+        network_graph(model, digest, True)  # quantized (and checked) the first time
+        check = int8_check(digest)
+        if not int8_passes(check):
+            found = "unchecked" if check is None else f"{check['event_iou']:.3f}"
+            return "fast", (f"auto: the int8 labels of these weights differ from float32's (event voxels "
+                            f"shared {found} < {MIN_EVENT_IOU})")
     instructions = cpu_int8_instructions()
     speed = f", {INT8_SPEEDUP[instructions]} float32" if instructions in INT8_SPEEDUP else ""
     return "int8", f"auto: {instructions or 'this'} CPU{speed}, passes the quality criterion"
@@ -164,7 +166,7 @@ def make_runner(model, backend: str, device, precision: str):
     from ..model.arrays import UNetWeights
     from ..model.weights import require_torch
 
-    precision, _ = resolve_precision(precision, backend, device)
+    precision, _ = resolve_precision(precision, backend, device, model)
     if select_backend(backend, device) == "openvino":
         from .openvino_backend import OpenVinoRunner
 

@@ -167,16 +167,12 @@ class OpenVinoRunner:
     max_window_voxels = None
 
     def __init__(self, model, precision: str):
-        from .backends import BYTES_PER_VOXEL
+        from .memory import BYTES_PER_VOXEL
 
         openvino = _require_openvino()
         self.model = model
         self.digest = weights_digest(model)
         self.int8 = precision == "int8"
-        if self.int8:
-            from .quantize import _require_nncf
-
-            _require_nncf()
         bfloat16 = precision == "fast" and cpu_computes_bfloat16()
         # int8: the quantized convolutions in int8, the rest (softmax, the first quantizer) in float32
         self.inference_precision = "bf16" if bfloat16 else "f32"

@@ -14,6 +14,7 @@ network computes the current one.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -23,8 +24,10 @@ from ..model.precision import check_precision
 from ..progress import report
 from .backends import check_backend, make_runner
 from .memory import working_memory
-from .normalize import normalize_frames
+from ..model.normalize import normalize_frames
 from .tiling import PAD, TILINGS, plan_tiling, time_blocks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +38,14 @@ class SegmentedBlock:
     stop: int
     labels: np.ndarray          # int8 [frames, y, x]
     scores: np.ndarray | None   # float16 [frames, 3, y, x] or None
+    no_contrast: tuple = ()     # frames (movie indices, in [start, stop)) normalised to zeros: no contrast
+
+
+def describe_no_contrast(frames, n_frames: int) -> str:
+    """The warning for frames without contrast: how many, which (the first 10)."""
+    shown = ", ".join(str(t) for t in frames[:10]) + (", ..." if len(frames) > 10 else "")
+    return (f"{len(frames)} of {n_frames} frame(s) without contrast (1st and 99th percentiles equal) were "
+            f"normalised to zeros: the network sees nothing there (t={shown})")
 
 
 def _check_patch_size(patch_size) -> int:
@@ -52,20 +63,24 @@ def resolve_tiling(tiling, precision: str) -> str:
     return tiling
 
 
-def _read_window(movie, window_start, window_stop, y_axis, x_axis) -> np.ndarray:
-    """Normalised frames of padded t-range ``[window_start, window_stop)``, zero-padded in t, y and x."""
+def _read_window(movie, window_start, window_stop, y_axis, x_axis) -> tuple[np.ndarray, list]:
+    """Normalised frames of padded t-range ``[window_start, window_stop)``, zero-padded in t, y and x,
+    and the movie indices of the frames without contrast among them."""
     n_frames, height, width = movie.shape
     out = np.zeros((window_stop - window_start, y_axis.length, x_axis.length), np.float32)
     first, last = max(window_start - PAD, 0), min(window_stop - PAD, n_frames)
+    no_contrast = []
     if last > first:
         out[first + PAD - window_start:last + PAD - window_start, PAD:PAD + height, PAD:PAD + width] = \
-            normalize_frames(np.asarray(movie[first:last]))
-    return out
+            normalize_frames(np.asarray(movie[first:last]), no_contrast=no_contrast)
+    return out, [first + i for i in no_contrast]
 
 
 def prepare(movie_shape, model, *, patch_size=160, precision="auto", backend="auto", tiling=None, device=None,
-            max_memory=None):
+            max_memory=None, itemsize: int = 8):
     """Check the arguments of a segmentation and choose its engine and windows.
+
+    ``itemsize``: bytes per pixel of the movie (its reading and normalisation count in the budget).
 
     Returns
     -------
@@ -86,7 +101,7 @@ def prepare(movie_shape, model, *, patch_size=160, precision="auto", backend="au
         device = next(model.parameters()).device if hasattr(model, "parameters") else model.device
     runner = make_runner(model, backend, device, precision)
     plan = plan_tiling(shape, tiling, patch_size=patch_size, memory=memory, bytes_per_voxel=runner.bytes_per_voxel,
-                       max_window_voxels=runner.max_window_voxels, batching=runner.batching)
+                       max_window_voxels=runner.max_window_voxels, batching=runner.batching, input_itemsize=itemsize)
     return runner, plan
 
 
@@ -100,10 +115,13 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
     Yields
     ------
     SegmentedBlock
-        Consecutive blocks of finished frames, in order, covering the whole movie.
+        Consecutive blocks of finished frames, in order, covering the whole movie. Frames without
+        contrast (normalised to zeros, see :func:`~exodeepfinder.inference.normalize_frames`)
+        are listed in each block's ``no_contrast`` and, at the end, in one logged warning.
     """
+    itemsize = getattr(getattr(movie, "dtype", None), "itemsize", 8)
     runner, plan = prepare(movie.shape, model, patch_size=patch_size, precision=precision, backend=backend,
-                           tiling=tiling, device=device, max_memory=max_memory)
+                           tiling=tiling, device=device, max_memory=max_memory, itemsize=itemsize)
     n_frames, height, width = movie.shape
     blocks = list(time_blocks(n_frames, plan.frames_per_block, plan.t_margin))
     total = len(blocks) * plan.windows_per_block
@@ -114,11 +132,14 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
             counts[y0:y1, x0:x1] += 1
     region = (slice(None), slice(None), slice(PAD, PAD + height), slice(PAD, PAD + width))
     counts = counts[region[2:]]
+    no_contrast = []
     # One thread reads and normalises the next block while the network computes this one.
     with ThreadPoolExecutor(1, thread_name_prefix="exodeepfinder-read") as reader:
         read = [reader.submit(_read_window, movie, *blocks[0][2:], plan.y, plan.x)]
         for index, (first, last, window_start, window_stop) in enumerate(blocks):
-            frames = read.pop().result()
+            frames, blank = read.pop().result()
+            blank = tuple(t for t in blank if first <= t < last)
+            no_contrast.extend(blank)
             if index + 1 < len(blocks):
                 read.append(reader.submit(_read_window, movie, *blocks[index + 1][2:], plan.y, plan.x))
             keep = slice(first + PAD - window_start, last + PAD - window_start)
@@ -131,7 +152,9 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
             labels = np.argmax(scores, axis=0).astype(np.int8)
             scores = np.moveaxis(scores, 0, 1).astype(np.float16) if return_scores else None
             del sums
-            yield SegmentedBlock(first, last, labels, scores)
+            yield SegmentedBlock(first, last, labels, scores, blank)
+    if no_contrast:
+        log.warning(describe_no_contrast(no_contrast, n_frames))
 
 
 def _predict_block(runner, frames, keep, plan, progress) -> np.ndarray:

@@ -155,6 +155,8 @@ class TilePlan:
         Frames of context before and after the kept frames of a window.
     batch : int
         Windows of a block given to the network together.
+    input_frame_bytes : float
+        Bytes per frame of a block's input, context frames included (see :func:`input_frame_bytes`).
     """
 
     y: AxisTiling
@@ -162,6 +164,7 @@ class TilePlan:
     frames_per_block: int
     t_margin: int
     batch: int
+    input_frame_bytes: float = 0.0
 
     @property
     def windows_per_block(self) -> int:
@@ -183,15 +186,29 @@ class TilePlan:
         return n_blocks * self.windows_per_block * frames * self.y.size * self.x.size
 
 
+#: Bytes per movie voxel of the normalisation beyond the raw frames: the float64 copy, the percentile's
+#: working copy (float64) and the float32 result.
+NORMALISE_BYTES_PER_VOXEL = 8 + 8 + 4
+
+
+def input_frame_bytes(y_axis: AxisTiling, x_axis: AxisTiling, height: int, width: int, itemsize: int) -> float:
+    """Bytes per frame of a block's input: the padded float32 window of the block being computed and of
+    the next one, read ahead, plus reading and normalising a frame (raw pixels and the normalisation's
+    copies)."""
+    return 2 * 4 * y_axis.length * x_axis.length + (itemsize + NORMALISE_BYTES_PER_VOXEL) * height * width
+
+
 def plan_memory(plan: TilePlan, bytes_per_voxel: float, bytes_per_frame_voxel: float) -> float:
-    """Bytes one block of ``plan`` holds: the network's window, plus the block's padded frames."""
+    """Bytes one block of ``plan`` holds: the network's window, the block's padded frames (sums of scores,
+    labels) and its input (padded windows, read-ahead, normalisation: ``plan.input_frame_bytes``)."""
     block = plan.frames_per_block * plan.y.length * plan.x.length
-    return plan.window_voxels * bytes_per_voxel + block * bytes_per_frame_voxel
+    frames = plan.frames_per_block + 2 * plan.t_margin
+    return plan.window_voxels * bytes_per_voxel + block * bytes_per_frame_voxel + frames * plan.input_frame_bytes
 
 
 def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, bytes_per_voxel: float,
                 bytes_per_frame_voxel: float = 40.0, max_window_voxels: int | None = None,
-                t_margin: int | None = None, batching: bool = True) -> TilePlan:
+                t_margin: int | None = None, batching: bool = True, input_itemsize: int | None = None) -> TilePlan:
     """Choose the windows of a movie so that a block of frames fits in ``memory`` bytes.
 
     Parameters
@@ -215,6 +232,9 @@ def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, byt
         :data:`FAST_T_MARGIN` for the fast one).
     batching : bool
         Let the reference tiling give several y/x windows of a block to the network at once.
+    input_itemsize : int, optional
+        Bytes per pixel of the movie: count the block's input too (padded windows, the block read
+        ahead, the normalisation's copies: :func:`input_frame_bytes`). None: leave it out.
 
     Returns
     -------
@@ -232,16 +252,16 @@ def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, byt
         """The longest blocks (then the largest batch) of these y/x windows that fit."""
         plane = y_axis.size * x_axis.size
         frame_cost = y_axis.length * x_axis.length * bytes_per_frame_voxel
-        free = memory - 2 * t_margin * plane * bytes_per_voxel
-        kept = int(min(free // (plane * bytes_per_voxel + frame_cost),
+        inputs = 0.0 if input_itemsize is None else input_frame_bytes(y_axis, x_axis, height, width, input_itemsize)
+        free = memory - 2 * t_margin * (plane * bytes_per_voxel + inputs)
+        kept = int(min(free // (plane * bytes_per_voxel + frame_cost + inputs),
                        max_window_voxels // plane - 2 * t_margin, n_frames))
         kept = block_frames(n_frames, max(kept, 1))
         windows = len(y_axis.starts) * len(x_axis.starts)
         window = (kept + 2 * t_margin) * plane
-        batch = min(windows, batch_limit,
-                    (memory - kept * y_axis.length * x_axis.length * bytes_per_frame_voxel) // (window * bytes_per_voxel),
-                    max_window_voxels // window)
-        return TilePlan(y_axis, x_axis, kept, t_margin, int(max(batch, 1)))
+        free = memory - kept * y_axis.length * x_axis.length * bytes_per_frame_voxel - (kept + 2 * t_margin) * inputs
+        batch = min(windows, batch_limit, free // (window * bytes_per_voxel), max_window_voxels // window)
+        return TilePlan(y_axis, x_axis, kept, t_margin, int(max(batch, 1)), inputs)
 
     if tiling == "reference":
         return fitted(reference_axis(height, patch_size), reference_axis(width, patch_size),

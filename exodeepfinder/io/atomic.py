@@ -21,19 +21,19 @@ import errno
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 
 from ..errors import InputError
+from ..partial import _PARTIAL_NAME, PARTIAL_SUFFIX, final_path_of, is_partial  # noqa: F401
 from ..progress import raise_pending_interrupt
 
 #: Ending of the name of every partial (not yet published) output.
-PARTIAL_SUFFIX = ".exodeepfinder-partial"
-_PARTIAL_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-(?P<token>[0-9a-f]+)" + re.escape(PARTIAL_SUFFIX) + "$")
 # written into each partial folder first: who writes it (to tell a crashed writer from a running one)
 _OWNER = ".owner.exodeepfinder"
 # a replaced file is kept here until the whole group is published (to restore it if the group fails)
@@ -43,20 +43,6 @@ _NO_LINKS = {getattr(errno, name) for name in ("EPERM", "EXDEV", "EMLINK", "ENOS
              if hasattr(errno, name)}
 
 log = logging.getLogger("exodeepfinder")
-
-
-def final_path_of(path) -> Path:
-    """The output a temporary path will be published as (``path`` itself if it is not temporary)."""
-    path = Path(path)
-    for index, part in enumerate(path.parts):
-        if _PARTIAL_NAME.match(part):
-            return Path(*path.parts[:index]) / _PARTIAL_NAME.match(part).group("name")
-    return path
-
-
-def is_partial(path) -> bool:
-    """True for a partial folder (an output being written, or left by a killed process)."""
-    return _PARTIAL_NAME.match(Path(path).name) is not None
 
 
 def _process_start(pid: int):
@@ -94,12 +80,151 @@ def _process_running(pid: int, started=None) -> bool:
 
 def _owner(partial: Path) -> dict:
     match = _PARTIAL_NAME.match(partial.name)
-    owner = {"pid": int(match.group("pid"))}
+    owner = {"pid": int(match.group("pid"))} if match is not None else {}
     try:
         owner.update(json.loads((partial / _OWNER).read_text()))
     except (OSError, ValueError):
         pass  # killed before it wrote its owner: the pid in the name is all there is
     return owner
+
+
+#: A partial folder is held by a lease: its writer touches its owner record every RENEW_SECONDS; one
+#: whose record is older than LEASE_SECONDS is abandoned, whichever machine wrote it.
+LEASE_SECONDS = 15 * 60
+RENEW_SECONDS = 60
+_HELD: set = set()
+_RENEWER = None
+_HELD_LOCK = threading.Lock()
+
+
+def _renew_leases() -> None:
+    while True:
+        time.sleep(RENEW_SECONDS)
+        with _HELD_LOCK:
+            held = list(_HELD)
+        for folder in held:
+            with contextlib.suppress(OSError):
+                os.utime(folder / _OWNER)
+
+
+def _hold(folder: Path) -> None:
+    """Write the owner record of a partial folder and keep its lease renewed while this process holds it."""
+    global _RENEWER
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_start(os.getpid()),
+             "lease_seconds": LEASE_SECONDS,
+             "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])[:500] if sys.argv else ""}
+    (folder / _OWNER).write_text(json.dumps(owner))
+    with _HELD_LOCK:
+        _HELD.add(folder)
+        if _RENEWER is None or not _RENEWER.is_alive():
+            _RENEWER = threading.Thread(target=_renew_leases, name="exodeepfinder-lease", daemon=True)
+            _RENEWER.start()
+
+
+def _release(folder) -> None:
+    with _HELD_LOCK:
+        _HELD.discard(Path(folder))
+
+
+def stale_reason(partial) -> str | None:
+    """Why a partial (or claim, or work) folder is abandoned and may be removed; None while it may be in use.
+
+    A folder of this machine is abandoned when its process no longer runs. One of another machine
+    (a shared drive), or without an owner record, only when its lease expired: its record (or the
+    folder) was not touched for :data:`LEASE_SECONDS` (a live writer renews it every minute).
+    """
+    partial = Path(partial)
+    owner = _owner(partial)
+    record = partial / _OWNER
+    try:
+        touched = (record if record.exists() else partial).stat().st_mtime
+    except OSError:
+        return None
+    age = time.time() - touched
+    if "host" in owner and owner["host"] == socket.gethostname() and "pid" in owner:
+        if not _process_running(owner["pid"], owner.get("started")):
+            return f"process {owner['pid']} no longer runs"
+        return None
+    lease = owner.get("lease_seconds", LEASE_SECONDS) if isinstance(owner.get("lease_seconds"), (int, float)) \
+        else LEASE_SECONDS
+    if age > lease:
+        where = f" on {owner['host']}" if "host" in owner else ""
+        return f"its lease expired: untouched for {age / 60:.0f} min (process {owner.get('pid', '?')}{where})"
+    return None
+
+
+def make_work_folder(parent, name: str) -> Path:
+    """A scratch folder ``.<name>.<pid>-<token>.exodeepfinder-partial`` in ``parent``, held by a lease.
+
+    ``exodeepfinder clean`` (and the next write of ``parent/name``) removes it if this process is
+    killed; remove it with :func:`remove_work_folder`.
+    """
+    folder = Path(parent) / f".{name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+    folder.mkdir()
+    _hold(folder)
+    return folder
+
+
+def release_work_folder(folder) -> None:
+    """Stop holding a work folder (its owner record removed, e.g. before it is renamed into place)."""
+    _release(Path(folder))
+    with contextlib.suppress(OSError):
+        (Path(folder) / _OWNER).unlink()
+
+
+def remove_work_folder(folder) -> None:
+    """Remove a folder made by :func:`make_work_folder`."""
+    _release(Path(folder))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+#: Scratch folders of earlier versions (no owner record: judged by their age, see :func:`stale_reason`).
+LEGACY_SCRATCH_PREFIXES = (".edf_train_cache_",)
+#: Scratch folders the package makes in the system's temporary folder (a killed run leaves them).
+TEMPORARY_PREFIXES = ("edf_detector_", "edf_atlas_", "exodeepfinder_bioimageio_")
+
+
+def leftovers(folder, *, temporary: bool = False) -> list[Path]:
+    """The partial, claim and scratch folders under ``folder`` (recursively) that killed runs may have left.
+
+    With ``temporary``, also the package's folders in the system's temporary folder. Whether each
+    may be removed is :func:`stale_reason`'s call.
+    """
+    import tempfile
+
+    found = []
+    for root, dirs, _ in os.walk(folder):
+        keep = []
+        for name in dirs:
+            path = Path(root) / name
+            if is_partial(path) or name.endswith(CLAIM_SUFFIX) or name.startswith(LEGACY_SCRATCH_PREFIXES):
+                found.append(path)  # not descended into
+            elif not Path(root, name).is_symlink():
+                keep.append(name)
+        dirs[:] = keep
+    if temporary:
+        with contextlib.suppress(OSError):
+            found += [p for p in Path(tempfile.gettempdir()).iterdir()
+                      if p.is_dir() and (p.name.startswith(TEMPORARY_PREFIXES) or is_partial(p))]
+    return sorted(found)
+
+
+def clean(folder, *, temporary: bool = False, dry_run: bool = False) -> list[tuple[Path, str | None]]:
+    """Remove what killed runs left under ``folder``; ``[(path, why removed, or None: in use, kept)]``.
+
+    Folders of a running process of this machine, or whose lease another machine still renews,
+    are kept.
+    """
+    results = []
+    for path in leftovers(folder, temporary=temporary):
+        reason = stale_reason(path)
+        if reason is not None and not dry_run:
+            _release(path)
+            shutil.rmtree(path, ignore_errors=True)
+            if os.path.lexists(path):
+                reason = None
+        results.append((path, reason))
+    return results
 
 
 def remove_stale_partials(path) -> list[Path]:
@@ -115,18 +240,19 @@ def remove_stale_partials(path) -> list[Path]:
     """
     path = Path(path)
     removed = []
+    claim = path.parent / f".{path.name}{CLAIM_SUFFIX}"
     try:
         candidates = [p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.") and is_partial(p)]
     except OSError:
         return removed
+    if claim.is_dir():
+        candidates.append(claim)
     for partial in candidates:
         match = _PARTIAL_NAME.match(partial.name)
-        if match.group("name") != path.name:
+        if match is not None and match.group("name") != path.name:
             continue
-        owner = _owner(partial)
-        if owner.get("host", socket.gethostname()) != socket.gethostname():
-            continue
-        if _process_running(owner["pid"], owner.get("started")):
+        reason = stale_reason(partial)
+        if reason is None:
             continue
         if partial.is_dir() and not partial.is_symlink():
             shutil.rmtree(partial, ignore_errors=True)
@@ -135,8 +261,7 @@ def remove_stale_partials(path) -> list[Path]:
                 partial.unlink()
         if not os.path.lexists(partial):
             removed.append(partial)
-            log.warning(f"{path}: removed {partial.name}, left by an interrupted run (process {owner['pid']} "
-                        "no longer runs)")
+            log.warning(f"{path}: removed {partial.name}, left by an interrupted run ({reason})")
     return removed
 
 
@@ -217,17 +342,16 @@ class _Output:
         remove_stale_partials(self.path)
         name = f".{self.path.name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
         partial = self.path.parent / name
+        self.partial = partial  # before it exists: a signal arriving just after mkdir must not leak it
         try:
             partial.mkdir()
         except OSError as err:
+            self.partial = None
             from ..errors import os_error_problem
 
             problem = "cannot create files there" if err.errno == errno.ENOENT else os_error_problem(err)
             raise InputError(f"{self.path}: cannot write in {self.path.parent} ({problem})") from None
-        self.partial = partial
-        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_start(os.getpid()),
-                 "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])[:500] if sys.argv else ""}
-        (partial / _OWNER).write_text(json.dumps(owner))
+        _hold(partial)
         return self.temporary
 
     def check_written(self) -> None:
@@ -264,12 +388,8 @@ class _Output:
             except OSError as err:
                 if err.errno not in _NO_LINKS:
                     raise
-                # no hard links here: claim the name (fails if it exists), then move the file onto it
-                try:
-                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                except FileExistsError:
-                    raise FileExistsError(errno.EEXIST, "already exists", str(self.path)) from None
-                os.replace(source, self.path)
+                # no hard links here (FAT, some network drives): a rename that refuses to replace
+                _rename_no_replace(source, self.path, self.partial)
             self.published = "linked"
         _fsync(self.path.parent, directory=True)
 
@@ -301,12 +421,74 @@ class _Output:
                 self.path.unlink()
             return
         if self.partial is not None:
+            _release(self.partial)
             shutil.rmtree(self.partial, ignore_errors=True)
             self.partial = None
         for folder in reversed(self.created_folders):  # folders made for this output, if still empty
             with contextlib.suppress(OSError):
                 folder.rmdir()
         self.created_folders = []
+
+
+#: Folder claiming an output name while it is published without hard links (see :func:`_rename_no_replace`).
+CLAIM_SUFFIX = ".exodeepfinder-claim"
+
+
+def _renameat2_no_replace(source: Path, target: Path) -> bool:
+    """Linux ``renameat2(RENAME_NOREPLACE)``: True when done; False where the system or file system lacks it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_noreplace = -100, 1
+    if renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), rename_noreplace) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code == errno.EEXIST:
+        raise FileExistsError(errno.EEXIST, "already exists", str(target))
+    if code in (errno.EINVAL, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EINVAL), errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(target))
+
+
+def _rename_no_replace(source: Path, target: Path, partial: Path) -> None:
+    """Move ``source`` to ``target``, never over an existing file, and never leaving an empty ``target``.
+
+    Windows' rename refuses an existing target; Linux has ``renameat2(RENAME_NOREPLACE)``.
+    Elsewhere the name is claimed by creating the folder ``.<name>.exodeepfinder-claim`` (an atomic
+    step that fails if another writer holds it), its owner recorded inside, then the name is
+    checked and the file renamed; the claim is removed after. A claim left by a killed process
+    is removed by the next write of the same output (:func:`remove_stale_partials`).
+    """
+    if os.name == "nt":
+        try:
+            os.rename(source, target)
+        except FileExistsError:
+            raise FileExistsError(errno.EEXIST, "already exists", str(target)) from None
+        return
+    if _renameat2_no_replace(source, target):
+        return
+    claim = target.parent / f".{target.name}{CLAIM_SUFFIX}"
+    try:
+        claim.mkdir()
+    except FileExistsError:
+        remove_stale_partials(target)
+        try:
+            claim.mkdir()
+        except FileExistsError:
+            raise FileExistsError(errno.EEXIST, "already exists (another run is publishing it)", str(target)) from None
+    try:
+        shutil.copyfile(partial / _OWNER, claim / _OWNER)
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "already exists", str(target))
+        os.rename(source, target)
+    finally:
+        shutil.rmtree(claim, ignore_errors=True)
 
 
 def _make_folders(path: Path) -> list[Path]:
@@ -406,11 +588,12 @@ def atomic_outputs(paths, *, overwrite: bool = False):
 def _cleanup(output: _Output) -> None:
     """After a successful publish: remove the partial folder (its file now lives under the final name)."""
     if output.partial is not None:
+        _release(output.partial)
         shutil.rmtree(output.partial, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def atomic_output(path, *, overwrite: bool = True):
+def atomic_output(path, *, overwrite: bool = False):
     """Yield a temporary path for ``path``; publish it as ``path`` only if the block succeeds.
 
     The temporary file has the same name as ``path``, in a partial folder beside it (see the

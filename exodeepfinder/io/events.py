@@ -10,14 +10,17 @@ This is the one reader and writer of event files in the package.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # only to write XML; reading goes through defusedxml
 from pathlib import Path
 
+import defusedxml
+import defusedxml.ElementTree as defused
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 from .atomic import atomic_output
+from .tables import escape_formulas, unescape_formulas
 
 #: Columns every events table has, in order.
 EVENT_COLUMNS = ["t", "y", "x", "class_label"]
@@ -113,7 +116,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
                     # with ';' between cells, spreadsheets write decimal commas
                     options.update(sep=separator, decimal="," if separator == ";" else ".")
                     break
-        return pd.read_csv(path, **options)
+        return unescape_formulas(pd.read_csv(path, **options))
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file (expected a header tomo_idx,class_label,x,y,z)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -142,9 +145,11 @@ def read_events(path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix == ".xml":
         try:
-            root = ET.parse(path).getroot()
+            root = defused.parse(path).getroot()
         except ET.ParseError as err:
             raise InputError(f"{path}: not valid XML ({err})") from None
+        except defusedxml.DefusedXmlException as err:  # entities, DTDs: an XML bomb or an external file
+            raise InputError(f"{path}: refused XML ({type(err).__name__}: {err})") from None
         if root.tag != "objlist":
             raise InputError(f"{path}: not an object list (root element <{root.tag}>, expected <objlist>)")
         rows = [dict(obj.attrib) for obj in root.iter("object")]
@@ -164,7 +169,7 @@ def _format(name: str, value) -> str:
     return str(value)
 
 
-def write_events(events: pd.DataFrame, path, *, overwrite: bool = True) -> Path:
+def write_events(events: pd.DataFrame, path, *, overwrite: bool = False) -> Path:
     """Write an events table as a reference XML object list, or as CSV if ``path`` ends in ``.csv``.
 
     XML holds the reference attributes (``tomo_idx, class_label, x, y, z`` and the optional
@@ -184,7 +189,7 @@ def write_events(events: pd.DataFrame, path, *, overwrite: bool = True) -> Path:
     with atomic_output(path, overwrite=overwrite) as tmp:
         if path.suffix.lower() == ".csv":
             other = [c for c in table.columns if c not in reference + optional]
-            table[reference + optional + other].to_csv(tmp, index=False, float_format="%.6g")
+            escape_formulas(table[reference + optional + other]).to_csv(tmp, index=False, float_format="%.6g")
         else:
             root = ET.Element("objlist")
             for row in table[reference + optional].itertuples(index=False):

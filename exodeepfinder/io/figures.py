@@ -7,7 +7,7 @@ from pathlib import Path
 from .atomic import atomic_output
 
 
-def save_figure(figure, path, *, dpi=None, overwrite: bool = True) -> Path:
+def save_figure(figure, path, *, dpi=None, overwrite: bool = False) -> Path:
     """Save a matplotlib ``figure`` to ``path`` (format from its suffix, e.g. PNG), atomically.
 
     With ``overwrite=False`` an existing ``path`` is never replaced (FileExistsError).

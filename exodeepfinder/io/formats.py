@@ -13,7 +13,7 @@ Two engines read them:
   when it opens a file and opens and parses the whole file again for every plane it reads (about
   0.3 s per frame of a 2000-frame movie, growing with the movie), which long movies cannot afford.
 - Every other format (Nikon ND2, Zeiss CZI, Leica LIF, and whatever other bioio reader plugin
-  is installed) is read through ``bioio`` (the optional extra ``exodeepfinder[formats]``): a
+  is installed) is read through ``bioio`` (the optional extra ``exodeepfinder-torch[formats]``): a
   reader that reads sub-regions itself (ND2, CZI) is asked for the frames needed; the others
   through their dask array, one plane per chunk.
 
@@ -32,6 +32,9 @@ import math
 import re
 import warnings
 import xml.etree.ElementTree as ET
+
+import defusedxml
+import defusedxml.ElementTree as defused
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +43,7 @@ import numpy as np
 from ..errors import InputError
 
 #: What to install to read ND2, CZI, LIF... files.
-FORMATS_INSTALL_HINT = "pip install 'exodeepfinder[formats]'"
+FORMATS_INSTALL_HINT = "pip install 'exodeepfinder-torch[formats]'"
 #: Suffixes read through bioio, and the plugin each needs.
 BIOIO_FORMATS = {".nd2": ("Nikon ND2", "bioio-nd2"), ".czi": ("Zeiss CZI", "bioio-czi"),
                  ".lif": ("Leica LIF", "bioio-lif")}
@@ -270,7 +273,10 @@ def _tiff_kind(tif) -> str:
 
 def _ome_images(xml: str):
     """``[(id, name, pixels element, namespace)]`` of the OME-XML images."""
-    root = ET.fromstring(xml)
+    try:
+        root = defused.fromstring(xml)
+    except (ET.ParseError, defusedxml.DefusedXmlException) as err:
+        raise InputError(f"OME-XML metadata: refused or unreadable ({type(err).__name__}: {err})") from None
     namespace = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     images = []
     for image in root.findall(f"{namespace}Image"):
@@ -720,20 +726,3 @@ def _bioio_interval(reader) -> float | None:
         if math.isfinite(seconds) and seconds > 0:
             return float(seconds)
     return None
-
-
-def movie_choices(path, *, scene=None) -> dict:
-    """The scenes of a movie file and the channels of one of its scenes (the first by default).
-
-    For a viewer that lets the user choose, or opens one layer per channel; reads no pixels.
-
-    Returns
-    -------
-    dict
-        ``{"scenes": tuple of str, "channels": tuple of str}``: empty tuples for files without
-        scenes or channels (HDF5 movies, plain TIFF stacks, folders of frames).
-    """
-    from .movie import open_movie
-
-    with open_movie(path, channel=FIRST, scene=FIRST if scene is None else scene) as movie:
-        return {"scenes": movie.metadata.scenes, "channels": movie.metadata.channels}

@@ -88,7 +88,7 @@ def create_h5(path):
     return h5py.File(path, "w", **NO_CHUNK_CACHE)
 
 
-def write_h5(path, array, *, compression: str | None = "gzip", chunks=True, attrs=None, overwrite: bool = True,
+def write_h5(path, array, *, compression: str | None = "gzip", chunks=True, attrs=None, overwrite: bool = False,
              progress=None, dataset_attrs=None) -> Path:
     """Write ``array`` as ``dataset`` in a new HDF5 file, atomically (see :mod:`exodeepfinder.io.atomic`).
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from .checked import CheckedArray
-from .formats import MovieMetadata
+from .formats import FIRST, MovieMetadata
 from .h5 import open_h5
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -344,3 +344,18 @@ def read_movie(path, *, channel=None, scene=None) -> np.ndarray:
     """Read a whole movie into memory as a ``[t, y, x]`` NumPy array (see :func:`open_movie`)."""
     with open_movie(path, channel=channel, scene=scene) as movie:
         return movie[:]
+
+
+def movie_choices(path, *, scene=None) -> dict:
+    """The scenes of a movie file and the channels of one of its scenes (the first by default).
+
+    For a viewer that lets the user choose, or opens one layer per channel; reads no pixels.
+
+    Returns
+    -------
+    dict
+        ``{"scenes": tuple of str, "channels": tuple of str}``: empty tuples for files without
+        scenes or channels (HDF5 movies, plain TIFF stacks, folders of frames).
+    """
+    with open_movie(path, channel=FIRST, scene=FIRST if scene is None else scene) as movie:
+        return {"scenes": movie.metadata.scenes, "channels": movie.metadata.channels}

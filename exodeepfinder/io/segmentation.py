@@ -67,7 +67,11 @@ def check_label_values(block, frames, path) -> None:
                      "is it a movie?")
 
 
-def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False, overwrite: bool = True) -> Path:
+#: Attribute of a segmentation file listing the movie frames without contrast (normalised to zeros).
+NO_CONTRAST_ATTR = "frames_without_contrast"
+
+
+def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False, overwrite: bool = False) -> Path:
     """Write a segmentation block of frames by block of frames, atomically.
 
     Parameters
@@ -88,6 +92,8 @@ def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False,
     -------
     Path
         ``path``. Memory holds one block at a time (and one chunk), whatever the length of the movie.
+        The frames the blocks list as without contrast are recorded in the attribute
+        ``frames_without_contrast`` (absent when there are none).
     """
     path = Path(path)
     n_frames, height, width = shape
@@ -103,12 +109,16 @@ def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False,
                                            chunks=(min(n_frames, SCORE_CHUNK_FRAMES), 3, height, width),
                                            compression="gzip")
             outputs.append(_ChunkWriter(scores))
+        no_contrast = []
         for block in blocks:
             outputs[0].write(block.start, block.labels)
             if save_scores:
                 outputs[1].write(block.start, block.scores)
+            no_contrast.extend(getattr(block, "no_contrast", ()))
         for output in outputs:
             output.finish()
+        if no_contrast:  # provenance: these frames were blank to the network
+            handle.attrs[NO_CONTRAST_ATTR] = np.asarray(no_contrast, np.int64)
     return path
 
 
@@ -143,7 +153,7 @@ class _ChunkWriter:
             raise ValueError(f"blocks: {self.start} frames written, expected {self.dataset.shape[0]}")
 
 
-def write_segmentation(labels, path, *, scores=None, overwrite: bool = True) -> Path:
+def write_segmentation(labels, path, *, scores=None, overwrite: bool = False) -> Path:
     """Write a label map (and optionally its class probabilities) as a segmentation file, atomically.
 
     Parameters

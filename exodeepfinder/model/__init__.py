@@ -3,7 +3,8 @@
 :mod:`.unet` (the network), :mod:`.arrays` (its weights as arrays: the model where PyTorch is
 not installed), :mod:`.keras_weights` (reading and writing the Keras HDF5 layout of
 the official weights), :mod:`.weights` (which weights to use; :func:`~.weights.load_model`),
-:mod:`.download` (the official weights), :mod:`.precision` (arithmetic modes).
+:mod:`.download` (the official weights), :mod:`.precision` (arithmetic modes), :mod:`.normalize`
+(the per-frame normalisation of the network's input).
 PyTorch is imported only when the network itself is needed.
 """
 

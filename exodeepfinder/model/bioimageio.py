@@ -9,7 +9,7 @@ preprocessing, documentation, a cover image and the citation of the ExoDeepFinde
 
 Check a package with ``bioimageio test OUTPUT.zip`` (bioimageio.core). Needs the optional
 dependencies ``bioimageio.spec`` (export) and ``bioimageio.core`` (test):
-``pip install 'exodeepfinder[bioimageio]'``.
+``pip install 'exodeepfinder-torch[bioimageio]'``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..io.atomic import atomic_output
 from ..progress import report
 
-INSTALL_HINT = "pip install 'exodeepfinder[bioimageio]'"
+INSTALL_HINT = "pip install 'exodeepfinder-torch[bioimageio]'"
 
 #: Shape ``(t, y, x)`` and seed of the simulated movie stored as the package's test input.
 TEST_SHAPE = (32, 64, 64)
@@ -141,7 +141,7 @@ def _probabilities(model, movie) -> np.ndarray:
     """
     import torch
 
-    from ..inference.normalize import normalize_frames
+    from .normalize import normalize_frames
 
     with torch.no_grad():
         return model(torch.from_numpy(normalize_frames(movie))[None, None]).numpy()
@@ -382,7 +382,7 @@ def _write_tensor_files(movie: np.ndarray, probabilities: np.ndarray, files: dic
 def _describe(v0_5, files: dict, *, name: str, authors, model):
     import torch
 
-    from .. import __version__
+    from .._version import __version__
 
     def axes(kind):
         if kind == "input":

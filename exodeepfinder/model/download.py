@@ -8,30 +8,16 @@ corrupt download never leaves a file behind.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..errors import InputError
-from .weights import OFFICIAL_FILENAME, checksum_path, official_weights_path
+from .weights import OFFICIAL_FILENAME, OFFICIAL_SHA256, checksum_path, official_weights_path, sha256sum
 
 #: Public address of the official weights (ExoDeepFinder repository, examples/analyze/in/).
 OFFICIAL_URL = ("https://raw.githubusercontent.com/deep-finder/tirfm-deepfinder/master/"
                 "examples/analyze/in/net_weights_FINAL.h5")
-#: sha256 of the official weights file (10,979,520 bytes).
-OFFICIAL_SHA256 = "2c811b08a11a661a8129e561452acc567cab583bcf7e3aa8a4cb446c5412d4cc"
-
-
-def sha256sum(path) -> str:
-    """Hex sha256 digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _local_path(url: str) -> Path | None:
     """The file a ``file://`` URL (or a plain path) points to; None for a remote URL."""
     parsed = urlparse(url)

@@ -169,13 +169,16 @@ def _keras_layer_names() -> list[tuple[str, int | None]]:
     return names
 
 
-def save_keras_weights(model, path) -> Path:
-    """Write the weights of ``model`` (a UNet or UNetWeights) to ``path`` in the Keras 2 HDF5 layout (atomically)."""
+def save_keras_weights(model, path, *, overwrite: bool = False) -> Path:
+    """Write the weights of ``model`` (a UNet or UNetWeights) to ``path`` in the Keras 2 HDF5 layout (atomically).
+
+    An existing file is replaced only with ``overwrite`` (else FileExistsError, the file untouched).
+    """
     from .arrays import unet_arrays
 
     path = Path(path)
     arrays = unet_arrays(model)
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
+    with atomic_output(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as handle:
         handle.attrs["backend"] = b"tensorflow"
         handle.attrs["keras_version"] = b"2.6.0"
         group = handle.create_group("model_weights")

@@ -7,6 +7,7 @@ environment variable, the official weights in the user cache (see
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -16,6 +17,19 @@ ENV_WEIGHTS = "EXODEEPFINDER_WEIGHTS"
 ENV_CACHE = "EXODEEPFINDER_CACHE"
 OFFICIAL_FILENAME = "net_weights_FINAL.h5"
 BUNDLED_WEIGHTS = Path(__file__).parent / "data" / "exodeepfinder_default.h5"
+
+
+#: sha256 of the official weights file (10,979,520 bytes).
+OFFICIAL_SHA256 = "2c811b08a11a661a8129e561452acc567cab583bcf7e3aa8a4cb446c5412d4cc"
+
+
+def sha256sum(path) -> str:
+    """Hex sha256 digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -48,8 +62,6 @@ def verify_cached_weights(path) -> Path:
     (:func:`checksum_path`), else that of the official file. A file is hashed once per process
     (until it changes).
     """
-    from .download import OFFICIAL_SHA256, sha256sum
-
     path = Path(path)
     try:
         record = checksum_path(path)
@@ -189,7 +201,6 @@ def load_model(weights=None, device="auto"):
     'bundled default model'
     """
     from .arrays import UNetWeights, import_torch
-    from .keras_weights import read_unet_arrays
 
     folder = None
     if weights is not None and not (isinstance(weights, str) and weights in WEIGHTS_NAMES) and \
@@ -200,7 +211,7 @@ def load_model(weights=None, device="auto"):
         path, source = folder.weights_path, f"model folder {folder.path}"
     else:
         path, source = resolve_weights(weights)
-    model = UNetWeights(read_unet_arrays(path))
+    model = UNetWeights(_read_weights(path))
     if import_torch() is not None:
         device = pick_device(device) if isinstance(device, str) else device
         model = model.to_torch().to(device)
@@ -211,6 +222,47 @@ def load_model(weights=None, device="auto"):
         model.classifier, model.model_card = folder.classifier, folder.card
     if not isinstance(model, UNetWeights):
         model.device = device
+    return model
+
+
+def _read_weights(path: Path):
+    """The U-Net's arrays from ``path``; any failure an InputError naming the file.
+
+    A file that is not HDF5 is refused before anything else is read; a foreign HDF5 file makes
+    the reader meet something it does not expect, said in one line.
+    """
+    from ..errors import Cancelled
+    from ..io.h5 import open_h5_file
+    from .keras_weights import read_unet_arrays
+
+    open_h5_file(path, "weights file").close()
+    try:
+        return read_unet_arrays(path)
+    except (InputError, Cancelled, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        raise InputError(f"{path}: not ExoDeepFinder U-Net weights ({type(err).__name__}: "
+                         f"{' '.join(str(err).split())[:200]})") from None
+
+
+#: The last model :func:`cached_model` loaded, by (weights file, its modification time, device).
+_LOADED = {}
+
+
+def cached_model(weights=None, device="auto"):
+    """:func:`load_model`, but the model loaded last is reused while its file is unchanged.
+
+    For commands that run on many movies (``--batch``, a Dask worker) and for the napari widget:
+    one model in memory, loaded once per weights file and device. Its ``weights_source`` is set
+    for this call (the same file may have been named otherwise before).
+    """
+    path, source = resolve_weights(weights)
+    key = (str(path), path.stat().st_mtime_ns, str(device))
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_model(weights, device)
+    model = _LOADED[key]
+    model.weights_source = source
     return model
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -117,24 +115,25 @@ def _staged(folder: Path, names):
     On error (or cancel) nothing is left: neither the scratch folder, nor a partial ``folder``,
     nor the parents created for it.
     """
+    from ..io.atomic import make_work_folder, release_work_folder, remove_work_folder
+
     created = _make_folder(folder.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    # a partial folder held by a lease: removed by `exodeepfinder clean` if this process is killed
+    staging = make_work_folder(folder.parent, folder.name)
     try:
         yield staging
         if folder.exists():
             _commit(staging, folder, names)
         else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private
+            release_work_folder(staging)  # its owner record goes: the folder becomes the output
             staging.rename(folder)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_work_folder(staging)
         for path in reversed(created):
             with contextlib.suppress(OSError):
                 path.rmdir()
         raise
-    shutil.rmtree(staging, ignore_errors=True)  # after a swap, it holds the replaced files
+    remove_work_folder(staging)  # after a swap, it holds the replaced files
 
 
 def simulate_to_folder(folder, shape, seed, options=None, *, randomize=False, ranges=None, tiff=False,

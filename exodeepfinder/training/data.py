@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..inference.normalize import normalize_frames
+from ..model.normalize import normalize_frames
 
 #: Frames normalised at once when a movie is prepared (bounds the float32 temporary).
 FRAMES_PER_BLOCK = 64

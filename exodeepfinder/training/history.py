@@ -88,12 +88,12 @@ class History(list):
         return cls(records)
 
 
-def save_history(history: History, path) -> Path:
-    """Write ``history`` to an HDF5 file (atomically)."""
+def save_history(history: History, path, *, overwrite: bool = False) -> Path:
+    """Write ``history`` to an HDF5 file (atomically; an existing file replaced only with ``overwrite``)."""
     import h5py
 
     path = Path(path)
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
+    with atomic_output(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as handle:
         handle.attrs["class_names"] = np.array([n.encode() for n in CLASS_NAMES])
         for name, values in history.to_arrays().items():
             handle.create_dataset(name, data=values)
@@ -156,9 +156,9 @@ def plot_history(history: History):
     return figure
 
 
-def save_history_plot(history: History, path) -> Path:
-    """Draw :func:`plot_history` into a PNG file (atomically)."""
+def save_history_plot(history: History, path, *, overwrite: bool = False) -> Path:
+    """Draw :func:`plot_history` into a PNG file (atomically; an existing file replaced only with ``overwrite``)."""
     from ..io.figures import save_figure
 
-    return save_figure(plot_history(history), path, dpi=100)
+    return save_figure(plot_history(history), path, dpi=100, overwrite=overwrite)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +152,9 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
         for movie in train_movies + valid_movies:
             movie.close()
         if cache is not None:
-            shutil.rmtree(cache, ignore_errors=True)
+            from ..io.atomic import remove_work_folder
+
+            remove_work_folder(cache)
     return _finish(trainer, history, output, started, log)
 
 
@@ -335,7 +336,7 @@ class _Checkpoints:
         if not ranks.main:
             return
         stages = self.planner.stages if self.planner is not None else self.setup.stages
-        save_history(history, self.output / HISTORY)
+        save_history(history, self.output / HISTORY, overwrite=True)  # this run's own files, every epoch
         f1 = ", ".join(f"{v:.3f}" for v in record.val_f1)
         self.log(f"epoch {record.epoch} (stage {record.stage}): loss {record.loss:.4f}, val_loss {record.val_loss:.4f}, "
                  f"val_acc {record.val_acc:.4f}, val_f1 [{f1}] ({record.seconds:.1f} s)")
@@ -346,8 +347,8 @@ class _Checkpoints:
             **({"world_size": ranks.world_size, "rngs": rngs} if ranks.distributed else {})})
         epoch_in_stage = record.epoch - sum(s.n_epochs for s in stages[:record.stage - 1])
         if stage_done or epoch_in_stage % self.checkpoint_every == 0:
-            save_keras_weights(self.trainer.model, self.output / checkpoint_name(record.epoch))
-            save_history_plot(history, self.output / HISTORY_PLOT)
+            save_keras_weights(self.trainer.model, self.output / checkpoint_name(record.epoch), overwrite=True)
+            save_history_plot(history, self.output / HISTORY_PLOT, overwrite=True)
         if self.on_epoch is not None:
             self.on_epoch(record, history)
 
@@ -357,9 +358,9 @@ def _finish(trainer: Trainer, history: History, output: Path, started: float, lo
 
     if not trainer.ranks.main:
         return history
-    save_keras_weights(trainer.model, output / FINAL_WEIGHTS)
-    save_history(history, output / HISTORY)
-    save_history_plot(history, output / HISTORY_PLOT)
+    save_keras_weights(trainer.model, output / FINAL_WEIGHTS, overwrite=True)
+    save_history(history, output / HISTORY, overwrite=True)
+    save_history_plot(history, output / HISTORY_PLOT, overwrite=True)
     log(f"wrote {output / FINAL_WEIGHTS}, {HISTORY} and {HISTORY_PLOT} ({(time.monotonic() - started) / 60:.1f} min)")
     return history
 
@@ -367,7 +368,7 @@ def _finish(trainer: Trainer, history: History, output: Path, started: float, lo
 def _save_state(path: Path, state: dict) -> None:
     import torch
 
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite=True) as tmp:  # the run's resume state, updated as it goes
         torch.save(state, tmp)
 
 
@@ -398,7 +399,9 @@ def _storage_folder(train_files, valid_files, output: Path, storage: str, proces
             return None
     elif storage != "disk":
         raise ValueError(f"storage: expected 'auto', 'memory' or 'disk', got {storage!r}")
-    return Path(tempfile.mkdtemp(prefix=".edf_train_cache_", dir=output))
+    from ..io.atomic import make_work_folder
+
+    return make_work_folder(output, "edf_train_cache")  # held by a lease: `exodeepfinder clean` after a kill
 
 
 __all__ = ["train", "check_training", "LOSSES", "FINAL_WEIGHTS", "HISTORY", "HISTORY_PLOT", "STATE", "checkpoint_name",

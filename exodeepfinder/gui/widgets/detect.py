@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QPus
                             QVBoxLayout, QWidget)
 
 from ...labels import EVENT
+from ...model.folder import MODEL_CARD
 from ...model.precision import PRECISIONS
 from ...model.weights import DEVICES, WEIGHTS_NAMES
 from ...pipeline import DEFAULT_MIN_SIZE
@@ -25,8 +26,6 @@ from ._common import LayerChoice, PathField, TaskPanel, add_layer, is_movie_laye
 WEIGHTS_CHOICES = {"automatic (official if downloaded, else bundled)": None,
                    **{f"{name}": name for name in WEIGHTS_NAMES}, "file…": "file",
                    "model folder… (from exodeepfinder adapt)": "folder"}
-#: The card every model folder made by ``exodeepfinder adapt`` has.
-MODEL_CARD = "model_card.json"
 #: Resolution of the min score slider.
 SCORE_STEPS = 100
 
@@ -113,8 +112,6 @@ class DetectWidget(QWidget):
 
         self.events = None          # every event found by the last detection
         self.points_layer = None    # the layer showing them
-        self._model = None
-        self._model_key = None
         self._show_filter_values()
 
     def _show_weights_field(self, text: str) -> None:
@@ -141,14 +138,10 @@ class DetectWidget(QWidget):
         return choice
 
     def _load_model(self, weights, device):
-        """The network, loaded once for a given choice of weights and device."""
-        from ... import load_model
+        """The network, loaded once for a given choice of weights and device (the package's one model cache)."""
+        from ...model.weights import cached_model
 
-        key = (str(weights), device)
-        if self._model_key != key:
-            self._model = load_model(weights, device=device)
-            self._model_key = key
-        return self._model
+        return cached_model(weights, device=device)
 
     def run(self) -> None:
         """Detect the events of the chosen movie layer (in a worker thread)."""

@@ -243,9 +243,10 @@ class ReviewWidget(QWidget):
                 self._ensure_review_column(layer)   # features replaced (the Detect widget's sliders)
                 self._restyle(layer)
             elif str(getattr(event, "action", "")) == "added":
-                # a point added by E, napari's add mode or a paste is an added event (napari gave it the
-                # features of the last selected point)
-                indices = [int(i) % len(layer.data) for i in getattr(event, "data_indices", ())]
+                # points added by hand (E, napari's add mode: Points.add, whose indices count from the end) are
+                # added events; napari gave them the features of the last selected point. Data set as a whole
+                # (a script, the Detect widget's sliders) is not.
+                indices = [len(layer.data) + int(i) for i in getattr(event, "data_indices", ()) if int(i) < 0]
                 self._mark_added(layer, indices)
             elif str(getattr(event, "action", "")) == "removed":
                 self._restyle(layer)
@@ -256,16 +257,12 @@ class ReviewWidget(QWidget):
     # ---- review states ----------------------------------------------------------------------
     @staticmethod
     def _ensure_review_column(layer) -> None:
-        """Give the layer a ``review`` feature (all unreviewed) if it has none; new points get ``added``."""
+        """Give the layer a ``review`` feature, all unreviewed, if it has none."""
         features = layer.features
         if REVIEW_COLUMN not in features.columns and len(features) == len(layer.data):
             features = features.copy()
             features[REVIEW_COLUMN] = pd.Series(["unreviewed"] * len(features), index=features.index, dtype=object)
             layer.features = features
-        if REVIEW_COLUMN in layer.features.columns:
-            defaults = layer.feature_defaults
-            if REVIEW_COLUMN not in defaults.columns or defaults[REVIEW_COLUMN].iloc[0] != "added":
-                layer.feature_defaults = layers.new_event_defaults(layer.features)
 
     @staticmethod
     def _restyle(layer) -> None:
@@ -302,7 +299,6 @@ class ReviewWidget(QWidget):
             self.info.setText("Select an event first (N, B or U go to one)")
             return
         self._set_states(layer, indices, state)
-        self._on_events_changed()
 
     def _mark_added(self, layer, indices) -> None:
         """Give points ``indices`` the features of a hand-added event: review ``added``, no score, no measurements.
@@ -316,9 +312,7 @@ class ReviewWidget(QWidget):
             if isinstance(value, float) and np.isnan(value) and not pd.api.types.is_float_dtype(features[column]):
                 features[column] = features[column].astype(float)
             features.iloc[indices, features.columns.get_loc(column)] = value
-        with layer.events.features.blocker():
-            layer.features = features
-        self._restyle(layer)
+        layer.features = features       # its features event redraws the points (_on_events_changed)
 
     def _set_states(self, layer, indices, state: str) -> None:
         if REVIEW_COLUMN not in layer.features.columns or len(layer.features) != len(layer.data):
@@ -328,9 +322,7 @@ class ReviewWidget(QWidget):
             states[index] = "added" if state == "accepted" and states[index] == "added" else state
         features = layer.features.copy()
         features[REVIEW_COLUMN] = pd.Series(states, index=features.index, dtype=object)
-        with layer.events.features.blocker():
-            layer.features = features
-        self._restyle(layer)
+        layer.features = features       # its features event redraws the points (_on_events_changed)
 
     def accept_selected(self):
         """Accept the selected events (real events), then go on to the next one."""
@@ -448,6 +440,9 @@ class ReviewWidget(QWidget):
         layer = self.viewer.add_shapes(lines, shape_type="line", name=CROSS_LAYER, edge_color="red", edge_width=0.25,
                                        opacity=0.5, metadata={ROLE_KEY: "side views planes"})
         connect_while_alive(self, layer.events.data, self._on_cross_dragged)
+        # active after a drag of its lines: the review keys win over the shapes' (R rectangle, E ellipse...)
+        for name, key in KEYS.items():
+            layer.bind_key(key, _key_callback(self._slots[name]), overwrite=True)
         if active is not None:  # keep the user's layer active
             self.viewer.layers.selection.active = active
 
@@ -735,7 +730,8 @@ class ReviewWidget(QWidget):
             left_out = [f"{counts['rejected']} rejected"] if counts["rejected"] else []
             if counts["unreviewed"] and not include_unreviewed:
                 left_out.append(f"{counts['unreviewed']} unreviewed")
-            text = f"Saved {len(saved)} events to {written}" + (f" (left out: {', '.join(left_out)})" if left_out else "")
+            text = f"Saved {len(saved)} events to {written}"
+            text += f" (left out: {', '.join(left_out)})" if left_out else ""
         else:
             text = f"Saved {len(saved)} events to {written}: {progress_text(events)}"
         self.save_status.setText(text)

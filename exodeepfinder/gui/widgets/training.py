@@ -24,6 +24,7 @@ from qtpy.QtCore import QObject, Signal, Slot
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                             QMessageBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from ...errors import InputError, error_message
 from ...labels import EVENT, EXPERT_EVENT, SPOT
 from ...model.precision import TRAINING_PRECISIONS
 from ...model.weights import DEVICES
@@ -239,6 +240,7 @@ class TrainingSetWidget(QWidget):
 
     def save(self, folder, *, overwrite: bool = False) -> dict | None:
         """Write the merged segmentation and annotation (and ``movie.h5`` if missing) in ``folder``."""
+        from ...io.atomic import atomic_outputs
         from ...io.events import write_events
         from ...io.h5 import write_h5
         from ...io.segmentation import write_segmentation
@@ -253,10 +255,20 @@ class TrainingSetWidget(QWidget):
                     self.task.set_status(f"{files[key]}: already exists", error=True)
                     return None
         labels, events = self.merged
-        written = [write_segmentation(labels, files["segmentation"]), write_events(events, files["annotation"])]
+        group = {key: files[key] for key in ("segmentation", "annotation")}
         if not files["movie"].exists():
-            written.append(write_h5(files["movie"], self._movie_layer().data))
-        self.task.set_status("Saved " + ", ".join(p.name for p in written) + f" in {folder}")
+            group["movie"] = files["movie"]
+        # the files of one training movie appear together or not at all
+        try:
+            with atomic_outputs(group, overwrite=overwrite) as temporary:
+                write_segmentation(labels, temporary["segmentation"])
+                write_events(events, temporary["annotation"])
+                if "movie" in temporary:
+                    write_h5(temporary["movie"], self._movie_layer().data)
+        except (OSError, InputError) as err:
+            self.task.set_status(error_message(err), error=True)
+            return None
+        self.task.set_status("Saved " + ", ".join(p.name for p in group.values()) + f" in {folder}")
         return files
 
     def make_dataset(self):

@@ -1,0 +1,57 @@
+"""A --batch rerun skips a folder only when its outputs are what the earlier run wrote, with the same options."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from exodeepfinder.cli import detect_spots
+from exodeepfinder.cli._common import build_parser
+from exodeepfinder.distributed import batch_folders, run_folders
+from exodeepfinder.io.h5 import write_h5
+from exodeepfinder.simulation import simulate_movie
+
+
+@pytest.fixture
+def folders(tmp_path):
+    for i in range(2):
+        simulation = simulate_movie((10, 32, 32), n_events=2, n_spots=4, n_flashes=0, n_flickers=0, n_moving=0,
+                                    seed=20 + i)
+        (tmp_path / f"cell{i}").mkdir()
+        write_h5(tmp_path / f"cell{i}" / "movie.h5", simulation.movie)
+    return batch_folders(tmp_path)
+
+
+def run(folders, *options):
+    return run_folders(detect_spots, build_parser(detect_spots).parse_args(list(options)), folders)
+
+
+def test_changed_options_run_again_and_unchanged_ones_are_skipped(folders, capsys):
+    assert [r.status for r in run(folders)] == ["done", "done"]
+    record = json.loads((folders[0] / ".detector_segmentation.h5.exodeepfinder-done.json").read_text())
+    assert record["parameters"]["pval"] == 0.001 and record["outputs"][0]["size"] > 0
+    first = (folders[0] / "detector_segmentation.h5").read_bytes()
+    assert [r.status for r in run(folders)] == ["skipped", "skipped"]
+    capsys.readouterr()
+    assert [r.status for r in run(folders, "--pval", "0.5")] == ["done", "done"]
+    out = capsys.readouterr().out
+    assert "options changed since its outputs were made (pval 0.001 -> 0.5): running again, replacing them" in out
+    assert (folders[0] / "detector_segmentation.h5").read_bytes() != first
+    assert [r.status for r in run(folders, "--pval", "0.5")] == ["skipped", "skipped"]
+
+
+def test_an_empty_or_changed_output_is_reported_not_skipped(folders):
+    assert [r.status for r in run(folders)] == ["done", "done"]
+    (folders[0] / "detector_segmentation.h5").write_bytes(b"")
+    with open(folders[1] / "detector_segmentation.h5", "ab") as handle:
+        handle.write(b"x")
+    results = run(folders)
+    assert [r.status for r in results] == ["failed", "failed"]
+    assert "detector_segmentation.h5: empty file (an interrupted copy or publish); remove it" in results[0].error
+    assert "bytes, the run that made it wrote" in results[1].error
+    # a file without a record (an older version's, a serial --batch run's) that is empty is not taken as done
+    (folders[0] / ".detector_segmentation.h5.exodeepfinder-done.json").unlink()
+    assert run(folders[:1])[0].status == "failed"
+    assert [r.status for r in run(folders, "--overwrite")] == ["done", "done"]
+    assert [r.status for r in run(folders)] == ["skipped", "skipped"]

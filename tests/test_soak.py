@@ -1,0 +1,50 @@
+"""The fault soak test (bench/soak.py), short: each fault once on a few movies, and the batch finished by a rerun."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("psutil")
+
+
+def load_soak():
+    path = Path(__file__).resolve().parents[1] / "bench" / "soak.py"
+    spec = importlib.util.spec_from_file_location("soak", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_every_fault_leaves_nothing_wrong_and_a_rerun_finishes(tmp_path):
+    soak = load_soak()
+    plans = [{"worker": 1, "client": False, "enospc": 0.5, "corrupt": True, "readonly": True},
+             {"worker": 0, "client": True, "enospc": 0, "corrupt": False, "readonly": False}]
+    summary = soak.soak(tmp_path, movies=4, rounds=2, seed=5, timeout=300, plans=plans)
+    assert summary["broken"] == []
+    faults = summary["faults"]
+    assert faults["corrupt"] == 1 and faults["readonly"] >= 1 and faults["enospc"] >= 1
+    assert faults["worker"] + faults["client"] >= 1  # unless the batch finished before the moment drawn
+    assert all(result["rerun_exit"] == 0 for result in summary["results"])
+    assert (tmp_path / "soak.md").read_text().startswith("2 rounds on 4 movies")
+
+
+def test_the_fault_hooks_fail_what_they_should(tmp_path):
+    """The injected faults (a patched fsync, a read-only folder) reach the code as real OS errors would."""
+    import subprocess
+    import sys
+
+    soak = load_soak()
+    code = ("import os, errno\n"
+            "try:\n    os.fsync(os.open(__file__ if False else '/dev/null', os.O_RDONLY))\n"
+            "except OSError as err:\n    print('fsync', errno.errorcode[err.errno])\n"
+            "try:\n    os.mkdir(os.path.join(os.environ['EDF_SOAK_READONLY'], 'x'))\n"
+            "except OSError as err:\n    print('mkdir', errno.errorcode[err.errno])\n")
+    env = soak.environment(1, EDF_SOAK_ENOSPC=1.0, EDF_SOAK_READONLY=tmp_path, EDF_SOAK_LOG=tmp_path / "log")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout
+    assert out.split() == ["fsync", "ENOSPC", "mkdir", "EROFS"]
+    assert [line.split()[0] for line in (tmp_path / "log").read_text().splitlines()] == ["enospc", "readonly"]
