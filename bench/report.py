@@ -28,15 +28,17 @@ from pathlib import Path
 SHAPE = (1000, 400, 300)
 
 
-def setup(work: Path) -> Path:
+SOURCES = [("control", 0.05, 0), ("treated", 0.1, 4), ("control", 0.05, 0), ("treated", 0.1, 4)]
+
+
+def setup(work: Path, n_movies: int = 20, n_sources: int = 4) -> Path:
     from exodeepfinder.events.measure import measure_events
     from exodeepfinder.io.events import write_events
     from exodeepfinder.simulation import simulate_to_folder
 
     experiment = work / "experiment"
     sources = []
-    for k, (condition, rate, hotspots) in enumerate([("control", 0.05, 0), ("control", 0.05, 0),
-                                                     ("treated", 0.1, 4), ("treated", 0.1, 4)]):
+    for k, (condition, rate, hotspots) in enumerate(SOURCES[:n_sources]):
         folder = work / "sources" / f"{condition}_{k}"
         if not (folder / "movie_events.csv").is_file():
             simulation = simulate_to_folder(folder, SHAPE, 100 + k, dict(event_rate=rate, hotspots=hotspots,
@@ -45,9 +47,9 @@ def setup(work: Path) -> Path:
             events = measure_events(simulation.movie, simulation.events, offset=100)
             write_events(events, folder / "movie_events.csv")
         sources.append((condition, folder))
-    for i in range(20):
-        condition, folder = sources[(i // 10) * 2 + i % 2]
-        cell = experiment / condition / f"cell_{i % 10 + 1:02d}"
+    for i in range(n_movies):
+        condition, folder = sources[i % len(sources)]
+        cell = experiment / condition / f"cell_{i + 1:02d}"
         cell.mkdir(parents=True, exist_ok=True)
         for name in ("movie.h5", "movie_events.csv"):
             if not (cell / name).exists():
@@ -59,9 +61,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("work", type=Path)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--n_movies", type=int, default=20, help="cells (movies) in the experiment")
+    parser.add_argument("--n_sources", type=int, default=4, help="movies simulated (hard-linked into the cells)")
     args = parser.parse_args()
     start = time.time()
-    experiment = setup(args.work)
+    experiment = setup(args.work, args.n_movies, args.n_sources)
     print(f"setup: {time.time() - start:.0f} s", flush=True)
     report = args.work / "report"
     cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[:args.cores])
@@ -71,8 +75,8 @@ def main():
     result = subprocess.run(command, capture_output=True, text=True)
     wall = time.time() - start
     print(result.stdout[-2000:], result.stderr[-2000:])
-    record = dict(wall_s=round(wall, 1), movies=20, shape=SHAPE, cores=cores, returncode=result.returncode,
-                  cpu=platform.processor() or platform.machine())
+    record = dict(wall_s=round(wall, 1), movies=args.n_movies, sources=args.n_sources, shape=SHAPE, cores=cores,
+                  returncode=result.returncode, cpu=platform.processor() or platform.machine())
     (args.work / "bench_report.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
 

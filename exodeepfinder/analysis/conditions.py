@@ -109,7 +109,7 @@ def compare_conditions(cells: pd.DataFrame, metrics=DEFAULT_METRICS, *, n_boot: 
             row.update(metric=metric, condition_a=a, condition_b=b, n_cells_a=len(va), n_cells_b=len(vb),
                        median_a=float(np.median(va)) if len(va) else np.nan,
                        median_b=float(np.median(vb)) if len(vb) else np.nan, test="Mann-Whitney U", note="")
-            if row["median_a"] and np.isfinite(row["median_a"]):
+            if np.isfinite(row["median_a"]) and row["median_a"] > 0:
                 row["ratio_b_over_a"] = row["median_b"] / row["median_a"]
             few = [c for c, v in ((a, va), (b, vb)) if len(v) < 2]
             if few:
@@ -125,6 +125,8 @@ def compare_conditions(cells: pd.DataFrame, metrics=DEFAULT_METRICS, *, n_boot: 
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratios = boot_b / boot_a
             ratios = ratios[np.isfinite(ratios)]
+            if (boot_a <= 0).mean() > 0.025:  # the reference's median may be 0 or negative: no ratio interval
+                ratios = ratios[:0]
             if len(ratios):
                 row["ratio_ci_low"], row["ratio_ci_high"] = np.quantile(ratios, [0.025, 0.975])
             rows.append(row)
