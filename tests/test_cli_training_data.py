@@ -191,8 +191,8 @@ def test_merge_rejects_mismatched_inputs(tmp_path, capsys):
               f"-es={tmp_path / 'expert_segmentation.h5'}"]
     assert exodeepfinder_main(["merge_detector_expert"] + folder) == 2
     assert "differs from" in capsys.readouterr().err
-    write_h5(tmp_path / "expert_segmentation.h5", np.zeros((10, 20, 20), np.int8))
-    write_events(make_events([12], [5], [5]), tmp_path / "expert_annotation.xml")
+    write_h5(tmp_path / "expert_segmentation.h5", np.zeros((10, 20, 20), np.int8), overwrite=True)
+    write_events(make_events([12], [5], [5]), tmp_path / "expert_annotation.xml", overwrite=True)
     assert merge_detector_expert.main(folder) == 2
     assert "z=12, y=5, x=5 lies outside the movie" in capsys.readouterr().err
     assert not (tmp_path / "merged_segmentation.h5").exists() and not (tmp_path / "merged_annotation.xml").exists()

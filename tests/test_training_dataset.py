@@ -118,15 +118,15 @@ def test_dataset_problems_are_clear_errors(dataset, tmp_path, problem, message):
         (train / f"{first}.h5").unlink()
         (train / f"{first}_objl.xml").unlink()
     elif problem == "shape":
-        write_h5(train / f"{first}_target.h5", np.zeros((24, 32, 32), np.int8))
+        write_h5(train / f"{first}_target.h5", np.zeros((24, 32, 32), np.int8), overwrite=True)
     elif problem == "empty_objects":
-        write_events(make_events(), train / f"{first}_objl.xml")
+        write_events(make_events(), train / f"{first}_objl.xml", overwrite=True)
     elif problem == "bad_class":
-        write_events(make_events([1], [2], [3], class_label=3), train / f"{first}_objl.xml")
+        write_events(make_events([1], [2], [3], class_label=3), train / f"{first}_objl.xml", overwrite=True)
     elif problem == "no_events":
         for path in train.glob("*_objl.xml"):
             table = read_events(path)
-            write_events(table[table.class_label == 1], path)
+            write_events(table[table.class_label == 1], path, overwrite=True)
     with pytest.raises(InputError, match=message):
         scan_dataset(copy)
 
@@ -136,7 +136,7 @@ def test_labels_out_of_range_are_an_error(dataset, tmp_path):
     target = sorted((copy / "train").glob("*_target.h5"))[0]
     labels = np.zeros((24, 32, 40), np.int8)
     labels[3, 4, 5] = 7
-    write_h5(target, labels)
+    write_h5(target, labels, overwrite=True)
     train, _ = scan_dataset(copy)
     with pytest.raises(InputError, match=r"_target\.h5: target labels must be 0, 1 or 2, found 0 to 7"):
         load_movies(train)

@@ -111,8 +111,10 @@ def count_events(path) -> int | None:
 
 
 #: Options that say how or where a batch runs, not what its outputs hold.
+#: (The device, the engine and the memory budget change how a movie runs, not what its results mean: a
+#: batch finished with a lower --max_memory after running out of memory does not run its done folders again.)
 RUN_OPTIONS = ("batch", "batch_folder", "cluster", "cluster_options", "shard", "tls_ca_file", "tls_cert", "tls_key",
-               "insecure", "debug", "overwrite", "device", "model_weights", "movies")
+               "insecure", "debug", "overwrite", "device", "backend", "max_memory", "model_weights", "movies")
 RECORD_SUFFIX = ".exodeepfinder-done.json"
 
 
