@@ -360,9 +360,9 @@ def test_the_napari_writer_keeps_states_and_leaves_rejected_events_out_of_the_xm
     widget.set_review_state("rejected", [1, 2])
     widget.set_review_state("accepted", [0])
     attributes = {"features": layer.features}
-    (csv,) = write_events_csv(str(tmp_path / "events"), layer.data, attributes)
+    (csv,) = write_events_csv(str(tmp_path / "events.csv"), layer.data, attributes)
     assert list(read_events(csv)["review"]) == ["accepted", "rejected", "rejected"] + ["unreviewed"] * 3
-    (xml,) = write_events_xml(str(tmp_path / "events"), layer.data, attributes)
+    (xml,) = write_events_xml(str(tmp_path / "events.xml"), layer.data, attributes)
     np.testing.assert_allclose(read_events(xml)[["t", "y", "x"]], layer.data[[0, 3, 4, 5]], atol=1e-3)
 
 
