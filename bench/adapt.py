@@ -83,7 +83,7 @@ def pooled(tables, truths) -> dict:
 
 def run_family(family: str, args, model, log) -> list[dict]:
     from exodeepfinder.adapt import ReviewedMovie, adapt
-    from exodeepfinder.adapt.core import _describe
+    from exodeepfinder.adapt.corrections import describe as _describe
     from exodeepfinder.events.classify import DEFAULT_CANDIDATE_THRESHOLD
 
     seeds = [FIRST_SEED + i for i in range(args.n)]

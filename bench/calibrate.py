@@ -218,7 +218,7 @@ def cross_validated(events: pd.DataFrame, features, folds: int = 5, seed: int = 
 def fit(args):
     from exodeepfinder.events.calibrate import (confidence, expected_calibration_error, file_sha256,
                                                 fit_calibration)
-    from exodeepfinder.io.calibration import write_calibration
+    from exodeepfinder.events.calibrate import write_calibration
     from exodeepfinder.model.weights import resolve_weights
 
     movies = {g: load_movies(_folder(args.root, g, "calibration")) for g in GENERATORS}
@@ -301,7 +301,7 @@ def evaluate(args):
 
     from exodeepfinder.events.calibrate import confidence, expected_calibration_error, reliability_table
     from exodeepfinder.events.evaluate import summarize
-    from exodeepfinder.io.calibration import read_calibration
+    from exodeepfinder.events.calibrate import read_calibration
 
     calibration = read_calibration(args.output)
     threshold = calibration.default_min_confidence

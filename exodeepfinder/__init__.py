@@ -78,8 +78,8 @@ _API = {
     "score_events": ("exodeepfinder.events.score", "score_events"),
     "fit_calibration": ("exodeepfinder.events.calibrate", "fit_calibration"),
     "add_confidence": ("exodeepfinder.events.calibrate", "add_confidence"),
-    "read_calibration": ("exodeepfinder.io.calibration", "read_calibration"),
-    "write_calibration": ("exodeepfinder.io.calibration", "write_calibration"),
+    "read_calibration": ("exodeepfinder.events.calibrate", "read_calibration"),
+    "write_calibration": ("exodeepfinder.events.calibrate", "write_calibration"),
     "evaluate": ("exodeepfinder.events.evaluate", "match_events"),
     "events_to_labels": ("exodeepfinder.events.targets", "events_to_labels"),
     "detect_spots": ("exodeepfinder.training_data.spots", "detect_spots"),
@@ -123,7 +123,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .events.measure import event_trace, measure_events  # noqa: F401
     from .events.score import score_events  # noqa: F401
     from .events.targets import events_to_labels  # noqa: F401
-    from .io.calibration import read_calibration, write_calibration  # noqa: F401
+    from .events.calibrate import read_calibration, write_calibration  # noqa: F401
     from .io.events import read_events, write_events  # noqa: F401
     from .io.movie import open_movie, read_movie  # noqa: F401
     from .io.segmentation import read_segmentation, write_segmentation  # noqa: F401

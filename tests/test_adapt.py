@@ -215,7 +215,7 @@ def test_detect_refuses_a_tampered_model_folder(tmp_path, simulations, capsys):
 
 
 def test_what_the_corrections_say_of_each_detection():
-    from exodeepfinder.adapt.core import ReviewedMovie, counts, judge
+    from exodeepfinder.adapt.corrections import ReviewedMovie, counts, judge
     from exodeepfinder.io.events import make_events
 
     movie = np.zeros((50, 40, 40), np.uint16)

@@ -16,7 +16,7 @@ from exodeepfinder.events import calibrate
 from exodeepfinder.events.calibrate import (Calibration, add_confidence, confidence, count_uncertain,
                                             expected_calibration_error, fit_calibration, reliability_table,
                                             uncertain_message)
-from exodeepfinder.io.calibration import read_calibration, write_calibration
+from exodeepfinder.events.calibrate import read_calibration, write_calibration
 from exodeepfinder.io.h5 import write_h5
 from exodeepfinder.model.weights import BUNDLED_WEIGHTS
 from exodeepfinder.simulation import simulate_movie

@@ -92,11 +92,11 @@ def test_auto_falls_back_to_torch_without_openvino(model, monkeypatch):
 
 
 def test_graph_is_built_once_per_weights_and_compiled_blobs_cached_on_disk(model, monkeypatch, tmp_path):
-    from exodeepfinder.inference import openvino_backend, openvino_graph
+    from exodeepfinder.inference import openvino_backend, openvino_graph, openvino_runtime
     from exodeepfinder.model.arrays import UNetWeights, unet_arrays
 
     monkeypatch.setenv("EXODEEPFINDER_CACHE", str(tmp_path))
-    monkeypatch.setattr(openvino_backend, "_core", None)  # a Core whose blob cache is in tmp_path
+    monkeypatch.setattr(openvino_runtime, "_core", None)  # a Core whose blob cache is in tmp_path
     openvino_backend.clear_cache()
     builds = []
     build = openvino_graph.unet_graph

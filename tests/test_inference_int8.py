@@ -27,10 +27,10 @@ def model():
 @pytest.fixture()
 def fresh_cache(monkeypatch, tmp_path):
     """An empty disk cache and nothing in memory."""
-    from exodeepfinder.inference import openvino_backend
+    from exodeepfinder.inference import openvino_backend, openvino_runtime
 
     monkeypatch.setenv("EXODEEPFINDER_CACHE", str(tmp_path))
-    monkeypatch.setattr(openvino_backend, "_core", None)
+    monkeypatch.setattr(openvino_runtime, "_core", None)
     openvino_backend.clear_cache()
     yield tmp_path
     openvino_backend.clear_cache()

@@ -61,7 +61,7 @@ def read_reviewed_folders(batch, corrections: str | None = None, *, log=None) ->
     """
     from ..io.events import read_events
     from ..io.movie import read_movie
-    from .core import ReviewedMovie, check_reviewed
+    from .corrections import ReviewedMovie, check_reviewed
 
     batch = Path(batch)
     if not batch.is_dir():

@@ -108,7 +108,7 @@ def fine_tune_stage(described: list, network, folds, base_scores, classifier, *,
     from ..events.classify import fit_classifier
     from ..model.weights import load_model
     from ..progress import within
-    from .core import _describe, _half, _half_movie, counts, scores_of
+    from .corrections import counts, describe, half, half_movie, scores_of
 
     started = time.monotonic()
     seconds = max_minutes * 60
@@ -121,19 +121,19 @@ def fine_tune_stage(described: list, network, folds, base_scores, classifier, *,
         d = described[0]
         n_frames = np.shape(d.reviewed.movie)[0]
         train = [_training_movie(d, (0, n_frames // 2))]
-        test = [(_half_movie(d.reviewed, "second half"), d, "second half")]
+        test = [(half_movie(d.reviewed, "second half"), d, "second half")]
         split = "trained on the first half of the frames, measured on the second"
     log(f"fine-tuning: held-out run ({split})")
     held_path = _train(base_path, train, 0.45 * seconds, seed, within(progress, 0, 45), log)
     tuned = load_model(held_path, device="cpu")
     base_counts, tuned_counts, classifier_counts = np.zeros(3, np.int64), np.zeros(3, np.int64), np.zeros(3, np.int64)
     for reviewed, d, which in test:
-        again = _describe(d.reviewed, tuned, 0.5, within(progress, 45, 55), keep_network=False)
+        again = describe(d.reviewed, tuned, 0.5, within(progress, 45, 55), keep_network=False)
         base, tuned_events, candidates = d.base, again.base, d.candidates
         if which is not None:
             n_frames = np.shape(d.reviewed.movie)[0]
-            base, tuned_events = base[_half(base, n_frames, which)], tuned_events[_half(tuned_events, n_frames, which)]
-            candidates = candidates[_half(candidates, n_frames, which)]
+            base, tuned_events = base[half(base, n_frames, which)], tuned_events[half(tuned_events, n_frames, which)]
+            candidates = candidates[half(candidates, n_frames, which)]
         base_counts += counts(base, reviewed)
         tuned_counts += counts(tuned_events, reviewed)
         if classifier is not None:
@@ -164,8 +164,8 @@ def fine_tune_stage(described: list, network, folds, base_scores, classifier, *,
 
 def _split_training_rows(described, which):
     """Candidates with a known verdict outside the fine-tuning's held-out part (for the classifier it competes with)."""
-    from .core import _training_rows
+    from .corrections import training_rows
 
     if which is None:
-        return _training_rows(described, list(range(len(described) - 1)))
-    return _training_rows(described, "first half")
+        return training_rows(described, list(range(len(described) - 1)))
+    return training_rows(described, "first half")

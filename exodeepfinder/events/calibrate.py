@@ -13,8 +13,8 @@ for one model says nothing about another.
 - :func:`expected_calibration_error`, :func:`reliability_table`: how well confidences match
   the frequency of true events;
 - :func:`calibration_to_dict` / :func:`calibration_from_dict`: plain JSON-able data (no pickle),
-  with its provenance; :func:`~exodeepfinder.io.calibration.read_calibration` and
-  :func:`~exodeepfinder.io.calibration.write_calibration` read and write it;
+  with its provenance; :func:`read_calibration` and
+  :func:`write_calibration` read and write it;
 - :func:`calibration_for_weights`: the calibration shipped with the package for a weights file
   (the bundled model's, ``model/data/exodeepfinder_default.calibration.json``), or None.
 
@@ -31,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..errors import InputError
+from ..io.calibration import read_calibration_document, write_calibration_document
 
 #: Version of the JSON layout of a calibration.
 FORMAT_VERSION = 1
@@ -257,6 +260,20 @@ def calibration_from_dict(data: dict) -> Calibration:
                        dict(data.get("provenance", {})))
 
 
+def read_calibration(path) -> Calibration:
+    """Read a calibration JSON file; InputError naming the file if it is not one."""
+    document = read_calibration_document(path)
+    try:
+        return calibration_from_dict(document)
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{path}: {err}") from None
+
+
+def write_calibration(calibration: Calibration, path, *, overwrite: bool = True) -> Path:
+    """Write a calibration as indented JSON (atomically); return the path."""
+    return write_calibration_document(calibration_to_dict(calibration), path, overwrite=overwrite)
+
+
 #: Calibrations shipped with the package (beside the bundled weights).
 SHIPPED_FOLDER = Path(__file__).resolve().parents[1] / "model" / "data"
 
@@ -275,8 +292,6 @@ def calibration_for_weights(weights_path) -> Calibration | None:
 
     Looks at ``model/data/*.calibration.json`` of the package.
     """
-    from ..io.calibration import read_calibration
-
     if weights_path is None or not Path(weights_path).is_file():
         return None
     shipped = sorted(SHIPPED_FOLDER.glob("*.calibration.json"))

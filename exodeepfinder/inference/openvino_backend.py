@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
+
+from .openvino_runtime import KEEP_COMPILED_BLOBS, _require_openvino, core, import_openvino, openvino_cache_dir  # noqa: F401
 
 #: Changes whenever the graph changes (part of the weights digest that keys the caches).
 GRAPH_VERSION = "opset-1"
@@ -33,58 +34,6 @@ _compiled = OrderedDict()    # (weights digest, window shape, inference precisio
 _KEEP_GRAPHS = 4
 # A compiled model holds the working memory of its shape: keep only the last one.
 _KEEP_COMPILED = 1
-#: Compiled blobs kept on disk (~4 MB each, one per window shape; movies of other lengths add shapes).
-KEEP_COMPILED_BLOBS = 32
-_core = None
-
-
-def import_openvino():
-    """The ``openvino`` module, or None if it is not installed (or cannot load)."""
-    try:
-        import openvino
-    except ImportError:
-        return None
-    return openvino
-
-
-def _require_openvino():
-    from ..errors import InputError
-
-    openvino = import_openvino()
-    if openvino is None:
-        raise InputError("backend='openvino': OpenVINO is not installed; install it with "
-                         "'pip install openvino', or use backend='torch'")
-    return openvino
-
-
-def openvino_cache_dir() -> Path:
-    """Where OpenVINO's compiled blobs are kept (in ``compiled/``)."""
-    from ..model.weights import cache_dir
-
-    return cache_dir() / "openvino"
-
-
-def core():
-    """The process's ``openvino.Core``, with the compiled-blob cache on disk when it is writable."""
-    global _core
-    if _core is None:
-        openvino = _require_openvino()
-        _core = openvino.Core()
-        folder = openvino_cache_dir() / "compiled"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            _prune(folder, KEEP_COMPILED_BLOBS)
-            _core.set_property({"CACHE_DIR": str(folder)})
-        except (OSError, RuntimeError):
-            pass  # a read-only home: compile every time
-    return _core
-
-
-def _prune(folder: Path, keep: int):
-    """Delete all but the ``keep`` most recent files of ``folder`` (one blob per window shape)."""
-    files = sorted((f for f in folder.iterdir() if f.is_file()), key=lambda f: f.stat().st_mtime, reverse=True)
-    for old in files[keep:]:
-        old.unlink(missing_ok=True)
 
 
 def cpu_computes_bfloat16() -> bool:

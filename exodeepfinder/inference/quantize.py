@@ -142,7 +142,7 @@ def int8_agreement(graph, quantized, windows=None) -> dict:
         ``event_iou``: voxels both label as events over voxels either does (1.0 when neither
         does); ``voxels_agreeing``: share of voxels with the same label.
     """
-    from .openvino_backend import core
+    from .openvino_runtime import core
 
     windows = calibration_windows(CHECK_SEEDS) if windows is None else windows
     labels = {}
@@ -194,7 +194,7 @@ def int8_cache_key(digest: str) -> str:
 
 def int8_cache_folder(digest: str) -> Path:
     """Where the int8 graph of weights ``digest`` is kept (``model.xml`` and ``model.bin``)."""
-    from .openvino_backend import openvino_cache_dir
+    from .openvino_runtime import openvino_cache_dir
 
     return openvino_cache_dir() / "int8" / int8_cache_key(digest)
 
@@ -213,7 +213,7 @@ def int8_graph(graph, digest: str):
     Reading the cache needs no NNCF; a read-only cache folder only means quantizing once per
     process (the check is kept in memory).
     """
-    from .openvino_backend import core
+    from .openvino_runtime import core
 
     folder = int8_cache_folder(digest)
     with _lock:

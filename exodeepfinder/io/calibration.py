@@ -1,6 +1,7 @@
 """Event calibrations on disk: plain JSON (no pickle), written atomically.
 
-See :mod:`exodeepfinder.events.calibrate` for what a calibration is.
+This module moves the calibration's JSON document (a dict) to and from disk; what the document
+means is :mod:`exodeepfinder.events.calibrate`'s (``read_calibration``, ``write_calibration``).
 """
 
 from __future__ import annotations
@@ -12,27 +13,20 @@ from ..errors import InputError
 from .atomic import atomic_output
 
 
-def read_calibration(path):
-    """Read a calibration JSON file; InputError naming the file if it is not one."""
-    from ..events.calibrate import calibration_from_dict
-
+def read_calibration_document(path) -> dict:
+    """The JSON document of a calibration file; InputError naming the file if it is not JSON."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-        return calibration_from_dict(data)
+        return json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(f"{path}: calibration file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: not a JSON file ({err})") from None
-    except (ValueError, KeyError, TypeError) as err:
-        raise InputError(f"{path}: {err}") from None
 
 
-def write_calibration(calibration, path, *, overwrite: bool = True) -> Path:
-    """Write a calibration as indented JSON (atomically); return the path."""
-    from ..events.calibrate import calibration_to_dict
-
+def write_calibration_document(document: dict, path, *, overwrite: bool = True) -> Path:
+    """Write a calibration's JSON document, indented, atomically; return the path."""
     path = Path(path)
     with atomic_output(path, overwrite=overwrite) as tmp:
-        Path(tmp).write_text(json.dumps(calibration_to_dict(calibration), indent=1, sort_keys=False) + "\n")
+        Path(tmp).write_text(json.dumps(document, indent=1, sort_keys=False) + "\n")
     return path
