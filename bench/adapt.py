@@ -19,7 +19,7 @@ movies' detection is not in it.
 
     PYTHONPATH=$PWD flock /work/cpu.lock .venv/bin/python bench/adapt.py \
         [--families crowded dim ours] [--n 6] [--shape 100 128 128] [--events 12] \
-        [--max_minutes 0] [--out /work/runs/adapt/bench]
+        [--max_minutes 0] [--candidate_threshold 0.25] [--out /work/runs/adapt/bench]
 
 Writes ``results.csv`` (one row per family and number of corrected movies), ``report.md`` (the
 table, the machine), ``adapt_bench.png`` (F1 against corrected movies and against minutes) and
@@ -86,6 +86,7 @@ def run_family(family: str, args, model, log) -> list[dict]:
     from exodeepfinder.adapt.corrections import describe as _describe
     from exodeepfinder.events.classify import DEFAULT_CANDIDATE_THRESHOLD
 
+    threshold = DEFAULT_CANDIDATE_THRESHOLD if args.candidate_threshold is None else args.candidate_threshold
     seeds = [FIRST_SEED + i for i in range(args.n)]
     movies, truths, described = [], [], []
     for seed in seeds:
@@ -94,7 +95,7 @@ def run_family(family: str, args, model, log) -> list[dict]:
         truths.append(truth)
         started = time.monotonic()
         described.append(_describe(ReviewedMovie(f"{family}_{seed}", movie, truth), model,
-                                   DEFAULT_CANDIDATE_THRESHOLD, None, keep_network=False))
+                                   threshold, None, keep_network=False))
         tables = args.out / "movies"
         tables.mkdir(exist_ok=True)
         for name, table in (("truth", truth), ("base", described[-1].base), ("candidates", described[-1].candidates)):
@@ -112,7 +113,8 @@ def run_family(family: str, args, model, log) -> list[dict]:
         reviewed = [ReviewedMovie(f"{family}_{seeds[i]}", movies[i], careful_review(described[i].base, truths[i]))
                     for i in range(k)]
         wall, cpu = time.monotonic(), time.process_time()
-        adapted = adapt(reviewed, args.weights, max_minutes=args.max_minutes, fine_tune=args.max_minutes > 0)
+        adapted = adapt(reviewed, args.weights, max_minutes=args.max_minutes, fine_tune=args.max_minutes > 0,
+                        candidate_threshold=threshold)
         wall, cpu = (time.monotonic() - wall) / 60, (time.process_time() - cpu) / 60
         log(adapted.summary())
         if adapted.network is not None:  # the fine-tuned U-Net: detect the test movies with it (detect's defaults)
@@ -143,7 +145,9 @@ def write_report(results: pd.DataFrame, args, out: Path) -> None:
              f"date {time.strftime('%Y-%m-%d')}. Movies {' x '.join(map(str, args.shape))}, "
              f"{args.events} events asked per movie, {args.n} movies per family (seeds {FIRST_SEED}+), the first "
              f"1 or 2 corrected from the truth, pooled F1 on movies {max(args.corrected) + 1}-{args.n}. "
-             f"Base: {args.weights} weights, detect defaults. Fine-tuning budget: {args.max_minutes} min.", "",
+             f"Base: {args.weights} weights, detect defaults{getattr(args, 'calibration_note', '')}. "
+             f"Candidate threshold: {args.candidate_threshold or 'adapt default'}. "
+             f"Fine-tuning budget: {args.max_minutes} min.", "",
              "| family | fine-tuning budget (min) | corrected movies | corrections | found / false / missed | "
              "precision | recall | F1 | adapt (min) | kept |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in results.itertuples():
@@ -191,6 +195,8 @@ def main(argv=None) -> int:
     parser.add_argument("--events", type=int, default=12)
     parser.add_argument("--weights", default="bundled")
     parser.add_argument("--max_minutes", type=float, default=0.0, help="fine-tuning budget (0: classifier only)")
+    parser.add_argument("--candidate_threshold", type=float, default=None,
+                        help="event probability of the candidates (default: adapt's)")
     parser.add_argument("--out", type=Path, default=Path("/work/runs/adapt/bench"))
     parser.add_argument("--combine", type=Path, nargs="+", default=None, metavar="DIR",
                         help="only merge the results.csv of earlier runs into --out (table and plot)")
@@ -210,6 +216,11 @@ def main(argv=None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     model = edf.load_model(args.weights, device="cpu")
+    from exodeepfinder.events.calibrate import calibration_for_model
+
+    calibration = calibration_for_model(model)
+    args.calibration_note = (" (no calibration)" if calibration is None else
+                             f" (its calibration: events of confidence < {calibration.default_min_confidence:g} dropped)")
 
     def log(line):
         print(line, flush=True)
