@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 MANIFEST = Path(__file__).resolve().parents[1] / "exodeepfinder" / "gui" / "napari.yaml"
-PLUGIN = "exodeepfinder"
+PLUGIN = "exodeepfinder-torch"
 
 
 def skip_without_gui(*modules: str) -> None:

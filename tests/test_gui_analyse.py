@@ -14,7 +14,7 @@ from napari.layers import Layer  # noqa: E402
 from exodeepfinder.gui import layers  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
 
-PLUGIN = "exodeepfinder"
+PLUGIN = "exodeepfinder-torch"
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -165,3 +165,13 @@ def _layer(layer_data):
     from napari.layers import Layer
 
     return Layer.create(*layer_data)
+
+
+def test_the_installed_entry_point_gives_napari_a_valid_manifest():
+    # what a user's napari does: read the manifest that the installed distribution's entry point names
+    # (its name must be the distribution's, exodeepfinder-torch, or napari refuses the plugin)
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_distribution("exodeepfinder-torch")
+    assert manifest.name == "exodeepfinder-torch"
+    assert {w.display_name for w in manifest.contributions.widgets} >= {"Detect events", "Adapt the model"}

@@ -34,7 +34,7 @@ def dataset(tmp_path_factory):
 
 
 def _train_widget(viewer, dataset, output, epochs):
-    _, widget = viewer.window.add_plugin_dock_widget("exodeepfinder", "Train")
+    _, widget = viewer.window.add_plugin_dock_widget("exodeepfinder-torch", "Train")
     widget.dataset.set_path(dataset)
     widget.output.set_path(output)
     for name, value in (("patch_sizes", "16"), ("batch_sizes", "4"), ("random_shifts", "4"), ("n_epochs", str(epochs)),
@@ -82,7 +82,7 @@ def test_training_can_be_cancelled_and_resumed(make_napari_viewer, qtbot, datase
 
 def test_training_options_are_checked_before_starting(make_napari_viewer):
     viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("exodeepfinder", "Train")
+    _, widget = viewer.window.add_plugin_dock_widget("exodeepfinder-torch", "Train")
     widget.train()
     assert "dataset" in widget.task.status.text() and not widget.task.running
     widget.dataset.set_path("somewhere")

@@ -17,7 +17,7 @@ from exodeepfinder.io.events import make_events, read_events  # noqa: E402
 from exodeepfinder.io.segmentation import read_segmentation  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
 
-PLUGIN = "exodeepfinder"
+PLUGIN = "exodeepfinder-torch"
 
 
 @pytest.fixture(scope="module", autouse=True)
