@@ -545,12 +545,16 @@ def _start_conversion(case, frames, output="movie.h5"):
 
 
 def _wait_for_partial(case, process, timeout=120):
-    """Wait until ``process`` writes its partial output; return its path."""
+    """Wait until ``process`` writes its partial output and its owner record; return its path.
+
+    (A partial killed before its owner record is written is judged by its lease alone: see
+    io.atomic.stale_reason.)
+    """
     pattern = str(case / f".*.{process.pid}-*{PARTIAL_SUFFIX}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = glob.glob(pattern)
-        if found:
+        if found and (not Path(found[0]).is_dir() or (Path(found[0]) / ".owner.exodeepfinder").exists()):
             return Path(found[0])
         assert process.poll() is None, f"finished before writing: {process.communicate()}"
         time.sleep(0.01)
