@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import json
 import shutil
 from pathlib import Path
 
@@ -91,6 +92,13 @@ def assert_same_files(serial: Path, parallel: Path, inputs=("movie.h5", "movie_s
                 for key in a:
                     np.testing.assert_array_equal(a[key][()], b[key][()])
                     assert a[key].dtype == b[key].dtype and dict(a[key].attrs) == dict(b[key].attrs)
+        elif path.suffix == ".json":  # provenance: the same run but for its folder, date and cluster options
+            volatile = {"date", "inputs"}
+            a, b = json.loads(path.read_text()), json.loads(got[name].read_text())
+            assert {k: v for k, v in a.items() if k not in volatile | {"parameters"}} == \
+                {k: v for k, v in b.items() if k not in volatile | {"parameters"}}, name
+            for key in ("model_weights", "patch_size", "precision", "min_size", "min_score", "min_confidence"):
+                assert a["parameters"][key] == b["parameters"][key], (name, key)
         else:
             assert path.read_bytes() == got[name].read_bytes(), name
 
@@ -137,7 +145,7 @@ def test_detect_on_two_worker_processes_matches_serial(tmp_path, official_weight
     results = run_folders(detect, command_args(detect, *options), batch_folders(parallel), cluster=scheduler)
     assert [r.status for r in results] == ["done"] * 4
     outputs = outputs_of(parallel, inputs=("movie.h5",))
-    assert {p.suffix for p in outputs.values()} == {".h5", ".csv", ".xml", ".png"} and len(outputs) == 4 * 5
+    assert {p.suffix for p in outputs.values()} == {".h5", ".csv", ".xml", ".png", ".json"} and len(outputs) == 4 * 6
     assert_same_files(serial, parallel, inputs=("movie.h5",))
     for result, cell in zip(results, batch_folders(parallel)):
         assert result.events == len(read_events(cell / "movie_events.csv"))
@@ -151,7 +159,8 @@ def test_detect_on_two_worker_processes_matches_serial(tmp_path, official_weight
     before = set(parallel.rglob("*"))
     assert run_folders(segment, command_args(segment, *segment_options), cell)[0].status == "done"
     expected = folder_status(segment, portable_args(command_args(segment, *segment_options)), cell[0])
-    assert expected[0] == "complete" and set(parallel.rglob("*")) - before == set(expected[1])
+    written = {p for p in set(parallel.rglob("*")) - before if not p.name.endswith(".exodeepfinder-done.json")}
+    assert expected[0] == "complete" and written == set(expected[1])  # and the outputs' completion records
     with distributed.Client(scheduler) as client:
         models = client.run(lambda: [str(m.weights_path) for m in __import__(
             "exodeepfinder.model.weights", fromlist=["_LOADED"])._LOADED.values()])
