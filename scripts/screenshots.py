@@ -164,9 +164,9 @@ def main(argv=None) -> int:
     viewer = napari.Viewer(title="napari: ExoDeepFinder")
     app = QApplication.instance()
     viewer.window.resize(1500, 950)
-    movie, truth = viewer.open_sample("exodeepfinder", "simulated_movie")
+    movie, truth = viewer.open_sample("exodeepfinder-torch", "simulated_movie")
 
-    detect_dock, detect = viewer.window.add_plugin_dock_widget("exodeepfinder", "Detect events")
+    detect_dock, detect = viewer.window.add_plugin_dock_widget("exodeepfinder-torch", "Detect events")
     detect.weights_choice.setCurrentText("bundled")
     detect.device_choice.setCurrentText("cpu")
     detect.run()
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     grab(detect, args.output / "widget_detect.png")
 
     viewer.window.remove_dock_widget(detect_dock)
-    review_dock, review = viewer.window.add_plugin_dock_widget("exodeepfinder", "Review and annotate")
+    review_dock, review = viewer.window.add_plugin_dock_widget("exodeepfinder-torch", "Review and annotate")
     review.events_choice.set_layer(events)
     review.follow_mouse.setChecked(False)
     review.go_to_event(int(events.data[:, 0].argsort()[len(events.data) // 2]))
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
         return 0
 
     viewer.window.remove_dock_widget(review_dock)
-    _, evaluate = viewer.window.add_plugin_dock_widget("exodeepfinder", "Evaluate")
+    _, evaluate = viewer.window.add_plugin_dock_widget("exodeepfinder-torch", "Evaluate")
     truth.visible = True
     evaluate.detected_choice.set_layer(events)
     evaluate.reference_choice.set_layer(truth)
@@ -206,13 +206,13 @@ def main(argv=None) -> int:
     wait(app, lambda: True)
     grab(evaluate, args.output / "widget_evaluate.png")
 
-    _, training_set = viewer.window.add_plugin_dock_widget("exodeepfinder", "Training set")
+    _, training_set = viewer.window.add_plugin_dock_widget("exodeepfinder-torch", "Training set")
     training_set.expert_choice.set_layer(truth)
     training_set.make_target()
     wait(app, lambda: True)
     grab(training_set, args.output / "widget_training_set.png")
 
-    _, train = viewer.window.add_plugin_dock_widget("exodeepfinder", "Train")
+    _, train = viewer.window.add_plugin_dock_widget("exodeepfinder-torch", "Train")
     scratch = Path(tempfile.mkdtemp(prefix="edf_screenshots_"))
     train.dataset.set_path(scratch / "dataset")
     train.output.set_path(scratch / "training")

@@ -17,7 +17,7 @@ from exodeepfinder.io.h5 import write_h5  # noqa: E402
 from exodeepfinder.model.folder import MODEL_CARD  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
 
-PLUGIN = "exodeepfinder"
+PLUGIN = "exodeepfinder-torch"
 #: Where to keep a screenshot of the widget (to look at it), if set.
 ENV_SCREENSHOT = "EXODEEPFINDER_ADAPT_SCREENSHOT"
 

@@ -72,7 +72,7 @@ def test_add_delete_save_and_reopen(review, tmp_path, qtbot):
 
     for suffix in (".csv", ".xml"):   # the XML with the unreviewed events: an expert annotation being edited
         written = widget.save(tmp_path / f"expert_annotation{suffix}", include_unreviewed=True)
-        (reopened,) = viewer.open(written, plugin="exodeepfinder")
+        (reopened,) = viewer.open(written, plugin="exodeepfinder-torch")
         assert isinstance(reopened, Points)
         np.testing.assert_allclose(reopened.data, events_layer.data, atol=1e-3)
         saved = read_events(written)
@@ -343,7 +343,7 @@ def test_states_survive_saving_and_reopening(reviewing, tmp_path):
     assert list(read_events(csv)["review"])[2] == "accepted"
 
     # reopened (the reader, as a drag and drop does): states, colours and symbols are back
-    (reopened,) = viewer.open(csv, plugin="exodeepfinder")
+    (reopened,) = viewer.open(csv, plugin="exodeepfinder-torch")
     states[2] = "accepted"
     assert list(reopened.features["review"]) == states
     assert [str(symbol.value) for symbol in reopened.symbol] == [layers.REVIEW_STYLES[s][1] for s in states]
