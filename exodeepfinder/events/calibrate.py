@@ -25,7 +25,6 @@ could not be measured) takes its transform's neutral value.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io.calibration import read_calibration_document, write_calibration_document
+from ..io.digest import file_sha256  # noqa: F401
 
 #: Version of the JSON layout of a calibration.
 FORMAT_VERSION = 1
@@ -277,14 +277,6 @@ def write_calibration(calibration: Calibration, path, *, overwrite: bool = True)
 #: Calibrations shipped with the package (beside the bundled weights).
 SHIPPED_FOLDER = Path(__file__).resolve().parents[1] / "model" / "data"
 
-
-def file_sha256(path) -> str:
-    """sha256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def calibration_for_weights(weights_path) -> Calibration | None:

@@ -16,13 +16,13 @@ damaged or missing file, or a missing card, is a one-line :class:`~exodeepfinder
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.digest import file_sha256 as sha256_of  # noqa: F401
 
 MODEL_CARD = "model_card.json"
 WEIGHTS_FILE = "weights.h5"
@@ -31,14 +31,6 @@ CLASSIFIER_FILE = "classifier.json"
 FOLDER_FORMAT = "exodeepfinder-model-folder"
 FOLDER_VERSION = 1
 
-
-def sha256_of(path) -> str:
-    """The SHA-256 of a file, as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

@@ -7,11 +7,11 @@ environment variable, the official weights in the user cache (see
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.digest import file_sha256 as sha256sum  # noqa: F401
 
 ENV_WEIGHTS = "EXODEEPFINDER_WEIGHTS"
 ENV_CACHE = "EXODEEPFINDER_CACHE"
@@ -22,14 +22,6 @@ BUNDLED_WEIGHTS = Path(__file__).parent / "data" / "exodeepfinder_default.h5"
 #: sha256 of the official weights file (10,979,520 bytes).
 OFFICIAL_SHA256 = "2c811b08a11a661a8129e561452acc567cab583bcf7e3aa8a4cb446c5412d4cc"
 
-
-def sha256sum(path) -> str:
-    """Hex sha256 digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
