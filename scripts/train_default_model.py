@@ -58,7 +58,7 @@ OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
 #: every opt-in distractor of the simulator (``DISTRACTOR_RANGES``: low-contrast transient bumps,
 #: short blinks, docking steps and undocking drops, passing out-of-focus vesicles, focus drift: the
 #: artefact classes described for real TIRF movies), and ``bumps`` weighs it towards what the model
-#: took for events on movies of another generator: many faint transient bumps beside dim events.
+#: took for events on movies of another generator: many faint transient bumps beside the events.
 #: ``extra_movies`` may name ``group:N`` for the first N movies of a group (same seeds). The folder
 #: names (``docked_movie_01``...) enter the split.
 EXTRA_GROUPS = {
@@ -69,11 +69,11 @@ EXTRA_GROUPS = {
     "dim": dict(n_movies=24, seed=6000, ranges={"event_amplitude": [100, 300]}),
     "dim_busy": dict(n_movies=24, seed=7000, ranges={"event_amplitude": [100, 200], "background": [200, 1000]}),
     "distractors": dict(n_movies=40, seed=8000, ranges={
-        "bump_rate": [0, 8], "bump_amplitude_ratio": [0.05, 0.35], "blink_rate": [0, 4], "step_rate": [0, 4],
+        "bump_rate": [0, 8], "bump_contrast": [0.1, 0.4], "blink_rate": [0, 4], "step_rate": [0, 4],
         "passing_rate": [0, 3], "focus_drift": [-0.3, 0.3]}),
     "bumps": dict(n_movies=24, seed=8500, ranges={
-        "bump_rate": [4, 10], "bump_amplitude_ratio": [0.1, 0.4], "blink_rate": [0, 3], "step_rate": [0, 3],
-        "passing_rate": [0, 2], "focus_drift": [-0.2, 0.2], "event_amplitude": [100, 1000]}),
+        "bump_rate": [4, 10], "bump_contrast": [0.1, 0.4], "blink_rate": [0, 3], "step_rate": [0, 3],
+        "passing_rate": [0, 2], "focus_drift": [-0.2, 0.2]}),
 }
 
 

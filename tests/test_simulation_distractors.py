@@ -100,11 +100,12 @@ def test_passing_vesicles_are_wide_and_fast():
 
 def test_randomised_distractors_follow_their_ranges():
     sim = simulate_randomized((100, 96, 96), seed=11, ranges={**DISTRACTOR_RANGES, "bump_rate": (20, 20),
-                                                                "event_amplitude": (500, 500)})
+                                                                "event_amplitude": (500, 500), "background": 400})
     drawn = sim.params["randomized"]
     assert set(drawn) == set(DEFAULT_RANGES) | set(DISTRACTOR_RANGES)
     assert -0.3 <= sim.params["focus_drift"] == drawn["focus_drift"] <= 0.3
-    assert sim.params["bump_amplitude"] == pytest.approx(drawn["bump_amplitude_ratio"] * 500)
+    # bumps of ΔF/F0 0.1-0.4 over a background of 400 (fainter than half the events: 250)
+    assert sim.params["bump_amplitude"] == pytest.approx(min(drawn["bump_contrast"] * 400, 250))
     # 20 bumps per 100 frames per 100 x 100 pixels: about 18 in this movie (Poisson)
     assert 6 <= sim.params["n_bumps"] <= 34 and len(_tracks(sim, "bump")) == sim.params["n_bumps"]
     with pytest.raises(ValueError, match="unknown setting"):

@@ -79,11 +79,12 @@ DEFAULT_RANGES = {
 }
 
 #: Settings drawn only when ``ranges`` names them (see the module docstring), with their suggested
-#: ranges: the opt-in distractors of :func:`simulate_movie` (``*_rate`` as above;
-#: ``bump_amplitude_ratio``: the bumps' photons relative to ``event_amplitude``) and its ``focus_drift``.
+#: ranges: the opt-in distractors of :func:`simulate_movie` (``*_rate`` as above; ``bump_contrast``: the
+#: bumps' photons relative to ``background``, their ΔF/F0, at most half ``event_amplitude`` so that a
+#: bump stays fainter than the movie's events) and its ``focus_drift``.
 DISTRACTOR_RANGES = {
     "bump_rate": (0.0, 8.0),
-    "bump_amplitude_ratio": (0.05, 0.35),
+    "bump_contrast": (0.1, 0.4),
     "blink_rate": (0.0, 4.0),
     "step_rate": (0.0, 4.0),
     "passing_rate": (0.0, 3.0),
@@ -173,8 +174,9 @@ def parameters_from_settings(settings: dict, shape, rng) -> dict:
     units = n_frames / 100 * height * width / 1e4
     counts = {count: int(rng.poisson(settings[rate] * units)) for count, rate in _PER_100_FRAMES_AND_100_PX}
     optional = {count: int(rng.poisson(settings[rate] * units)) for count, rate in _OPTIONAL_COUNTS if rate in settings}
-    if "bump_amplitude_ratio" in settings:
-        optional["bump_amplitude"] = settings["bump_amplitude_ratio"] * settings["event_amplitude"]
+    if "bump_contrast" in settings:
+        optional["bump_amplitude"] = min(settings["bump_contrast"] * settings["background"],
+                                         0.5 * settings["event_amplitude"])
     if "focus_drift" in settings:
         optional["focus_drift"] = settings["focus_drift"]
     if optional:  # durations and speeds of the opt-in distractors, scaled like the others
