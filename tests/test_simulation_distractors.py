@@ -110,3 +110,28 @@ def test_randomised_distractors_follow_their_ranges():
     assert 6 <= sim.params["n_bumps"] <= 34 and len(_tracks(sim, "bump")) == sim.params["n_bumps"]
     with pytest.raises(ValueError, match="unknown setting"):
         simulate_randomized((20, 32, 32), seed=1, ranges={"bump_count": (1, 2)})
+
+
+def test_the_training_script_groups_draw_valid_distractor_movies():
+    import importlib.util
+    from pathlib import Path
+
+    from exodeepfinder.simulation.randomize import check_ranges
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_default_model.py"
+    spec = importlib.util.spec_from_file_location("train_default_model", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    name, group = script.extra_group("distractors:5")
+    assert (name, group["n_movies"], group["seed"]) == ("distractors", 5, 8000)
+    assert script.extra_group("bumps:500")[1]["n_movies"] == 24 and script.extra_group("dim")[1]["n_movies"] == 24
+    for _, group in script.EXTRA_GROUPS.items():
+        merged = check_ranges(group["ranges"])
+        assert set(group["ranges"]) <= set(merged)
+    sim = simulate_randomized((100, 128, 128), seed=8000, ranges=script.EXTRA_GROUPS["bumps"]["ranges"])
+    drawn = sim.params["randomized"]
+    assert 4 <= drawn["bump_rate"] <= 10 and 0.1 <= drawn["bump_contrast"] <= 0.4
+    # 4-10 bumps per 100 frames per 100 x 100 px: 6.6-16 expected in this movie (Poisson)
+    assert 1 <= sim.params["n_bumps"] == len(_tracks(sim, "bump")) <= 35
+    assert sim.params["bump_amplitude"] == pytest.approx(
+        min(drawn["bump_contrast"] * drawn["background"], 0.5 * drawn["event_amplitude"]))
