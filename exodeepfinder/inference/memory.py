@@ -96,3 +96,16 @@ def working_memory(max_memory=None) -> int:
     """Bytes left for the network and the block arrays under ``max_memory`` (None: the default)."""
     budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
     return int(max(budget - PROCESS_MEMORY, MIN_WORKING_MEMORY))
+
+
+#: Movies up to this size are read into memory (faster measurements); larger ones are read lazily.
+IN_MEMORY_BYTES = 2 * 1024 ** 3
+#: Bytes per voxel of a segmentation held in memory: the labels (int8) and the 3 class probabilities (float16).
+SEGMENTATION_BYTES_PER_VOXEL = 1 + 3 * 2
+
+
+def in_memory_limit(max_memory=None) -> int:
+    """Movies up to this many bytes are read into memory: :data:`IN_MEMORY_BYTES`, and at most a quarter
+    of the memory budget (``max_memory``, else the default one) so that the segmentation keeps the rest."""
+    budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
+    return int(min(IN_MEMORY_BYTES, budget // 4))

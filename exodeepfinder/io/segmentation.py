@@ -153,7 +153,7 @@ class _ChunkWriter:
             raise ValueError(f"blocks: {self.start} frames written, expected {self.dataset.shape[0]}")
 
 
-def write_segmentation(labels, path, *, scores=None, overwrite: bool = False) -> Path:
+def write_segmentation(labels, path, *, scores=None, overwrite: bool = False, no_contrast=()) -> Path:
     """Write a label map (and optionally its class probabilities) as a segmentation file, atomically.
 
     Parameters
@@ -166,6 +166,8 @@ def write_segmentation(labels, path, *, scores=None, overwrite: bool = False) ->
         Class probabilities, stored as float16 ``scores``.
     overwrite : bool
         Replace ``path`` if it exists (False: FileExistsError, the existing file untouched).
+    no_contrast : sequence of int
+        The frames without contrast, which the network saw blank: recorded as :data:`NO_CONTRAST_ATTR`.
 
     Returns
     -------
@@ -183,7 +185,8 @@ def write_segmentation(labels, path, *, scores=None, overwrite: bool = False) ->
         raise ValueError(f"scores: shape {np.shape(scores)} does not match labels {labels.shape} (expected [t, 3, y, x])")
     step = 64
     blocks = (SimpleNamespace(start=start, labels=labels[start:start + step].astype(np.int8),
-                              scores=None if scores is None else np.asarray(scores[start:start + step], np.float16))
+                              scores=None if scores is None else np.asarray(scores[start:start + step], np.float16),
+                              no_contrast=tuple(t for t in no_contrast if start <= t < start + step))
               for start in range(0, len(labels), step))
     return write_segmentation_blocks(path, blocks, labels.shape, save_scores=scores is not None, overwrite=overwrite)
 
