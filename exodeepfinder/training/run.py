@@ -152,7 +152,7 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
         for movie in train_movies + valid_movies:
             movie.close()
         if cache is not None:
-            from ..io.atomic import remove_work_folder
+            from ..io.leases import remove_work_folder
 
             remove_work_folder(cache)
     return _finish(trainer, history, output, started, log)
@@ -399,7 +399,7 @@ def _storage_folder(train_files, valid_files, output: Path, storage: str, proces
             return None
     elif storage != "disk":
         raise ValueError(f"storage: expected 'auto', 'memory' or 'disk', got {storage!r}")
-    from ..io.atomic import make_work_folder
+    from ..io.leases import make_work_folder
 
     return make_work_folder(output, "edf_train_cache")  # held by a lease: `exodeepfinder clean` after a kill
 
