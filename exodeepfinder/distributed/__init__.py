@@ -15,8 +15,9 @@ On the command line: ``exodeepfinder detect --batch experiment/ --cluster local:
 ``--shard K/N`` in the tasks of a scheduler job array. Dask (``pip install
 'exodeepfinder-torch[distributed]'``) is needed for clusters only.
 
-Modules: :mod:`.clusters` (cluster specs and options), :mod:`.batch` (tasks, skipping,
-summary), :mod:`.shard` (job arrays), :mod:`.outputs` (the files of each command),
+Modules: :mod:`.clusters` (cluster specs and options), :mod:`.batch` (tasks, skipping),
+:mod:`.results` (each folder's result, the summary), :mod:`.pin` (the weights every worker
+checks), :mod:`.shard` (job arrays), :mod:`.outputs` (the files of each command),
 :mod:`.cli` (the command-line options).
 """
 
@@ -26,7 +27,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from .batch import FolderResult, format_summary, process_folder, run_folders, summary_table
+from .batch import process_folder, run_folders
+from .results import FolderResult, format_summary, summary_table
 from .clusters import make_cluster, parse_cluster_options, parse_cluster_spec, start_cluster
 from .shard import parse_shard, select_shard, shard_from_environment
 
