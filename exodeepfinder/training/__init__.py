@@ -16,7 +16,7 @@ _API = {
     "train": "run",
     "LOSSES": "recipe", "RECIPES": "recipe", "Recipe": "recipe", "DEFAULT": "recipe", "REFERENCE": "recipe",
     "get_recipe": "recipe",
-    "expand_stages": "trainer", "Stage": "trainer", "StepInfo": "trainer", "Trainer": "trainer",
+    "expand_stages": "stages", "Stage": "stages", "StepInfo": "trainer", "Trainer": "trainer",
     "TimeBudget": "budget",
     "PatchSampler": "sampling",
     "TrainingMovie": "data", "prepare_movie": "data",
@@ -48,4 +48,5 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .recipe import DEFAULT, LOSSES, RECIPES, REFERENCE, Recipe, get_recipe  # noqa: F401
     from .run import train  # noqa: F401
     from .sampling import PatchSampler  # noqa: F401
-    from .trainer import Stage, StepInfo, Trainer, expand_stages  # noqa: F401
+    from .stages import Stage, expand_stages  # noqa: F401
+    from .trainer import StepInfo, Trainer  # noqa: F401
