@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..commands import batch_folders
 from ..errors import InputError
 from .batch import process_folder, run_folders
 from .results import FolderResult, format_summary, summary_table
@@ -35,17 +36,6 @@ from .shard import parse_shard, select_shard, shard_from_environment
 __all__ = ["run_batch", "batch_folders", "run_folders", "process_folder", "FolderResult", "summary_table",
            "format_summary", "make_cluster", "start_cluster", "parse_cluster_spec", "parse_cluster_options",
            "parse_shard", "select_shard", "shard_from_environment"]
-
-
-def batch_folders(folder) -> list[Path]:
-    """The movie folders of a batch folder: its subfolders (not hidden), sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: batch folder not found")
-    folders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
-        raise InputError(f"{folder}: no subfolders to process")
-    return folders
 
 
 def run_batch(command: str, folder, *, cluster=None, cluster_options=None, shard=None, progress=None, **options):
