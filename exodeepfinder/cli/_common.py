@@ -361,6 +361,20 @@ def check_output(path, args) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def naming_input(path, progress=None):
+    """Turn the library's ValueError about an input into an InputError naming ``path``; close ``progress``."""
+    try:
+        yield
+    except InputError:
+        raise
+    except ValueError as err:
+        raise InputError(f"{path}: {err}") from None
+    finally:
+        if progress is not None:
+            progress.close()
+
+
 def publish(args, paths):
     """Write outputs that appear together, complete, or not at all: ``with publish(args, paths) as temporary:``.
 
