@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,29 +148,23 @@ def _calibration_of(model, calibration, min_confidence):
 def _detect_to_file(movie, model, path: Path, save_scores, overwrite, options, event_options):
     """Segment into ``path`` block by block, then find the events from the file; return them.
 
-    For movies that do not fit in memory. The events need the class scores: they are written
-    with the labels into the temporary file, and dropped (the labels copied into a file of
-    their own) unless ``save_scores``.
+    For movies that do not fit in memory. The events need the class probabilities: unless
+    ``save_scores`` keeps them in ``path``, they go to a scratch file beside it, removed at the end.
     """
+    import h5py
+
     from ..inference import iter_segment as iter_blocks
     from ..io.atomic import atomic_output
-    from ..io.h5 import write_h5
-    from ..io.segmentation import NO_CONTRAST_ATTR, SEGMENTATION_ATTRS, open_segmentation, write_segmentation_blocks
+    from ..io.segmentation import SCORES, open_segmentation, write_segmentation_blocks
 
-    with atomic_output(path, overwrite=overwrite) as scratch:
+    with atomic_output(path, overwrite=overwrite) as scratch, contextlib.ExitStack() as opened:
+        scores_path = None if save_scores else scratch.with_name(scratch.name + ".scores.h5")
+        if scores_path is not None:
+            opened.callback(scores_path.unlink, missing_ok=True)
         write_segmentation_blocks(scratch, iter_blocks(movie, model, **options, return_scores=True), movie.shape,
-                                  save_scores=True)
-        labels_only = scratch.with_name(scratch.name + ".labels.h5")
+                                  save_scores=True, scores_path=scores_path)
         labels, scores = open_segmentation(scratch)
-        try:
-            events = events_from_segmentation(labels, scores, movie, **event_options)
-            if not save_scores:
-                attrs = dict(SEGMENTATION_ATTRS)
-                if NO_CONTRAST_ATTR in labels.file.attrs:  # provenance: frames blank to the network
-                    attrs[NO_CONTRAST_ATTR] = labels.file.attrs[NO_CONTRAST_ATTR]
-                write_h5(labels_only, labels, attrs=attrs)
-        finally:
-            labels.file.close()
-        if not save_scores:
-            labels_only.replace(scratch)
-    return events
+        opened.callback(labels.file.close)
+        if scores_path is not None:
+            scores = opened.enter_context(h5py.File(scores_path, "r"))[SCORES]
+        return events_from_segmentation(labels, scores, movie, **event_options)
