@@ -7,8 +7,9 @@ run); the pieces (:class:`Trainer`, :class:`PatchSampler`, the losses) work on a
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 # Public name -> module. Imported on first use, so that importing the recipes (e.g. for
 # ``edf_train --help``) does not import PyTorch.
@@ -28,16 +29,7 @@ _API = {
 __all__ = list(_API)
 
 
-def __getattr__(name):
-    if name in _API:
-        value = getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_names(__name__, _API, globals())
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
