@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import to_rgba
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox
+from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel
 
 from ... import layers
 from ....events.measure import event_trace
-from .._common import ROLE_KEY, connect_while_alive
+from .._common import ROLE_KEY, connect_while_alive, number_field
 from .._plots import FOREGROUND, make_canvas, style_axes
 from .keys import bind_keys
 
@@ -35,10 +35,8 @@ class SideViews:
         """The options, the canvas (``self.canvas``) and the redraw timer; returns the options' row."""
         self.follow_mouse = QCheckBox("Cross follows the mouse")
         self.follow_mouse.setChecked(True)
-        self.half_window = QSpinBox()
-        self.half_window.setRange(5, 500)
-        self.half_window.setValue(30)
-        self.half_window.setToolTip("frames shown before and after the current frame in the side views")
+        self.half_window = number_field(5, 500, 30, integer=True,
+                                        tip="frames shown before and after the current frame in the side views")
         self.figure, self.canvas = make_canvas(4, 9)
         self.axes_tx, self.axes_ty, self.axes_trace = self.figure.subplots(
             3, 1, gridspec_kw={"height_ratios": [1.2, 1.2, 1]})

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from qtpy.QtWidgets import QCheckBox, QDoubleSpinBox, QLabel
+from qtpy.QtWidgets import QCheckBox, QLabel
 
 from ... import layers
 from ....events.review import most_uncertain_order, progress_text, review_states, uncertainty_column
+from .._common import number_field
 from .styling import set_states
 
 
@@ -24,14 +25,11 @@ class ReviewStates:
         """The progress line, the decision threshold, the ranking line, "go on" and the selected event's line."""
         self.progress = QLabel("")
         self.progress.setWordWrap(True)
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setSingleStep(0.05)
-        self.threshold.setDecimals(2)
-        self.threshold.setValue(0.5)
-        self.threshold.setToolTip("the score at which an event is decided: 'Next most uncertain' goes to the "
-                                  "unreviewed events whose score is closest to it (a calibrated 'confidence' "
-                                  "column, when the events have one, is ranked around 0.5 instead)")
+        self.threshold = number_field(0.0, 1.0, 0.5, decimals=2, step=0.05,
+                                      tip="the score at which an event is decided: 'Next most uncertain' goes to the "
+                                          "unreviewed events whose score is closest to it (a calibrated "
+                                          "'confidence' column, when the events have one, is ranked around 0.5 "
+                                          "instead)")
         self.threshold.valueChanged.connect(self._show_progress)
         self.ranking = QLabel("")
         self.ranking.setWordWrap(True)
