@@ -174,12 +174,9 @@ class TrainingSetWidget(QWidget):
 
     def training_files(self, folder) -> dict:
         """The files :meth:`save` writes in ``folder``, by what they hold."""
-        from ...training_data.dataset import structure_training_dataset as structure
+        from ...training_data.dataset import TRAINING_FILES
 
-        folder = Path(folder)
-        return {"movie": folder / library_default(structure, "movie"),
-                "segmentation": folder / library_default(structure, "merged_segmentation"),
-                "annotation": folder / library_default(structure, "merged_annotation")}
+        return {what: Path(folder) / name for what, name in TRAINING_FILES.items()}
 
     def save_dialog(self):
         folder = self.movie_folder.path()
