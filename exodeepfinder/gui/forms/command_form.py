@@ -9,7 +9,7 @@ from pathlib import Path
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                             QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
-from .fields import (DEFAULT_CHOICE, Field, _parse_quietly, arguments, command_parser, command_summary, expand_help,
+from .fields import (DEFAULT_CHOICE, Field, arguments, command_parser, command_summary, expand_help, parse_quietly,
                      parser_fields)
 
 
@@ -152,7 +152,7 @@ class CommandForm(QScrollArea):
     def check(self) -> str | None:
         """The parser's complaint about the current values (as the command would print it), or None."""
         try:
-            _parse_quietly(self.parser, self.arguments())
+            parse_quietly(self.parser, self.arguments())
         except ValueError as err:
             return str(err)
         return None

@@ -211,7 +211,7 @@ def arguments(fields: list[Field], values: dict) -> list[str]:
 
 
 
-def _parse_quietly(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+def parse_quietly(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """Parse like the command, raising ValueError with argparse's message instead of exiting."""
     def fail(message):
         raise ValueError(message)
