@@ -196,8 +196,10 @@ class TiffSeriesFrames:
 def open_tiff_movie(path, channel=None, scene=None):
     """Open a TIFF movie file: ``(lazy [t, y, x] source or None, MovieMetadata, file handle or None)``.
 
-    The source is None for a plain stack of frames of one channel, which the caller memory-maps
-    as before (the metadata of ImageJ, MetaMorph and Micro-Manager files is still returned).
+    The source is None for a plain stack of frames of one channel stored uncompressed in one block,
+    which the caller memory-maps as before (the metadata of ImageJ, MetaMorph and Micro-Manager
+    files is still returned). A compressed stack is read page by page: slicing decodes only the
+    frames asked for, never the whole file.
     """
     import tifffile
 
@@ -298,7 +300,11 @@ def _open_other_tiff(path, tif, kind, channel, scene):
                              scene_names[scene_index] if scene_names else None, tuple(channel_names),
                              tuple(scene_names), kind)
     if n_channels == 1 and scene_index == 0:
-        return None, metadata  # a plain stack: the caller's fast path, unchanged
+        if chosen.dataoffset is not None or len(planes) != 1:
+            return None, metadata  # a plain stack in one block (or no stack): the caller memory-maps it
+        # compressed (or scattered): read page by page, only the frames asked for, not the whole file;
+        # the single axis of planes is time, whatever its label (as in the caller's memory map)
+        return TiffSeriesFrames(path, tif, scene_index, {}, next(iter(planes))), metadata
     time_axis, _ = _series_selection(path, chosen, "T", strict=False)
     if time_axis is None:
         raise InputError(f"{path}: a single image (1 time point), not a movie")
