@@ -279,6 +279,8 @@ def run_round(index, pristine, work, reference, inputs, rng, threads, timeout, p
               "exit": process.returncode, "rerun_exit": rerun.returncode, "broken": broken + after,
               "faulty_seconds": round(faulty_seconds, 1), "seconds": round(time.monotonic() - start, 1),
               "errors": [line for line in err.splitlines() if line.startswith(("error:", "  skipped"))][:5]}
+    if broken or after:  # what the user saw, to explain it
+        (work / f"round{index:03d}.stderr.txt").write_text(f"faulty run:\n{err}\nrerun:\n{rerun.stderr}")
     result["plan"]["readonly"] = [path.name for path in readonly]
     result["plan"]["corrupt"] = corrupted
     if reset is None:
