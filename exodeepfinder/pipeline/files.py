@@ -137,7 +137,7 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
 
     import numpy as np
 
-    from ..inference.memory import SEGMENTATION_BYTES_PER_VOXEL, in_memory_limit
+    from ..inference.memory import SEGMENTATION_BYTES_PER_VOXEL, budget_beside, in_memory_limit
     from ..io.movie import open_movie
 
     outputs, record = _output_paths(outputs, provenance, overwrite)
@@ -147,11 +147,14 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         options.setdefault("pixel_size", movie.metadata.pixel_size)
         options.setdefault("frame_interval", movie.metadata.frame_interval)
         n_voxels, limit = int(np.prod(movie.shape)), in_memory_limit(options.get("max_memory"))
-        in_memory = n_voxels * movie.dtype.itemsize <= limit
-        if in_memory:
+        held = n_voxels * movie.dtype.itemsize
+        segment_in_memory = held + n_voxels * SEGMENTATION_BYTES_PER_VOXEL <= limit
+        if held <= limit:
             movie = np.asarray(movie[0:movie.shape[0]])
             stack.close()  # in memory now: the file is not needed any more
-        segment_in_memory = in_memory and n_voxels * (movie.dtype.itemsize + SEGMENTATION_BYTES_PER_VOXEL) <= limit
+            if segment_in_memory:  # the labels and probabilities are held too
+                held += n_voxels * SEGMENTATION_BYTES_PER_VOXEL
+            options["max_memory"] = budget_beside(options.get("max_memory"), held)  # the rest to the segmentation
         return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options,
                                  record, segment_in_memory)
 
