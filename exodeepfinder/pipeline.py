@@ -487,6 +487,7 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
 
     import numpy as np
 
+    from .inference.memory import budget_beside
     from .io.movie import open_movie
 
     unknown = set(outputs) - set(DETECTION_OUTPUTS)
@@ -505,9 +506,11 @@ def detect_file(movie_path, outputs: dict, model=None, *, channel=None, scene=No
         movie = stack.enter_context(open_movie(movie_path, channel=channel, scene=scene))
         options.setdefault("pixel_size", movie.metadata.pixel_size)
         options.setdefault("frame_interval", movie.metadata.frame_interval)
-        if int(np.prod(movie.shape)) * movie.dtype.itemsize <= in_memory_limit(options.get("max_memory")):
+        held = int(np.prod(movie.shape)) * movie.dtype.itemsize
+        if held <= in_memory_limit(options.get("max_memory")):
             movie = np.asarray(movie[0:movie.shape[0]])
             stack.close()  # in memory now: the file is not needed any more
+            options["max_memory"] = budget_beside(options.get("max_memory"), held)  # the rest to the segmentation
         return _detect_and_write(movie, movie_path.name, outputs, model, gallery_size, overwrite, progress, options,
                                  record)
 

@@ -98,3 +98,13 @@ def working_memory(max_memory=None) -> int:
     """Bytes left for the network and the block arrays under ``max_memory`` (None: the default)."""
     budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
     return int(max(budget - PROCESS_MEMORY, MIN_WORKING_MEMORY))
+
+
+def budget_beside(max_memory, held_bytes: int) -> int:
+    """The budget left to a segmentation beside ``held_bytes`` already taken (e.g. a movie read into memory).
+
+    ``max_memory`` (None: the default budget) less ``held_bytes``, never below what the process
+    itself needs plus the smallest working memory (:data:`PROCESS_MEMORY` + :data:`MIN_WORKING_MEMORY`).
+    """
+    budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
+    return int(max(budget - int(held_bytes), PROCESS_MEMORY + MIN_WORKING_MEMORY))

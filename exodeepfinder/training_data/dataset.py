@@ -76,9 +76,13 @@ def _place(source: Path, destination: Path, *, copy: bool) -> bool:
     return False
 
 
-def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
-                               merged_segmentation="merged_segmentation.h5",
-                               merged_annotation="merged_annotation.xml", split: float = 70, seed=None,
+#: The training files of a movie folder, by what they hold (the default names :func:`structure_training_dataset` reads).
+TRAINING_FILES = {"movie": "movie.h5", "segmentation": "merged_segmentation.h5", "annotation": "merged_annotation.xml"}
+
+
+def structure_training_dataset(input_folder, output_folder, *, movie=TRAINING_FILES["movie"],
+                               merged_segmentation=TRAINING_FILES["segmentation"],
+                               merged_annotation=TRAINING_FILES["annotation"], split: float = 70, seed=None,
                                copy: bool = False, overwrite: bool = False) -> DatasetLayout:
     """Lay out the movie folders of ``input_folder`` as a training dataset in ``output_folder``.
 
