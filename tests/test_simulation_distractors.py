@@ -135,3 +135,16 @@ def test_the_training_script_groups_draw_valid_distractor_movies():
     assert 1 <= sim.params["n_bumps"] == len(_tracks(sim, "bump")) <= 35
     assert sim.params["bump_amplitude"] == pytest.approx(
         min(drawn["bump_contrast"] * drawn["background"], 0.5 * drawn["event_amplitude"]))
+
+
+def test_simulate_help_lists_the_distractor_flags_and_ranges(capsys):
+    from exodeepfinder.cli import main as cli
+
+    with pytest.raises(SystemExit) as exit_status:
+        cli.main(["simulate", "--help"])
+    assert exit_status.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--n_bumps", "--bump_amplitude", "--bump_tau", "--n_blinks", "--blink_frames", "--n_steps",
+                 "--n_passing", "--passing_speed", "--passing_sigma", "--focus_drift"):
+        assert flag in text
+    assert "bump_rate 0 8" in text and "focus_drift -0.3 0.3" in text

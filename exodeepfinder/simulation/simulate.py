@@ -401,7 +401,7 @@ def simulate_movie(
         Slow change of all the sample's fluorescence (cell, vesicles, events; not the camera's
         offset or hot pixels) over the movie, as the focus or the evanescent field's depth
         drifts: a factor going linearly from 1 in the first frame to ``1 + focus_drift`` in the
-        last (-0.2: 20% dimmer at the end; 0: none, the default).
+        last (-0.2: a fifth dimmer at the end; 0: none, the default).
     illumination_falloff : float
         Uneven illumination: the light falls from 1 at a centre near the middle of the frame to
         ``1 - illumination_falloff`` at the farthest corner (0: even). It dims everything on the
