@@ -95,11 +95,11 @@ def test_segmentation_opens_as_labels_and_event_probability(make_napari_viewer, 
 
 
 def test_a_segmentation_too_large_for_memory_opens_lazily(make_napari_viewer, plugin, tmp_path, monkeypatch):
-    import exodeepfinder.pipeline
+    import exodeepfinder.inference.memory
 
     labels = np.random.default_rng(1).integers(0, 3, (20, 16, 24)).astype(np.int8)
     path = write_segmentation(labels, tmp_path / "long_segmentation.h5")
-    monkeypatch.setattr(exodeepfinder.pipeline, "in_memory_limit", lambda *args: labels.size - 1)
+    monkeypatch.setattr(exodeepfinder.inference.memory, "in_memory_limit", lambda *args: labels.size - 1)
     viewer = make_napari_viewer()
     (layer,) = viewer.open(path, plugin=plugin)
     assert isinstance(layer, Labels) and not isinstance(layer.data, np.ndarray)     # read as shown

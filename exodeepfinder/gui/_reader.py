@@ -120,12 +120,12 @@ def read_movie(path) -> list[tuple]:
 def read_segmentation(path) -> list[tuple]:
     """A labels layer of the segmentation, and an image layer of its event probability if saved.
 
-    Labels within the in-memory budget (:func:`exodeepfinder.pipeline.in_memory_limit`, one byte
+    Labels within the in-memory budget (:func:`exodeepfinder.inference.memory.in_memory_limit`, one byte
     per voxel) are read into memory, so that they can be edited; larger ones (a long movie's), and
     the probabilities, stay lazy: read frame by frame as they are shown, the file kept open.
     """
     from ..io.segmentation import open_segmentation
-    from ..pipeline import in_memory_limit
+    from ..inference.memory import in_memory_limit
 
     labels, scores = open_segmentation(path)
     if labels.size <= in_memory_limit():

@@ -37,8 +37,6 @@ WEIGHTS_CHOICES = {"automatic (official if downloaded, else bundled)": None,
                    "model folder… (from exodeepfinder adapt)": "folder"}
 #: Resolution of the min score slider.
 SCORE_STEPS = 100
-#: Bytes per voxel of a segmentation in memory: int8 labels and three float16 class probabilities.
-SEGMENTATION_BYTES_PER_VOXEL = 1 + 3 * 2
 #: Metadata key of a layer shown from a temporary segmentation file (the file's path).
 SCRATCH_KEY = "exodeepfinder_scratch_file"
 
@@ -46,9 +44,9 @@ SCRATCH_KEY = "exodeepfinder_scratch_file"
 def segmentation_fits_in_memory(shape) -> bool:
     """Whether the labels and class probabilities of a movie of ``shape`` may be held in memory.
 
-    The same budget as the commands' in-memory movies (:func:`exodeepfinder.pipeline.in_memory_limit`).
+    The same budget as the commands' in-memory segmentations (:func:`exodeepfinder.inference.memory.in_memory_limit`).
     """
-    from ...pipeline import in_memory_limit
+    from ...inference.memory import SEGMENTATION_BYTES_PER_VOXEL, in_memory_limit
 
     return int(np.prod(shape)) * SEGMENTATION_BYTES_PER_VOXEL <= in_memory_limit()
 
