@@ -12,6 +12,7 @@
 #
 # Usage (repository root; the official weights, if any, in EXODEEPFINDER_OFFICIAL_WEIGHTS):
 #   OUT=build/device bash bench/device_check.sh [TRAIN_MINUTES]        # default 5; 0 skips step 4
+#   DISTRACTORS=1 OUT=build/device bash bench/device_check.sh 5       # the mixture with the artefact movies
 # With BUDGET=S (seconds for the whole run, e.g. a lease's limit) the training is shortened so that
 # the run, the model's evaluation included, ends within S seconds.
 set -u
@@ -27,9 +28,13 @@ say() { echo "== $(date +%T) $*" | tee -a "$LOG"; }
 step() { "$@" 2>&1 | tee -a "$LOG"; }
 
 # The recipe of the model card's sixth run (default, randomised, docked, targeted, dim and dim_busy
-# movies; batches 8 times those of the CPU runs), from the bundled weights.
+# movies; batches 8 times those of the CPU runs), from the bundled weights. With DISTRACTORS=1 the
+# mixture adds the simulator's opt-in artefacts of real TIRF movies (the script's `distractors` and
+# `bumps` groups: transient bumps, blinks, docking steps, passing vesicles, focus drift; issue 28).
+EXTRA='["docked","targeted","dim","dim_busy"]'
+[ "${DISTRACTORS:-0}" = 1 ] && EXTRA='["docked","targeted","dim","dim_busy","distractors","bumps"]'
 RECIPE=(--set init='"bundled"' --set randomized_movies=96
-        --set 'extra_movies=["docked","targeted","dim","dim_busy"]'
+        --set "extra_movies=$EXTRA"
         --set 'patch_sizes=[48]' --set 'batch_sizes=[16]' --set 'random_shifts=[16]'
         --set 'n_epochs=[2000]' --set 'n_steps=[200]' --set learning_rate=2e-4 --set loss='"dice_ce"'
         --set train_seed=8 --set max_minutes="$MINUTES")

@@ -54,8 +54,13 @@ OFFICIAL = REPO.parent / "shared" / "data" / "net_weights_FINAL.h5"
 #: robustness grid: events of vesicles docked before fusing (``docked``), the same docked at 30-50%
 #: of the event's peak and spreading as they fuse (``targeted``: the misses of the third run), and
 #: dim events (``dim``: 100-300 photons). ``dim_busy`` (100-200 photons over backgrounds of
-#: 200-1000) was tried for a sixth run and not adopted (docs/robustness.md). The folder names
-#: (``docked_movie_01``...) enter the split.
+#: 200-1000) was tried for a sixth run and not adopted (docs/robustness.md). ``distractors`` turns on
+#: every opt-in distractor of the simulator (``DISTRACTOR_RANGES``: low-contrast transient bumps,
+#: short blinks, docking steps and undocking drops, passing out-of-focus vesicles, focus drift: the
+#: artefact classes described for real TIRF movies), and ``bumps`` weighs it towards what the model
+#: took for events on movies of another generator: many faint transient bumps beside the events.
+#: ``extra_movies`` may name ``group:N`` for the first N movies of a group (same seeds). The folder
+#: names (``docked_movie_01``...) enter the split.
 EXTRA_GROUPS = {
     "docked": dict(n_movies=24, seed=4000, ranges={"docked_fraction": [0.6, 1.0], "event_amplitude": [150, 2000]}),
     "targeted": dict(n_movies=24, seed=5000, ranges={
@@ -63,7 +68,22 @@ EXTRA_GROUPS = {
         "event_amplitude": [150, 2000]}),
     "dim": dict(n_movies=24, seed=6000, ranges={"event_amplitude": [100, 300]}),
     "dim_busy": dict(n_movies=24, seed=7000, ranges={"event_amplitude": [100, 200], "background": [200, 1000]}),
+    "distractors": dict(n_movies=40, seed=8000, ranges={
+        "bump_rate": [0, 8], "bump_contrast": [0.1, 0.4], "blink_rate": [0, 4], "step_rate": [0, 4],
+        "passing_rate": [0, 3], "focus_drift": [-0.3, 0.3]}),
+    "bumps": dict(n_movies=24, seed=8500, ranges={
+        "bump_rate": [4, 10], "bump_contrast": [0.1, 0.4], "blink_rate": [0, 3], "step_rate": [0, 3],
+        "passing_rate": [0, 2], "focus_drift": [-0.2, 0.2]}),
 }
+
+
+def extra_group(entry: str) -> tuple[str, dict]:
+    """The name and settings of an ``extra_movies`` entry: ``name`` or ``name:N`` (its first N movies)."""
+    name, _, count = entry.partition(":")
+    group = dict(EXTRA_GROUPS[name])
+    if count:
+        group["n_movies"] = min(int(count), group["n_movies"])
+    return name, group
 
 #: The recipe of the bundled model: the default training recipe of ``exodeepfinder train``
 #: (Dice + cross-entropy, objects drawn per track and at track onsets) from random weights, on a
@@ -131,8 +151,8 @@ def simulate(movies: Path, recipe: dict, jobs: int = 1) -> None:
               "--blank_frames", *recipe["blank_frames"]]
     kinds = [("default", recipe["n_movies"], recipe["seed"], []),
              ("randomized", recipe.get("randomized_movies", 0), recipe.get("randomized_seed", 3000), ["--randomize"])]
-    for name in recipe.get("extra_movies", []):
-        group = EXTRA_GROUPS[name]
+    for entry in recipe.get("extra_movies", []):
+        name, group = extra_group(entry)
         ranges = [a for setting, bounds in group["ranges"].items() for a in ("--range", setting, *bounds)]
         kinds.append((name, group["n_movies"], group["seed"], ["--randomize", *ranges]))
     commands = []
@@ -260,7 +280,7 @@ def main(argv=None) -> int:
         if key not in recipe:
             parser.error(f"--set: unknown recipe entry {key!r} (known: {', '.join(recipe)})")
         recipe[key] = json.loads(value)
-    unknown = set(recipe["extra_movies"]) - set(EXTRA_GROUPS)
+    unknown = {entry.partition(":")[0] for entry in recipe["extra_movies"]} - set(EXTRA_GROUPS)
     if unknown:
         parser.error(f"--set extra_movies: unknown group(s) {', '.join(sorted(unknown))} "
                      f"(known: {', '.join(EXTRA_GROUPS)})")

@@ -66,17 +66,19 @@ def _parameter_help() -> dict:
             lines.append(line.strip())
     for name in names:
         helps[name] = " ".join(lines)
-    return helps
+    return {name: text.replace("%", "%%") for name, text in helps.items()}  # argparse formats help with %
 
 
 def _ranges_help() -> str:
-    from ..simulation.randomize import DEFAULT_RANGES
+    from ..simulation.randomize import DEFAULT_RANGES, DISTRACTOR_RANGES
 
     spans = [f"{name} {' '.join(span)}" if name == "camera" else f"{name} {span[0]:g} {span[1]:g}"
              for name, span in DEFAULT_RANGES.items()]
+    optional = [f"{name} {span[0]:g} {span[1]:g}" for name, span in DISTRACTOR_RANGES.items()]
     return ("with --randomize: the range of a drawn setting, e.g. --range event_amplitude 100 500, --range drift 0 "
             "(one value fixes it), --range camera scmos emccd (the cameras to choose from); repeat for several "
-            "settings. Settings and default ranges (see docs/simulate_detect.md): " + "; ".join(spans))
+            "settings. Settings and default ranges (see docs/simulate_detect.md): " + "; ".join(spans)
+            + ". Drawn only when named (artefacts of real movies; suggested ranges): " + "; ".join(optional))
 
 
 def add_arguments(parser):

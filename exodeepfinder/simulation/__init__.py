@@ -8,5 +8,5 @@
 """
 
 from .folder import OUTPUT_FILES, simulate_to_folder  # noqa: F401
-from .randomize import DEFAULT_RANGES, random_parameters, simulate_randomized  # noqa: F401
+from .randomize import DEFAULT_RANGES, DISTRACTOR_RANGES, random_parameters, simulate_randomized  # noqa: F401
 from .simulate import CAMERAS, EVENT_KINDS, SPOT_COLUMNS, SPOT_KINDS, Simulation, simulate_movie  # noqa: F401

@@ -138,10 +138,14 @@ class Scene:
         Shift (dy, dx) of the sample in each frame.
     illumination : Illumination or None
         Uneven illumination (None: even).
+    intensity : ndarray (frames,) or None
+        A factor on all the sample's fluorescence in each frame (a focus drift, a change of the
+        laser power or of the evanescent field's depth); None: 1 throughout.
     """
 
-    def __init__(self, shape, *, cell, footprint, margin, bleaching, drift, illumination=None):
+    def __init__(self, shape, *, cell, footprint, margin, bleaching, drift, illumination=None, intensity=None):
         self.n_frames, self.height, self.width = shape
+        self.intensity = intensity
         self.cell, self.pad = cell, (cell.shape[0] - self.height) // 2
         self.margin, self.bleaching, self.drift, self.illumination = margin, bleaching, drift, illumination
         allowed = np.zeros((self.height, self.width), bool)
@@ -218,6 +222,8 @@ class Scene:
             i0, i1 = np.searchsorted(sprite.frames, [start, stop])
             add_gaussians(photons, sprite.frames[i0:i1] - start, sprite.y[i0:i1], sprite.x[i0:i1],
                           sprite.amplitude[i0:i1], sprite.sigma[i0:i1])
+        if self.intensity is not None:
+            photons *= self.intensity[start:stop, None, None]
         return photons
 
     def _background(self, start, stop):

@@ -16,6 +16,11 @@ Most settings are :func:`simulate_movie` arguments; the others tie several argum
 - ``*_rate``: objects per 100 frames per 100 x 100 pixels (the counts follow the movie's size);
 - ``*_ratio``: brightness of spots and flashes relative to ``event_amplitude``;
 - ``hot_pixel_fraction``: the fraction of the pixels that are hot.
+
+:data:`DISTRACTOR_RANGES` holds more settings, the distractors described for real TIRF movies
+(transient bumps, blinks, docking steps, passing vesicles, focus drift): they are drawn only
+when named in ``ranges`` (``--range bump_rate 0 8``), so that the movies of the default ranges
+stay the same; ``ranges=DISTRACTOR_RANGES`` draws them all from their suggested ranges.
 """
 
 from __future__ import annotations
@@ -73,6 +78,19 @@ DEFAULT_RANGES = {
     "hot_pixel_level": (100.0, 3000.0),
 }
 
+#: Settings drawn only when ``ranges`` names them (see the module docstring), with their suggested
+#: ranges: the opt-in distractors of :func:`simulate_movie` (``*_rate`` as above; ``bump_contrast``: the
+#: bumps' photons relative to ``background``, their ΔF/F0, at most half ``event_amplitude`` so that a
+#: bump stays fainter than the movie's events) and its ``focus_drift``.
+DISTRACTOR_RANGES = {
+    "bump_rate": (0.0, 8.0),
+    "bump_contrast": (0.1, 0.4),
+    "blink_rate": (0.0, 4.0),
+    "step_rate": (0.0, 4.0),
+    "passing_rate": (0.0, 3.0),
+    "focus_drift": (-0.3, 0.3),
+}
+
 # Drawn uniformly in log scale (their ranges span more than a factor 10 or are scales).
 LOG_UNIFORM = frozenset({"event_amplitude", "background", "time_scale", "event_tau", "bleaching_frames", "gain",
                          "background_scale", "hot_pixel_level"})
@@ -83,18 +101,21 @@ DRAWN_AS_RANGE = frozenset({"event_tau", "event_onset", "hot_pixel_level"})
 _DEFAULT_SIGMA = 1.3
 _PER_100_FRAMES_AND_100_PX = ("n_events", "event_rate"), ("n_spots", "spot_rate"), ("n_flashes", "flash_rate"), \
     ("n_flickers", "flicker_rate"), ("n_moving", "moving_rate"), ("n_arriving_leaving", "arriving_leaving_rate")
+_OPTIONAL_COUNTS = ("n_bumps", "bump_rate"), ("n_blinks", "blink_rate"), ("n_steps", "step_rate"), \
+    ("n_passing", "passing_rate")
+_KNOWN_RANGES = {**DEFAULT_RANGES, **DISTRACTOR_RANGES}
 
 
 def check_ranges(ranges: dict | None) -> dict:
     """:data:`DEFAULT_RANGES` updated with ``ranges``; raise ValueError naming a bad entry.
 
-    A numeric range is ``(low, high)`` (or one number: a fixed value); ``camera`` takes a
+    Settings of :data:`DISTRACTOR_RANGES` are added only when ``ranges`` names them. A numeric range is ``(low, high)`` (or one number: a fixed value); ``camera`` takes a
     sequence of camera names (or one name).
     """
     merged = dict(DEFAULT_RANGES)
     for name, value in (ranges or {}).items():
-        if name not in DEFAULT_RANGES:
-            raise ValueError(f"ranges: unknown setting {name!r} (known: {', '.join(DEFAULT_RANGES)})")
+        if name not in _KNOWN_RANGES:
+            raise ValueError(f"ranges: unknown setting {name!r} (known: {', '.join(_KNOWN_RANGES)})")
         if name == "camera":
             choices = (value,) if isinstance(value, str) else tuple(value)
             unknown = [c for c in choices if c not in CAMERAS]
@@ -122,7 +143,10 @@ def draw_settings(rng, ranges: dict | None = None) -> dict:
     """
     rng = np.random.default_rng(rng)
     settings = {}
-    for name, span in check_ranges(ranges).items():
+    merged = check_ranges(ranges)
+    # the default settings first, in their order, then the opt-in ones: the default draws stay the same
+    order = [*DEFAULT_RANGES, *(name for name in DISTRACTOR_RANGES if name in merged)]
+    for name, span in ((name, merged[name]) for name in order):
         if name == "camera":
             settings[name] = str(span[int(rng.integers(len(span)))])
             continue
@@ -149,6 +173,16 @@ def parameters_from_settings(settings: dict, shape, rng) -> dict:
 
     units = n_frames / 100 * height * width / 1e4
     counts = {count: int(rng.poisson(settings[rate] * units)) for count, rate in _PER_100_FRAMES_AND_100_PX}
+    optional = {count: int(rng.poisson(settings[rate] * units)) for count, rate in _OPTIONAL_COUNTS if rate in settings}
+    if "bump_contrast" in settings:
+        optional["bump_amplitude"] = min(settings["bump_contrast"] * settings["background"],
+                                         0.5 * settings["event_amplitude"])
+    if "focus_drift" in settings:
+        optional["focus_drift"] = settings["focus_drift"]
+    if optional:  # durations and speeds of the opt-in distractors, scaled like the others
+        optional.update(bump_tau=(0.5 * ts, 3.0 * ts), blink_frames=frames(1, 3),
+                        passing_speed=(1.0 * s / ts, 4.0 * s / ts),
+                        passing_sigma=(2.5 * settings["psf_sigma"], 5.0 * settings["psf_sigma"]))
     copied = ("event_amplitude", "background", "event_tau", "event_spread_fraction", "event_onset",
               "docked_fraction", "event_docking_brightness", "spot_fluctuation", "flicker_on", "flicker_low",
               "background_variation", "background_scale", "outside_background", "bleaching_frames",
@@ -175,6 +209,7 @@ def parameters_from_settings(settings: dict, shape, rng) -> dict:
         "arriving_leaving_duration": frames(1, 8),
         "arriving_leaving_fade": frames(1, 3),
         "hot_pixels": int(rng.poisson(settings["hot_pixel_fraction"] * height * width)),
+        **optional,
     }
 
 

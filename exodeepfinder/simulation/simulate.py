@@ -13,6 +13,9 @@ What a movie holds, in the order it is drawn (one private module per step):
   membrane, stay tens of frames while drifting slightly, and fade out as they leave;
 - distractors that an event detector must not report (``_vesicles``): one-frame flashes,
   flickering or blinking spots, moving spots, and vesicles that arrive and leave the TIRF field;
+  off by default, the artefact classes described for real TIRF movies (IVEA, ExoJ): low-contrast
+  transient bumps, short blinking spots, docking steps and undocking drops, out-of-focus vesicles
+  passing, and a slow change of all the fluorescence (focus drift);
 - fusion events (``_events``): a one-frame rise followed by an exponential decay of the total
   fluorescence while the cargo spreads laterally by diffusion (the spot widens and dims); the
   vesicle either arrives and fuses at once or is docked for a while before it fuses;
@@ -31,12 +34,14 @@ import pandas as pd
 from ._camera import CAMERAS, camera_maps, draw_hot_pixels, no_hot_pixels, record_movie
 from ._events import EVENT_KINDS, add_events
 from ._scene import SPOT_COLUMNS, Illumination, Scene, draw_cell, drift_path
-from ._vesicles import add_arriving_leaving, add_docked, add_flashes, add_flickers, add_moving
+from ._vesicles import (add_arriving_leaving, add_blinks, add_bumps, add_docked, add_flashes, add_flickers, add_moving,
+                        add_passing, add_steps)
 
 __all__ = ["Simulation", "simulate_movie", "SPOT_COLUMNS", "SPOT_KINDS", "EVENT_KINDS", "CAMERAS"]
 
 #: Values of the ``kind`` column of :attr:`Simulation.spots`.
-SPOT_KINDS = ("docked", "flash", "flicker", "moving", "arriving_leaving", "docked_then_fused")
+SPOT_KINDS = ("docked", "flash", "flicker", "moving", "arriving_leaving", "docked_then_fused", "bump", "blink",
+              "docking_step", "undocking_drop", "passing")
 
 
 @dataclass
@@ -59,7 +64,8 @@ class Simulation:
         One row per visible spot per frame: ``t, y, x, spot_id, amplitude`` (photons in the
         centre pixel in that frame), ``sigma`` (px), ``kind`` (``docked`` vesicle; the vesicle of
         a ``docked_then_fused`` event before it fuses; or a distractor: ``flash``, ``flicker``,
-        ``moving``, ``arriving_leaving``).
+        ``moving``, ``arriving_leaving``, ``bump``, ``blink``, ``docking_step``, ``undocking_drop``,
+        ``passing``).
     params : dict
         The arguments of :func:`simulate_movie` that made this movie (for
         :func:`~exodeepfinder.simulation.simulate_randomized`, also ``randomized``: the drawn
@@ -93,7 +99,8 @@ def _check_parameters(p: dict, shape) -> None:
         raise ValueError(f"shape: frames of {height} x {width} are too small for margin {p['margin']}")
     if n_frames < 1:
         raise ValueError(f"shape: {n_frames} frames")
-    for name in ("n_events", "n_spots", "n_flashes", "n_flickers", "n_moving", "n_arriving_leaving", "hot_pixels"):
+    for name in ("n_events", "n_spots", "n_flashes", "n_flickers", "n_moving", "n_arriving_leaving", "n_bumps",
+                 "n_blinks", "n_steps", "n_passing", "hot_pixels"):
         if p[name] < 0:
             raise ValueError(f"{name}: must be >= 0 (got {p[name]})")
     if min(p["blank_frames"]) < 0 or sum(p["blank_frames"]) > n_frames - 3 and p["n_events"]:
@@ -121,6 +128,13 @@ def _check_parameters(p: dict, shape) -> None:
     for name in ("event_docking", "spot_lifetime", "moving_lifetime", "arriving_leaving_duration"):
         if p[name][0] < 1 or p[name][1] < p[name][0]:
             raise ValueError(f"{name}: expected 1 <= low <= high (got {tuple(p[name])})")
+    for name in ("bump_tau", "passing_speed", "passing_sigma"):
+        if p[name][0] <= 0 or p[name][1] < p[name][0]:
+            raise ValueError(f"{name}: expected 0 < low <= high (got {tuple(p[name])})")
+    if p["blink_frames"][0] < 1 or p["blink_frames"][1] < p["blink_frames"][0]:
+        raise ValueError(f"blink_frames: expected 1 <= low <= high (got {tuple(p['blink_frames'])})")
+    if not p["focus_drift"] > -1:
+        raise ValueError(f"focus_drift: must be > -1 (got {p['focus_drift']})")
     if p["hot_pixel_level"][0] <= 0 or p["hot_pixel_level"][1] < p["hot_pixel_level"][0]:
         raise ValueError(f"hot_pixel_level: expected 0 < low <= high (got {tuple(p['hot_pixel_level'])})")
 
@@ -137,8 +151,11 @@ def _scene(rng, shape, p) -> Scene:
                                 p["background_scale"], p["outside_background"], pad)
     illumination = Illumination(rng, height, width, p["illumination_falloff"]) if p["illumination_falloff"] else None
     bleaching = np.exp(-np.arange(n_frames) / p["bleaching_frames"]).astype(np.float32)
+    intensity = None
+    if p["focus_drift"]:  # a linear change of all the sample's light, from 1 to 1 + focus_drift
+        intensity = (1.0 + p["focus_drift"] * np.arange(n_frames) / max(n_frames - 1, 1)).astype(np.float32)
     scene = Scene(shape, cell=cell, footprint=footprint, margin=p["margin"], bleaching=bleaching, drift=drift,
-                  illumination=illumination)
+                  illumination=illumination, intensity=intensity)
     scene.cell_mask = footprint > 0.5
     return scene
 
@@ -155,6 +172,46 @@ def _add_vesicles(scene, rng, p) -> None:
     add_moving(scene, rng, p["n_moving"], lifetime=p["moving_lifetime"], speed=p["moving_speed"], **spot)
     add_arriving_leaving(scene, rng, p["n_arriving_leaving"], duration=p["arriving_leaving_duration"],
                          fades=p["arriving_leaving_fade"], fluctuation=p["spot_fluctuation"], **spot)
+    # the opt-in distractors draw nothing when their count is 0: the movies above stay the same
+    bump_amplitude = 0.2 * p["event_amplitude"] if p["bump_amplitude"] is None else p["bump_amplitude"]
+    add_bumps(scene, rng, p["n_bumps"], amplitude=bump_amplitude, sigma=p["spot_sigma"], tau=p["bump_tau"])
+    add_blinks(scene, rng, p["n_blinks"], on_frames=p["blink_frames"], **spot)
+    add_steps(scene, rng, p["n_steps"], lifetime=p["spot_lifetime"], fades=p["spot_fade"], step=p["spot_drift"],
+              fluctuation=p["spot_fluctuation"], **spot)
+    add_passing(scene, rng, p["n_passing"], amplitude=p["spot_amplitude"], sigma=p["passing_sigma"],
+                speed=p["passing_speed"])
+
+
+def _add_fusions(scene, rng, p, lit) -> pd.DataFrame:
+    """The fusion events in the ``lit`` frames (``n_events`` of them, or as many as ``event_rate``
+    gives, which then sets ``p["n_events"]``); return the events table."""
+    if p["event_rate"] is not None:
+        area_um2 = float(len(scene.allowed_pixels()[0])) * p["pixel_size"] ** 2
+        minutes = (lit[1] - lit[0]) * p["frame_interval"] / 60.0
+        p["n_events"] = int(round(p["event_rate"] * area_um2 * minutes))
+    return add_events(
+        scene, rng, p["n_events"], frame_range=lit, amplitude=p["event_amplitude"], tau=p["event_tau"],
+        sigma=p["event_sigma"], spread=p["event_spread"], spread_fraction=p["event_spread_fraction"],
+        onset=p["event_onset"], separation=p["event_separation"], docked_fraction=p["docked_fraction"],
+        docking=p["event_docking"], docking_brightness=p["event_docking_brightness"], docking_fades=p["spot_fade"],
+        fluctuation=p["spot_fluctuation"], hotspots=p["hotspots"], hotspot_fraction=p["hotspot_fraction"],
+        hotspot_radius=p["hotspot_radius"])
+
+
+def _record(scene, rng, p, lit, progress):
+    """Expose the scene with the camera: the movie (closed shutter outside the ``lit`` frames), the
+    spots table of the lit frames, the hot pixels and the camera maps."""
+    n_frames, height, width = scene.n_frames, scene.height, scene.width
+    spots = scene.spots()
+    hot = draw_hot_pixels(rng, p["hot_pixels"], (height, width), p["hot_pixel_level"])
+    maps = camera_maps(rng, p["camera"], (height, width), gain=p["gain"], offset=p["offset"],
+                       read_noise=p["read_noise"], offset_sd=p["scmos_offset_sd"], gain_sd=p["scmos_gain_sd"],
+                       read_noise_spread=p["scmos_read_noise_spread"])
+    movie = record_movie(scene, rng, p["camera"], maps, hot, progress)
+    if lit[0] > 0 or lit[1] < n_frames:
+        movie[:lit[0]] = movie[lit[1]:] = np.uint16(np.clip(round(p["offset"]), 0, np.iinfo(np.uint16).max))
+        spots = spots[(spots["t"] >= lit[0]) & (spots["t"] < lit[1])].reset_index(drop=True)
+    return movie, spots, hot, maps
 
 
 def simulate_movie(
@@ -194,6 +251,16 @@ def simulate_movie(
     moving_lifetime: tuple[int, int] = (5, 30),
     arriving_leaving_duration: tuple[int, int] = (1, 8),
     arriving_leaving_fade: tuple[int, int] = (1, 3),
+    n_bumps: int = 0,
+    bump_amplitude: float | None = None,
+    bump_tau: tuple[float, float] = (0.5, 3.0),
+    n_blinks: int = 0,
+    blink_frames: tuple[int, int] = (1, 3),
+    n_steps: int = 0,
+    n_passing: int = 0,
+    passing_speed: tuple[float, float] = (1.0, 4.0),
+    passing_sigma: tuple[float, float] = (3.0, 6.0),
+    focus_drift: float = 0.0,
     background: float = 300.0,
     background_variation: float = 0.25,
     background_scale: float = 12.0,
@@ -223,8 +290,9 @@ def simulate_movie(
     Amplitudes are photons in the centre pixel of a spot; each object's amplitude varies by a
     random factor 0.7-1.3. Events and spots lie inside the cell footprint. The defaults give the
     movies the bundled model was trained on; the parameters after them (distractors arriving and
-    leaving, docked-then-fused events, uneven illumination, drift, sCMOS and EMCCD cameras, hot
-    pixels) are off by default.
+    leaving, transient bumps, blinks, docking steps, passing vesicles, focus drift,
+    docked-then-fused events, uneven illumination, drift, sCMOS and EMCCD cameras, hot pixels)
+    are off by default.
 
     Parameters
     ----------
@@ -304,6 +372,23 @@ def simulate_movie(
         Range of the frames an arriving-leaving vesicle stays at full brightness.
     arriving_leaving_fade : (int, int)
         Range of the frames it takes to arrive and to leave.
+    n_bumps, n_blinks, n_steps, n_passing : int
+        Number of the distractors described for real TIRF movies (IVEA's artefact classes, ExoJ),
+        0 by default: low-contrast transient bumps (a spot that rises in one frame and decays
+        in a few, like a faint event that is not one), short blinking spots (on for a few frames,
+        one to four times), docking steps and undocking drops (a vesicle that appears in one
+        frame and stays, or vanishes in one frame; half of each) and out-of-focus vesicles passing
+        (wide, dim spots crossing the frame fast). None of them is an event.
+    bump_amplitude : float or None
+        Photons of a transient bump (default: 0.2 times ``event_amplitude``).
+    bump_tau : (float, float)
+        Range of the decay time constants of transient bumps (frames).
+    blink_frames : (int, int)
+        Range of the frames a blinking spot stays on at a time.
+    passing_speed : (float, float)
+        Speed range of passing vesicles (px per frame).
+    passing_sigma : (float, float)
+        Range of the spot sigmas of passing vesicles (px; out of focus, so wide).
     background : float
         Cell fluorescence (photons per pixel, mean inside the footprint).
     background_variation, background_scale : float
@@ -312,6 +397,11 @@ def simulate_movie(
         Fluorescence outside the cell, relative to ``background``.
     bleaching_frames : float
         Photobleaching time constant (frames) of the cell and of the vesicles.
+    focus_drift : float
+        Slow change of all the sample's fluorescence (cell, vesicles, events; not the camera's
+        offset or hot pixels) over the movie, as the focus or the evanescent field's depth
+        drifts: a factor going linearly from 1 in the first frame to ``1 + focus_drift`` in the
+        last (-0.2: a fifth dimmer at the end; 0: none, the default).
     illumination_falloff : float
         Uneven illumination: the light falls from 1 at a centre near the middle of the frame to
         ``1 - illumination_falloff`` at the farthest corner (0: even). It dims everything on the
@@ -368,26 +458,10 @@ def simulate_movie(
     shape = tuple(int(s) for s in shape)
     _check_parameters(p, shape)
     rng = np.random.default_rng(seed)
-    n_frames, height, width = shape
     scene = _scene(rng, shape, p)
     _add_vesicles(scene, rng, p)
-    lit = (int(blank_frames[0]), n_frames - int(blank_frames[1]))
-    if event_rate is not None:
-        area_um2 = float(len(scene.allowed_pixels()[0])) * pixel_size ** 2
-        n_events = p["n_events"] = int(round(event_rate * area_um2 * (lit[1] - lit[0]) * frame_interval / 60.0))
-    events = add_events(
-        scene, rng, n_events, frame_range=lit, amplitude=event_amplitude, tau=event_tau, sigma=event_sigma,
-        spread=event_spread, spread_fraction=event_spread_fraction, onset=event_onset,
-        separation=event_separation, docked_fraction=docked_fraction, docking=event_docking,
-        docking_brightness=event_docking_brightness, docking_fades=spot_fade, fluctuation=spot_fluctuation,
-        hotspots=hotspots, hotspot_fraction=hotspot_fraction, hotspot_radius=hotspot_radius)
-    spots = scene.spots()
-    hot = draw_hot_pixels(rng, hot_pixels, (height, width), hot_pixel_level)
-    maps = camera_maps(rng, camera, (height, width), gain=gain, offset=offset, read_noise=read_noise,
-                       offset_sd=scmos_offset_sd, gain_sd=scmos_gain_sd, read_noise_spread=scmos_read_noise_spread)
-    movie = record_movie(scene, rng, camera, maps, hot, progress)
-    if lit[0] > 0 or lit[1] < n_frames:
-        movie[:lit[0]] = movie[lit[1]:] = np.uint16(np.clip(round(offset), 0, np.iinfo(np.uint16).max))
-        spots = spots[(spots["t"] >= lit[0]) & (spots["t"] < lit[1])].reset_index(drop=True)
+    lit = (int(blank_frames[0]), shape[0] - int(blank_frames[1]))
+    events = _add_fusions(scene, rng, p, lit)
+    movie, spots, hot, maps = _record(scene, rng, p, lit, progress)
     return Simulation(movie=movie, events=events, spots=spots, params=p, hot_pixels=hot, drift=scene.drift,
                       camera={"model": camera, **maps}, cell_mask=scene.cell_mask)
