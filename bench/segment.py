@@ -382,6 +382,9 @@ def main():
         print("official weights not found (shared/data/net_weights_FINAL.h5 beside the repository, or "
               "'exodeepfinder download-weights'): skipped")
         return
+    if args.weights not in ("bundled", "official") and not Path(args.weights).is_file():
+        parser.error(f"--weights: {args.weights}: no such file (or bundled, official)")
+    print(f"weights: {args.weights}" + (f" ({official_weights()})" if args.weights == "official" else ""))
     with tempfile.TemporaryDirectory() as folder:
         movie_path = Path(folder) / "movie.h5"
         start = time.perf_counter()
