@@ -147,7 +147,7 @@ def run_mode(movie_path, mode, device, threads, max_memory, weights="bundled"):
                           computed_per_voxel=plan.computed_voxels(movie.shape[0]) / voxels,
                           first_window_s=(first[0] - start) if first else None, int8_graph_s=quantized_s,
                           shape=list(movie.shape), seconds=seconds, voxels_per_s=voxels / seconds,
-                          peak_rss_mb=peak_mb)))
+                          peak_rss_mb=peak_mb, load_average=os.getloadavg()[0])))
 
 
 def _proc_status_kb(field):
@@ -382,6 +382,9 @@ def main():
         print("official weights not found (shared/data/net_weights_FINAL.h5 beside the repository, or "
               "'exodeepfinder download-weights'): skipped")
         return
+    if args.weights not in ("bundled", "official") and not Path(args.weights).is_file():
+        parser.error(f"--weights: {args.weights}: no such file (or bundled, official)")
+    print(f"weights: {args.weights}" + (f" ({official_weights()})" if args.weights == "official" else ""))
     with tempfile.TemporaryDirectory() as folder:
         movie_path = Path(folder) / "movie.h5"
         start = time.perf_counter()
@@ -413,7 +416,7 @@ def main():
                   f"window {'x'.join(map(str, result['window'][2:]))} (x{result['windows_per_block']} per block, "
                   f"{result['frames_per_block']} frames kept, t margin {result['t_margin']}), "
                   f"{result['computed_per_voxel']:.2f} computed voxels per voxel; "
-                  f"first window after {result['first_window_s']:.1f} s"
+                  f"first window after {result['first_window_s']:.1f} s; load average {result['load_average']:.1f}"
                   + (f"; int8 graph ready in {result['int8_graph_s']:.1f} s (untimed)" if result.get("int8_graph_s")
                      is not None else ""), flush=True)
         if "default" in results and "torch-reference" in results:
