@@ -10,6 +10,8 @@ so that its peak RSS is its own. Modes:
 - ``fast``: precision "fast" (bfloat16 where the CPU computes it natively, float32 otherwise),
   the fast tiling: the default before int8;
 - ``int8``: precision "int8" (OpenVINO, the network quantized with NNCF), the fast tiling;
+- ``int8-old-plan``: the same with the memory plan of before int8's memory was measured (550 bytes
+  per window voxel instead of 220: two windows of 252 x 352 and blocks of 34 frames on 400 x 300);
 - ``torch-reference``: PyTorch eager with the reference tiling (precision "fast": bfloat16
   autocast where the CPU has it, float32 here otherwise);
 - ``fp32``: precision "fp32" (reference tiling, float32; OpenVINO on a CPU);
@@ -48,11 +50,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
 
-WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared/data/net_weights_FINAL.h5"
+REPOSITORY = Path(__file__).resolve().parents[1]
+#: Where the official weights are looked for (``--weights official``): a ``shared/data`` folder beside the
+#: repository or above it, then the user cache of ``exodeepfinder download-weights``.
+OFFICIAL_CANDIDATES = [folder / "shared/data/net_weights_FINAL.h5" for folder in REPOSITORY.parents]
+#: Bytes per window voxel of the memory plan before it measured int8 (``--memory_probe``): the previous plan
+#: is what the ``*-old-plan`` modes run.
+PREVIOUS_BYTES_PER_VOXEL = {("openvino", "int8"): 550}
+#: Movie sizes of ``--plans`` (t, y, x).
+PLAN_SHAPES = [(100, 400, 300), (250, 400, 300), (1000, 512, 512), (100, 128, 128)]
 MODES = {
     "default": dict(),
     "fast": dict(precision="fast"),
     "int8": dict(precision="int8"),
+    "int8-old-plan": dict(precision="int8"),
     "torch-reference": dict(backend="torch", tiling="reference"),
     "fp32": dict(precision="fp32"),
     "torch-fp32": dict(backend="torch", precision="fp32"),
@@ -69,7 +80,33 @@ def make_movie(path, frames, height, width):
     write_h5(path, simulation.movie)
 
 
-def run_mode(movie_path, mode, device, threads, max_memory):
+def official_weights():
+    """The official weights file (see :data:`OFFICIAL_CANDIDATES`), or None where there is none."""
+    from exodeepfinder.model.weights import official_weights_path
+
+    for path in OFFICIAL_CANDIDATES + [official_weights_path()]:
+        if path.is_file():
+            return path
+    return None
+
+
+def weights_path(weights):
+    """``--weights``: None for the bundled model, the official file, or a file given by path."""
+    if weights == "bundled":
+        return None
+    if weights == "official":
+        return official_weights()
+    return Path(weights)
+
+
+def use_previous_plan():
+    """Make the memory plan that of before int8's memory was measured (the ``*-old-plan`` modes)."""
+    from exodeepfinder.inference.memory import BYTES_PER_VOXEL
+
+    BYTES_PER_VOXEL.update(PREVIOUS_BYTES_PER_VOXEL)
+
+
+def run_mode(movie_path, mode, device, threads, max_memory, weights="bundled"):
     """Segment in this process; print one JSON line with the timings."""
     import torch
 
@@ -80,7 +117,9 @@ def run_mode(movie_path, mode, device, threads, max_memory):
 
     if threads:
         torch.set_num_threads(threads)
-    model = load_model(WEIGHTS if WEIGHTS.is_file() else None, device)
+    if mode.endswith("-old-plan"):
+        use_previous_plan()
+    model = load_model(weights_path(weights), device)
     device = model.device
     movie = open_h5(movie_path)
     options = dict(MODES[mode], max_memory=max_memory)
@@ -108,7 +147,106 @@ def run_mode(movie_path, mode, device, threads, max_memory):
                           computed_per_voxel=plan.computed_voxels(movie.shape[0]) / voxels,
                           first_window_s=(first[0] - start) if first else None, int8_graph_s=quantized_s,
                           shape=list(movie.shape), seconds=seconds, voxels_per_s=voxels / seconds,
-                          peak_rss_mb=peak_mb)))
+                          peak_rss_mb=peak_mb, load_average=os.getloadavg()[0])))
+
+
+def _proc_status_kb(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def probe_window_memory(precision, frames, height, width):
+    """Peak RSS added by one network window ``(1, 1, frames, height, width)`` (engine working memory, its
+    input copy and its output), in this process; print one JSON line.
+
+    The model, the engine and (int8) the quantized graph are loaded first; then the peak-RSS counter is
+    reset (``/proc/self/clear_refs``), the window is compiled and run, and the new peak read.
+    """
+    import numpy as np
+
+    from exodeepfinder.inference.backends import make_runner
+    from exodeepfinder.model.weights import load_model
+
+    model = load_model(None, "cpu")  # the bundled model (the memory does not depend on the weights)
+    runner = make_runner(model, "auto", model.device, precision)
+    if getattr(runner, "int8", False):
+        from exodeepfinder.inference.openvino_backend import network_graph
+
+        network_graph(model, runner.digest, True)
+    before = _proc_status_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # reset VmHWM to the current RSS
+    shape = (1, 1, frames, height, width)
+    start = time.perf_counter()
+    window = np.full(shape, 0.3, np.float32)
+    window[..., ::7, ::5] = 0.9  # some contrast (the memory does not depend on the values)
+    output = runner(window, (slice(None),) * 3)
+    seconds = time.perf_counter() - start
+    peak = _proc_status_kb("VmHWM")
+    print(json.dumps(dict(precision=precision, engine=runner.description, shape=list(shape),
+                          voxels=int(np.prod(shape)), rss_before_mb=before / 1024, peak_mb=peak / 1024,
+                          added_mb=(peak - before) / 1024, output_shape=list(output.shape), seconds=seconds)))
+
+
+def memory_probe(precisions, sizes, height, width, threads):
+    """Bytes per window voxel of each engine, measured: the peak RSS added by windows of two lengths
+    (fresh processes), its slope per voxel and its intercept (compilation and fixed buffers)."""
+    rows = []
+    for precision in precisions:
+        measured = []
+        for frames in sizes:
+            command = [sys.executable, __file__, "--_probe", precision, str(frames), str(height), str(width),
+                       "--threads", str(threads)]
+            run = subprocess.run(command, capture_output=True, text=True)
+            if run.returncode:
+                print(f"{precision} {frames} frames: failed\n{run.stderr[-3000:]}")
+                break
+            measured.append(json.loads(run.stdout.splitlines()[-1]))
+            m = measured[-1]
+            print(f"{precision:>5} window {frames} x {height} x {width} ({m['voxels'] / 1e6:.2f} M voxels, "
+                  f"{m['engine']}): +{m['added_mb']:.0f} MB over {m['rss_before_mb']:.0f} MB "
+                  f"({m['added_mb'] * 2 ** 20 / m['voxels']:.0f} B per voxel), {m['seconds']:.1f} s", flush=True)
+        if len(measured) >= 2:
+            (a, b) = measured[0], measured[-1]
+            slope = (b["added_mb"] - a["added_mb"]) * 2 ** 20 / (b["voxels"] - a["voxels"])
+            intercept = a["added_mb"] - slope * a["voxels"] / 2 ** 20
+            rows.append(dict(precision=precision, engine=a["engine"], bytes_per_voxel=slope, fixed_mb=intercept,
+                             process_mb=a["rss_before_mb"]))
+            print(f"{precision:>5}: {slope:.0f} B per window voxel (slope), {intercept:.0f} MB fixed; process "
+                  f"before the window {a['rss_before_mb']:.0f} MB", flush=True)
+    return rows
+
+
+def plan_rows(shapes, max_memory=None):
+    """The computed voxels per movie voxel of the fast tiling's plans (no inference): per movie size and
+    engine, the previous and the current memory plan, and the factors they come from
+    (:meth:`~exodeepfinder.inference.tiling.TilePlan.overlap_factors`)."""
+    from exodeepfinder.inference.memory import BYTES_PER_VOXEL, PROCESS_MEMORY, working_memory
+    from exodeepfinder.inference.tiling import plan_memory, plan_tiling
+
+    memory = working_memory(max_memory or "3.5GB")
+    rows = ["| movie (t x y x x) | engine | plan | windows (y x x, size) | frames per block (+ margins) | padding | "
+            "pooling grid | window overlap | t margins | equal blocks | **computed voxels per voxel** | "
+            "planned peak (GB) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for shape in shapes:
+        for engine, key in (("int8", ("openvino", "int8")), ("float32", ("openvino", "f32"))):
+            plans = {"current": BYTES_PER_VOXEL[key]}
+            if key in PREVIOUS_BYTES_PER_VOXEL:
+                plans = {"previous": PREVIOUS_BYTES_PER_VOXEL[key], **plans}
+            for name, bytes_per_voxel in plans.items():
+                plan = plan_tiling(shape, "fast", memory=memory, bytes_per_voxel=bytes_per_voxel, input_itemsize=2)
+                f = plan.overlap_factors(shape)
+                peak = (plan_memory(plan, bytes_per_voxel, 40.0) + PROCESS_MEMORY) / 1024 ** 3
+                rows.append(f"| {' x '.join(map(str, shape))} | {engine} ({bytes_per_voxel} B per window voxel) | "
+                            f"{name} | {len(plan.y.starts)} x {len(plan.x.starts)} of {plan.y.size} x {plan.x.size} | "
+                            f"{plan.frames_per_block} (+2 x {plan.t_margin}) | {f['padding']:.3f} | "
+                            f"{f['pooling_grid']:.3f} | {f['window_overlap']:.3f} | {f['t_margins']:.3f} | "
+                            f"{f['equal_blocks']:.3f} | **{f['computed_per_voxel']:.2f}** | {peak:.2f} |")
+    return rows
 
 
 def best_seconds(function, repeats=3):
@@ -211,10 +349,42 @@ def main():
     parser.add_argument("--max_memory", default=None, help="memory budget, e.g. 2GB (default: the library's)")
     parser.add_argument("--markdown", type=Path, help="also write the table (and the limits) to this file")
     parser.add_argument("--no_peaks", action="store_true", help="skip the limit line (no peak measurement)")
+    parser.add_argument("--weights", default="bundled",
+                        help="bundled (default), official (shared/data/net_weights_FINAL.h5 beside the repository, "
+                             "or the user cache: skipped with a message where absent), or a weights file")
+    parser.add_argument("--plans", action="store_true",
+                        help="only print the computed voxels per voxel of the plans for several movie sizes "
+                             "(no inference)")
+    parser.add_argument("--memory_probe", action="store_true",
+                        help="only measure the bytes per window voxel of the int8 and float32 engines (peak RSS)")
     parser.add_argument("--_run", nargs=2, metavar=("MOVIE", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument("--_probe", nargs=4, metavar=("PRECISION", "T", "Y", "X"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args._probe:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        return probe_window_memory(args._probe[0], *map(int, args._probe[1:]))
+    if args.memory_probe:
+        print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average {os.getloadavg()[0]:.1f}")
+        memory_probe(["int8", "fast"], (16, 40), args.height + 52, args.width + 52, args.threads)
+        return
     if args._run:
-        return run_mode(args._run[0], args._run[1], args.device, args.threads, args.max_memory)
+        return run_mode(args._run[0], args._run[1], args.device, args.threads, args.max_memory, args.weights)
+    if args.plans:
+        budget = args.max_memory or "3.5GB"
+        print(f"fast tiling, budget {budget} (--max_memory), uint16 movies; factors multiply to the computed "
+              f"voxels per voxel\n")
+        print("\n".join(plan_rows(PLAN_SHAPES, budget)))
+        return
+    if args.weights == "official" and official_weights() is None:
+        print("official weights not found (shared/data/net_weights_FINAL.h5 beside the repository, or "
+              "'exodeepfinder download-weights'): skipped")
+        return
+    if args.weights not in ("bundled", "official") and not Path(args.weights).is_file():
+        parser.error(f"--weights: {args.weights}: no such file (or bundled, official)")
+    print(f"weights: {args.weights}" + (f" ({official_weights()})" if args.weights == "official" else ""))
     with tempfile.TemporaryDirectory() as folder:
         movie_path = Path(folder) / "movie.h5"
         start = time.perf_counter()
@@ -234,7 +404,7 @@ def main():
         results = {}
         for mode in args.modes:
             command = [sys.executable, __file__, "--_run", str(movie_path), mode, "--device", args.device,
-                       "--threads", str(args.threads)] + (["--max_memory", args.max_memory] if args.max_memory else [])
+                       "--threads", str(args.threads), "--weights", args.weights] + (["--max_memory", args.max_memory] if args.max_memory else [])
             run = subprocess.run(command, capture_output=True, text=True)
             if run.returncode:
                 print(f"{mode}: failed\n{run.stderr[-3000:]}")
@@ -246,7 +416,7 @@ def main():
                   f"window {'x'.join(map(str, result['window'][2:]))} (x{result['windows_per_block']} per block, "
                   f"{result['frames_per_block']} frames kept, t margin {result['t_margin']}), "
                   f"{result['computed_per_voxel']:.2f} computed voxels per voxel; "
-                  f"first window after {result['first_window_s']:.1f} s"
+                  f"first window after {result['first_window_s']:.1f} s; load average {result['load_average']:.1f}"
                   + (f"; int8 graph ready in {result['int8_graph_s']:.1f} s (untimed)" if result.get("int8_graph_s")
                      is not None else ""), flush=True)
         if "default" in results and "torch-reference" in results:

@@ -13,7 +13,16 @@ frames (``--block_frames`` kept frames per block), so that block borders along t
   (14 = the network's reach: exact along t);
 - ``fast 2x1 m=M``: the same with the frame cut into two windows along y (what a smaller budget does);
 - ``fast default``: what ``segment_movie`` chooses with its default budget for this movie (one
-  block for these short movies).
+  block for these short movies);
+- ``old plan``: the same with the memory plan of before int8's memory was measured (550 bytes per
+  window voxel, as float32: two windows of 252 x 352 and blocks of 34 frames on 100 x 400 x 300
+  frames, against the whole frame in blocks of 50 with int8's 220 bytes).
+
+``--precision`` sets the arithmetic of the fast variants (``fast``: float32 on AVX2 CPUs; ``int8``).
+Each row also counts the voxels whose label differs from the first variant's on the same movie.
+
+    .venv/bin/python bench/segment_quality.py --weights bundled --precision int8 --shape 100 400 300 \
+        --variants "old plan" "fast default" --results plans.jsonl      # the memory plan of issue 30
 
     .venv/bin/python bench/segment_quality.py                          # bundled and official weights
     .venv/bin/python bench/segment_quality.py --seeds 6 --results /tmp/quality.jsonl   # resumable
@@ -29,7 +38,7 @@ from pathlib import Path
 
 WEIGHTS = {"bundled": None,
            "official": Path(__file__).resolve().parents[1].parent / "shared/data/net_weights_FINAL.h5"}
-VARIANTS = ("reference", "fast default", "fast m=14", "fast m=6", "fast m=4", "fast 2x1 m=6")
+VARIANTS = ("reference", "fast default", "fast m=14", "fast m=6", "fast m=4", "fast 2x1 m=6", "old plan")
 
 
 def simulate(shape, seed):
@@ -52,14 +61,22 @@ def forced_plan(shape, block_frames, margin, windows_y=1, windows_x=1):
                     equal_blocks(n_frames, block_frames), margin, 1)
 
 
-def segment_variant(movie, model, variant, block_frames):
+#: Bytes per window voxel of the plan before int8's memory was measured (variant ``old plan``).
+PREVIOUS_BYTES_PER_VOXEL = {("openvino", "int8"): 550}
+
+
+def segment_variant(movie, model, variant, block_frames, precision="fast"):
     """Labels of ``movie`` with ``variant``; returns (labels, seconds)."""
     import exodeepfinder.inference.segment as segment
+    from exodeepfinder.inference.memory import BYTES_PER_VOXEL
 
-    options = dict(precision="fast", backend="auto")
+    options = dict(precision=precision, backend="auto")
     plan = None
+    saved = dict(BYTES_PER_VOXEL)
     if variant == "reference":
         options = dict(precision="fp32", tiling="reference", backend="auto")
+    elif variant == "old plan":
+        BYTES_PER_VOXEL.update(PREVIOUS_BYTES_PER_VOXEL)
     elif variant != "fast default":
         fields = dict(part.split("=") for part in variant.split() if "=" in part)
         split = "2x1" in variant
@@ -73,6 +90,7 @@ def segment_variant(movie, model, variant, block_frames):
         return labels, time.perf_counter() - start
     finally:
         segment.plan_tiling = original
+        BYTES_PER_VOXEL.update(saved)
 
 
 def evaluate(labels, truth):
@@ -91,6 +109,8 @@ def main():
     parser.add_argument("--shape", type=int, nargs=3, default=[72, 150, 110], metavar=("T", "Y", "X"))
     parser.add_argument("--block_frames", type=int, default=20, help="kept frames per block of the forced variants")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--precision", default="fast", choices=["fast", "int8"],
+                        help="arithmetic of the fast variants (default fast: float32 on AVX2 CPUs)")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--results", type=Path, help="JSON-lines file of finished runs: reruns skip them")
     args = parser.parse_args()
@@ -110,41 +130,53 @@ def main():
     if args.results and args.results.is_file():
         for line in args.results.read_text().splitlines():
             row = json.loads(line)
-            done[(row["weights"], row["seed"], row["variant"], tuple(row["shape"]), row["block_frames"])] = row
+            done[(row["weights"], row["seed"], row["variant"], tuple(row["shape"]), row["block_frames"],
+                  row.get("arithmetic", "fast"))] = row
     rows = []
     for weights in args.weights:
         model = load_model(WEIGHTS[weights], device="cpu")
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             simulation = None
+            first_labels = None
             for variant in args.variants:
-                key = (weights, seed, variant, tuple(args.shape), args.block_frames)
+                key = (weights, seed, variant, tuple(args.shape), args.block_frames, args.precision)
                 if key not in done:
                     simulation = simulation or simulate(tuple(args.shape), seed)
-                    labels, seconds = segment_variant(simulation.movie, model, variant, args.block_frames)
+                    labels, seconds = segment_variant(simulation.movie, model, variant, args.block_frames,
+                                                      args.precision)
+                    if first_labels is None:
+                        first_labels = labels
                     row = dict(weights=weights, seed=seed, variant=variant, shape=args.shape,
-                               block_frames=args.block_frames, seconds=seconds,
-                               event_voxels=int((labels == 2).sum()), **evaluate(labels, simulation.events))
+                               block_frames=args.block_frames, arithmetic=args.precision, seconds=seconds,
+                               event_voxels=int((labels == 2).sum()),
+                               differing_voxels=int((labels != first_labels).sum()),
+                               differing_event_voxels=int(((labels == 2) != (first_labels == 2)).sum()),
+                               **evaluate(labels, simulation.events))
                     row["labels_digest"] = int(np.bitwise_xor.reduce(np.flatnonzero(labels.ravel() == 2))) \
                         if (labels == 2).any() else 0
                     done[key] = row
                     if args.results:
                         with open(args.results, "a") as out:
                             out.write(json.dumps(row) + "\n")
-                    print(f"  {weights} seed {seed} {variant}: tp {row['tp']} fp {row['fp']} fn {row['fn']} "
-                          f"({seconds:.0f} s)", flush=True)
+                    print(f"  {weights} seed {seed} {variant}: tp {row['tp']} fp {row['fp']} fn {row['fn']}, "
+                          f"{row['differing_voxels']} voxels labelled differently from {args.variants[0]!r} "
+                          f"({row['differing_event_voxels']} in or out of events) ({seconds:.0f} s)", flush=True)
                 rows.append(done[key])
     table = pd.DataFrame(rows)
     pooled = []
     for (weights, variant), group in table.groupby(["weights", "variant"], sort=False):
         pooled.append(dict(weights=weights, variant=variant, movies=len(group), seconds=group.seconds.sum(),
+                           differing_voxels=group.get("differing_voxels", pd.Series(dtype=float)).sum(),
                            **summarize(group.tp.sum(), group.fp.sum(), group.fn.sum())))
     pooled = pd.DataFrame(pooled)
     for weights, group in pooled.groupby("weights", sort=False):
         reference = group[group.variant == "reference"]
+        if not len(reference):  # against the first variant
+            reference = group[group.variant == args.variants[0]]
         if len(reference):
             reference = reference.iloc[0]
             group = group.assign(d_recall=group.recall - reference.recall, d_f1=group.f1 - reference.f1)
-            group["passes"] = np.where(group.variant == "reference", "",
+            group["passes"] = np.where(group.variant == reference.variant, "",
                                        np.where((group.d_recall >= -1e-12) & (group.d_f1 >= -0.01), "yes", "NO"))
         print(f"\n{weights} weights, pooled over {group.movies.max()} movies:")
         print(group.drop(columns=["weights"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))

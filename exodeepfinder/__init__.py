@@ -49,9 +49,9 @@ The sub-packages follow the pipeline: :mod:`~exodeepfinder.io`, :mod:`~exodeepfi
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from ._lazy import lazy_names
 from ._version import __version__
 from .errors import Cancelled, InputError
 from .labels import LABELS
@@ -99,17 +99,7 @@ _API = {
 __all__ = sorted(_API) + ["Cancelled", "InputError", "LABELS", "__version__"]
 
 
-def __getattr__(name):
-    if name in _API:
-        module, attribute = _API[name]
-        value = getattr(importlib.import_module(module), attribute)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'exodeepfinder' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_names(__name__, _API, globals())
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly

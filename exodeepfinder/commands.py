@@ -71,6 +71,21 @@ def input_path(args, name: str, batch_default: str, what: str) -> Path:
     return Path(value)
 
 
+def batch_folders(folder) -> list[Path]:
+    """The movie folders of a batch folder: its subfolders (not hidden), sorted by name.
+
+    The one listing of ``--batch``, the batch runner, ``evaluate --pooled_batch`` and ``adapt``.
+    InputError when ``folder`` is not a folder or has no subfolders.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: batch folder not found")
+    folders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise InputError(f"{folder}: no subfolders to process (one folder per movie)")
+    return folders
+
+
 def in_subfolder(args: argparse.Namespace, folder: Path, names) -> argparse.Namespace:
     """The arguments of one ``--batch`` subfolder: the relative paths ``names`` made relative to it."""
     args = copy.copy(args)

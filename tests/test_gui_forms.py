@@ -11,7 +11,7 @@ from _gui import skip_without_gui  # noqa: E402
 
 skip_without_gui("qtpy.QtWidgets", "pytestqt")
 
-from qtpy.QtWidgets import QCheckBox, QComboBox  # noqa: E402
+from qtpy.QtWidgets import QCheckBox, QComboBox, QPlainTextEdit  # noqa: E402
 
 from exodeepfinder import progress  # noqa: E402
 from exodeepfinder.gui import forms  # noqa: E402
@@ -98,7 +98,7 @@ def test_umbrella_window_lists_every_command_with_a_help_menu(qtbot):
     menus = {action.text(): action for action in window.menuBar().actions()}
     assert [a.text() for a in menus["&Help"].menu().actions()] == ["About", "Documentation"]
     window.documentation()
-    assert "--dataset" in window._documentation.findChild(forms.QPlainTextEdit).toPlainText()
+    assert "--dataset" in window._documentation.findChild(QPlainTextEdit).toPlainText()
 
 
 def test_progress_bars_on_stderr_drive_the_progress_bar(qtbot):

@@ -94,6 +94,20 @@ def test_segmentation_opens_as_labels_and_event_probability(make_napari_viewer, 
     assert isinstance(only_labels, Labels)
 
 
+def test_a_segmentation_too_large_for_memory_opens_lazily(make_napari_viewer, plugin, tmp_path, monkeypatch):
+    import exodeepfinder.inference.memory
+
+    labels = np.random.default_rng(1).integers(0, 3, (20, 16, 24)).astype(np.int8)
+    path = write_segmentation(labels, tmp_path / "long_segmentation.h5")
+    monkeypatch.setattr(exodeepfinder.inference.memory, "in_memory_limit", lambda *args: labels.size - 1)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(path, plugin=plugin)
+    assert isinstance(layer, Labels) and not isinstance(layer.data, np.ndarray)     # read as shown
+    np.testing.assert_array_equal(np.asarray(layer.data[7]), labels[7])
+    viewer.layers.remove(layer)
+    layer.data.file.close()
+
+
 def test_events_open_as_points_with_features(make_napari_viewer, plugin, tmp_path):
     events = make_events([3, 10.5], [20, 30], [12, 40], score=[0.9, 0.4], cluster_size=[25, 11],
                          peak_dff=[1.5, 0.7])

@@ -13,6 +13,7 @@ from qtpy.QtCore import Qt  # noqa: E402
 
 from exodeepfinder.events.targets import events_to_labels  # noqa: E402
 from exodeepfinder.gui import layers  # noqa: E402
+from exodeepfinder.gui._writer import write_segmentation as write_segmentation_layer  # noqa: E402
 from exodeepfinder.io.events import make_events, read_events  # noqa: E402
 from exodeepfinder.io.segmentation import read_segmentation  # noqa: E402
 from exodeepfinder.simulation import simulate_movie  # noqa: E402
@@ -94,6 +95,52 @@ def test_detect_can_be_cancelled(make_napari_viewer, qtbot):
     assert detect.task.status.text() == "Cancelled"
     assert [layer.name for layer in viewer.layers] == ["movie"]
     assert detect.run_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_detect_streams_a_segmentation_too_large_for_memory(make_napari_viewer, qtbot, monkeypatch, tmp_path):
+    """A segmentation that does not fit in memory goes to a temporary file and is shown from it lazily,
+    with the same labels, probabilities and events; the file goes when its layers go."""
+    import tempfile
+
+    import exodeepfinder as edf
+    from exodeepfinder.gui.widgets import detect as detect_widget
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))           # the work folder under tmp_path
+    monkeypatch.setattr(detect_widget, "SCRATCH", detect_widget.ScratchSegmentations())
+    monkeypatch.setattr(detect_widget, "segmentation_fits_in_memory", lambda shape: False)
+    movie = simulate_movie((32, 64, 64), n_events=6, seed=3).movie
+    viewer = make_napari_viewer()
+    viewer.add_layer(Layer.create(*layers.movie_layer(movie, name="movie")))
+    detect = _dock(viewer, "Detect events")
+    detect.weights_choice.setCurrentText("bundled")
+    detect.device_choice.setCurrentText("cpu")
+    detect.run()
+    _wait(qtbot, detect.task)
+    assert detect.task.error is None, detect.task.status.text()
+
+    labels, probability = viewer.layers["movie segmentation"], viewer.layers["movie event probability"]
+    assert not isinstance(labels.data, np.ndarray) and not isinstance(probability.data, np.ndarray)   # lazy
+    (path,) = scratch.rglob("*.h5")
+    expected = edf.detect(movie, edf.load_model("bundled", device="cpu"), min_size=None, min_score=None)
+    np.testing.assert_array_equal(np.asarray(labels.data[:]), expected.labels)
+    np.testing.assert_array_equal(np.asarray(probability.data[:]), expected.scores[:, 2])
+    columns = ["t", "y", "x", "cluster_size", "score"]
+    pd.testing.assert_frame_equal(detect.events[columns], expected.events[columns].reset_index(drop=True),
+                                  check_dtype=False)
+    assert len(detect.events) > 0
+    # saved from napari (File > Save Selected Layers): copied block by block from the file
+    saved = write_segmentation_layer(tmp_path / "saved.h5", labels.data, {})
+    np.testing.assert_array_equal(read_segmentation(saved[0])[0], expected.labels)
+
+    viewer.layers.remove(labels)
+    assert path.exists()                                               # the probability layer still reads it
+    viewer.layers.remove(probability)
+    assert not path.exists()
+    detect_widget.SCRATCH.remove()
+    assert list(scratch.iterdir()) == []
 
 
 def test_detect_says_what_is_missing(make_napari_viewer):

@@ -142,3 +142,37 @@ def test_default_budget_and_working_memory():
     assert 1 * GiB <= default_max_memory() <= 3.5 * GiB
     assert working_memory("2GB") == int(2 * GiB - PROCESS_MEMORY)
     assert working_memory("100MB") > 0
+
+
+@pytest.mark.parametrize("shape, bytes_per_voxel", [
+    ((100, 400, 300), 550), ((100, 400, 300), 220), ((250, 400, 300), 550), ((1000, 512, 512), 220),
+    ((100, 128, 128), 220), ((37, 101, 77), 550),
+])
+def test_overlap_factors_multiply_to_the_computed_voxels_per_voxel(shape, bytes_per_voxel):
+    plan = plan_tiling(shape, "fast", memory=working_memory("3.5GB"), bytes_per_voxel=bytes_per_voxel,
+                       input_itemsize=2)
+    factors = plan.overlap_factors(shape)
+    computed = factors.pop("computed_per_voxel")
+    assert computed == plan.computed_voxels(shape[0]) / math.prod(shape)
+    assert math.prod(factors.values()) == pytest.approx(computed, rel=1e-12)
+    assert all(value >= 1 for value in factors.values())
+    assert factors["padding"] == pytest.approx((shape[1] + 2 * PAD) * (shape[2] + 2 * PAD) / (shape[1] * shape[2]))
+
+
+def test_the_int8_memory_plan_computes_whole_400_x_300_frames():
+    """With int8's measured bytes per window voxel (220, against float32's 550) the default budget holds the
+    whole padded frame in blocks of 50 frames: 1.64 computed voxels per movie voxel instead of 2.04 (two
+    windows of 252 x 352 in blocks of 34 frames)."""
+    from exodeepfinder.inference.memory import BYTES_PER_VOXEL
+
+    memory = working_memory("3.5GB")
+    int8 = plan_tiling((100, 400, 300), "fast", memory=memory, input_itemsize=2,
+                       bytes_per_voxel=BYTES_PER_VOXEL[("openvino", "int8")])
+    float32 = plan_tiling((100, 400, 300), "fast", memory=memory, input_itemsize=2,
+                          bytes_per_voxel=BYTES_PER_VOXEL[("openvino", "f32")])
+    assert int8.windows_per_block == 1 and (int8.y.size, int8.x.size) == (452, 352)
+    assert int8.frames_per_block == 50 and int8.t_margin == FAST_T_MARGIN
+    assert float32.windows_per_block == 2 and float32.frames_per_block == 34
+    assert int8.computed_voxels(100) / (100 * 400 * 300) == pytest.approx(1.644, abs=1e-3)
+    assert float32.computed_voxels(100) / (100 * 400 * 300) == pytest.approx(2.040, abs=1e-3)
+    assert plan_memory(int8, BYTES_PER_VOXEL[("openvino", "int8")], 40) <= memory

@@ -8,7 +8,7 @@ import logging
 import os
 import time
 
-from exodeepfinder.io import atomic
+from exodeepfinder.io import leases
 from exodeepfinder.io.atomic import PARTIAL_SUFFIX, atomic_output, remove_stale_partials
 
 
@@ -33,8 +33,8 @@ def test_another_machines_partial_is_kept_while_its_lease_runs(tmp_path, caplog)
     assert remove_stale_partials(tmp_path / "movie.h5") == []
     assert live.exists() and unowned.exists()
     old = partial(tmp_path, "movie.h5", dead_here + 2, {"pid": dead_here + 2, "host": "node-c"},
-                  age=atomic.LEASE_SECONDS + 60)
-    old_unowned = partial(tmp_path, "movie.h5", dead_here + 3, None, age=atomic.LEASE_SECONDS + 60)
+                  age=leases.LEASE_SECONDS + 60)
+    old_unowned = partial(tmp_path, "movie.h5", dead_here + 3, None, age=leases.LEASE_SECONDS + 60)
     with caplog.at_level(logging.WARNING, logger="exodeepfinder"):
         assert sorted(remove_stale_partials(tmp_path / "movie.h5")) == sorted([old, old_unowned])
     assert "its lease expired: untouched for 16 min (process" in caplog.text and "on node-c" in caplog.text
@@ -42,8 +42,8 @@ def test_another_machines_partial_is_kept_while_its_lease_runs(tmp_path, caplog)
 
 
 def test_a_writer_renews_its_lease(tmp_path, monkeypatch):
-    monkeypatch.setattr(atomic, "RENEW_SECONDS", 0.05)
-    monkeypatch.setattr(atomic, "_RENEWER", None)
+    monkeypatch.setattr(leases, "RENEW_SECONDS", 0.05)
+    monkeypatch.setattr(leases, "_RENEWER", None)
     with atomic_output(tmp_path / "movie.h5") as tmp:
         record = tmp.parent / ".owner.exodeepfinder"
         then = time.time() - 3600
@@ -52,9 +52,9 @@ def test_a_writer_renews_its_lease(tmp_path, monkeypatch):
         while record.stat().st_mtime < time.time() - 60 and time.time() < deadline:
             time.sleep(0.05)
         assert record.stat().st_mtime > time.time() - 60
-        assert json.loads(record.read_text())["lease_seconds"] == atomic.LEASE_SECONDS
+        assert json.loads(record.read_text())["lease_seconds"] == leases.LEASE_SECONDS
         tmp.write_text("done")
-    assert not atomic._HELD
+    assert not leases._HELD
 
 
 def test_clean_removes_what_killed_runs_left_and_keeps_what_is_in_use(tmp_path, capsys):
@@ -74,9 +74,9 @@ def test_clean_removes_what_killed_runs_left_and_keeps_what_is_in_use(tmp_path, 
     remote = partial(cell, "movie_events.png", 2 ** 22 + 7, {"pid": 2 ** 22 + 7, "host": "node-b"})
     old_cache = tmp_path / "run" / ".edf_train_cache_x1y2"
     old_cache.mkdir(parents=True)
-    then = time.time() - atomic.LEASE_SECONDS - 60
+    then = time.time() - leases.LEASE_SECONDS - 60
     os.utime(old_cache, (then, then))
-    work = atomic.make_work_folder(tmp_path / "run", "edf_train_cache")  # a live training's cache
+    work = leases.make_work_folder(tmp_path / "run", "edf_train_cache")  # a live training's cache
     assert clean.main([str(tmp_path), "--dry_run"]) == 0
     assert "would remove" in capsys.readouterr().out and killed.exists()
     assert clean.main([str(tmp_path)]) == 0
@@ -87,5 +87,5 @@ def test_clean_removes_what_killed_runs_left_and_keeps_what_is_in_use(tmp_path, 
     assert "2 folder(s) removed, 3 in use" in out
     assert not killed.exists() and not old_cache.exists() and in_use.exists() and remote.exists() and work.exists()
     assert (cell / "movie.h5").read_text() == "the user's movie"
-    atomic.remove_work_folder(work)
+    leases.remove_work_folder(work)
     assert clean.main([str(tmp_path / "missing")]) == 2

@@ -15,7 +15,8 @@ from exodeepfinder.events.measure import add_physical_units, measure_events
 from exodeepfinder.events.score import score_events
 from exodeepfinder.io.segmentation import read_segmentation
 from exodeepfinder.model.weights import BUNDLED_WEIGHTS, cached_model
-from exodeepfinder.pipeline import events_from_segmentation, segment, segment_file
+from exodeepfinder.io.h5 import write_h5
+from exodeepfinder.pipeline import detect, detect_file, events_from_segmentation, segment, segment_file
 from exodeepfinder.simulation import simulate_movie
 
 # one network window per call (fast tests), as tests/test_cli_segment.py
@@ -66,6 +67,50 @@ def test_events_from_segmentation_refuses_what_it_cannot_do(simulation, segmente
         events_from_segmentation(labels, None, min_score=0.5)
     with pytest.raises(ValueError, match="shape"):
         events_from_segmentation(labels, scores, simulation.movie[:-1])
+
+
+def test_events_from_segmentation_refuses_a_confidence_it_cannot_give(simulation, segmented):
+    labels, scores = segmented
+    with pytest.raises(ValueError, match="min_confidence"):
+        events_from_segmentation(labels, scores, simulation.movie, min_confidence=0.5)
+    with pytest.raises(ValueError, match="calibration"):
+        events_from_segmentation(labels, scores, calibration=object())
+
+
+@pytest.mark.parametrize("save_scores", [False, True])
+def test_detect_file_in_memory_writes_what_the_streamed_detection_writes(simulation, model, tmp_path, monkeypatch,
+                                                                         save_scores):
+    """A movie that fits is segmented in memory and its segmentation file written once; a larger one is
+    streamed to the file: the same labels, probabilities, frames without contrast and events."""
+    import exodeepfinder.inference.memory as memory
+
+    movie = simulation.movie.copy()
+    movie[3] = movie[3].mean()  # a frame without contrast: recorded in the segmentation file
+    write_h5(tmp_path / "movie.h5", movie)
+    outputs = {}
+    for way, limit in (("memory", None), ("streamed", 1)):
+        if limit is not None:
+            monkeypatch.setattr(memory, "in_memory_limit", lambda max_memory=None: limit)
+        outputs[way] = {"segmentation": tmp_path / f"{way}_segmentation.h5", "events": tmp_path / f"{way}.csv"}
+        detect_file(tmp_path / "movie.h5", outputs[way], model, save_scores=save_scores, **NETWORK)
+    with h5py.File(outputs["memory"]["segmentation"]) as in_memory, \
+            h5py.File(outputs["streamed"]["segmentation"]) as streamed:
+        assert sorted(in_memory) == sorted(streamed) == (["dataset", "scores"] if save_scores else ["dataset"])
+        for name in in_memory:
+            np.testing.assert_array_equal(in_memory[name][()], streamed[name][()])
+        assert dict(in_memory.attrs).keys() == dict(streamed.attrs).keys()
+        np.testing.assert_array_equal(in_memory.attrs["frames_without_contrast"], [3])
+        np.testing.assert_array_equal(streamed.attrs["frames_without_contrast"], [3])
+    assert outputs["memory"]["events"].read_bytes() == outputs["streamed"]["events"].read_bytes()
+    assert not [p.name for p in tmp_path.iterdir() if "partial" in p.name or p.name.endswith(".labels.h5")]
+
+
+def test_detect_in_memory_keeps_the_frames_without_contrast(simulation, model):
+    movie = simulation.movie.copy()
+    movie[5] = 7
+    detection = detect(movie, model, **NETWORK)
+    assert detection.no_contrast == (5,)
+    assert detection.labels.shape == SHAPE and detection.scores.shape == (SHAPE[0], 3) + SHAPE[1:]
 
 
 def test_segment_file_writes_the_segmentation_and_its_pictures_together(simulation, segmented, model, tmp_path):

@@ -50,3 +50,26 @@ def test_the_fault_hooks_fail_what_they_should(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout
     assert out.split() == ["fsync", "ENOSPC", "mkdir", "EROFS"]
     assert [line.split()[0] for line in (tmp_path / "log").read_text().splitlines()] == ["enospc", "readonly"]
+
+
+def test_reset_rounds_put_folders_back_to_their_movie_alone(tmp_path):
+    """``--reset k``: k folders of the complete batch are put back as they were before any run."""
+    import random
+
+    soak = load_soak()
+    pristine, batch = tmp_path / "pristine", tmp_path / "batch"
+    for i in range(5):
+        (pristine / f"cell{i}").mkdir(parents=True)
+        (pristine / f"cell{i}" / "movie.h5").write_bytes(bytes([i]) * 10)
+        (batch / f"cell{i}").mkdir(parents=True)
+        (batch / f"cell{i}" / "movie.h5").write_bytes(bytes([i]) * 10)
+        (batch / f"cell{i}" / "movie_events.csv").write_text("t,y,x\n")
+        (batch / f"cell{i}" / ".movie_events.csv.exodeepfinder-done.json").write_text("{}")
+    reset = soak._reset_folders(batch, pristine, random.Random(0), 2)
+    assert len(reset) == 2
+    for i in range(5):
+        names = sorted(p.name for p in (batch / f"cell{i}").iterdir())
+        assert names == (["movie.h5"] if f"cell{i}" in reset else
+                         [".movie_events.csv.exodeepfinder-done.json", "movie.h5", "movie_events.csv"])
+    plan = soak._normal({"worker": 1, "client": False, "enospc": 0.5, "corrupt": True, "readonly": False})
+    assert plan == {"worker": 1, "client": False, "enospc": 0.5, "corrupt": 1, "readonly": 0}

@@ -4,8 +4,8 @@ Python imports this module at start-up when its folder is on PYTHONPATH; it does
 soak's environment variables are set:
 
 - ``EDF_SOAK_ENOSPC=p``: each fsync of a file fails with ENOSPC (disk full) with probability ``p``;
-- ``EDF_SOAK_READONLY=folder``: creating anything in ``folder`` fails with EROFS (a read-only file
-  system; the soak runs as root, who may write in a folder without write permission);
+- ``EDF_SOAK_READONLY=folder[:folder...]``: creating anything in these folders fails with EROFS (a
+  read-only file system; the soak runs as root, who may write in a folder without write permission);
 - ``EDF_SOAK_LOG=file``: one line per fault raised, ``<kind> <pid>``.
 """
 
@@ -38,10 +38,10 @@ if _ENOSPC:
 
 if _READONLY:
     _mkdir = os.mkdir
-    _folder = os.path.abspath(_READONLY)
+    _folders = {os.path.abspath(folder) for folder in _READONLY.split(os.pathsep) if folder}
 
     def mkdir(path, *args, **kwargs):
-        if os.path.dirname(os.path.abspath(os.fspath(path))) == _folder:
+        if os.path.dirname(os.path.abspath(os.fspath(path))) in _folders:
             _logged("readonly")
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
         return _mkdir(path, *args, **kwargs)

@@ -102,10 +102,9 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
         :data:`~exodeepfinder.events.classify.DEFAULT_CANDIDATE_THRESHOLD`).
     seed : int
         Seed of the fine-tuning's patch sampling.
-    progress : callable, optional
-        ``progress(done, 100)`` in percent; returning False cancels (raises Cancelled).
-    log : callable, optional
-        Called with lines of text as the work advances (e.g. ``print``).
+    progress, log : callable, optional
+        ``progress(done, 100)`` in percent (returning False cancels: raises Cancelled);
+        ``log(line)`` with lines of text as the work advances (e.g. ``print``).
 
     Returns
     -------
@@ -118,7 +117,6 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
         One line: corrections outside a movie, an empty review, too few real or rejected events.
     """
     from ..events.classify import DEFAULT_CANDIDATE_THRESHOLD
-    from ..model.folder import sha256_of
     from ..model.weights import load_model
 
     started = time.monotonic()
@@ -134,14 +132,7 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
     network.classifier = None
     fine_tune = fine_tune and max_minutes > 0
     share = 40 if fine_tune else 95
-    described = []
-    for i, reviewed in enumerate(movies):
-        say(f"{reviewed.name}: detecting with the base model")
-        step = within(progress, share * i / len(movies), share * (i + 1) / len(movies))
-        described.append(describe(reviewed, network, threshold, step, keep_network=fine_tune))
-        d = described[-1]
-        say(f"{reviewed.name}: {len(d.base)} detections, {len(d.candidates)} candidates "
-            f"({int((d.verdict == 1).sum())} real, {int((d.verdict == 0).sum())} false by the corrections)")
+    described = _describe_all(movies, network, threshold, within(progress, 0, share), fine_tune, say)
 
     # stage 1: the classifier, measured on held-out corrections
     folds = held_out_folds(described)
@@ -167,9 +158,30 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
         if tuned is not None and helps:  # the classifier learnt the base network's probabilities
             helps = False
             stages["candidate_classifier"].update(kept=False, decision=decision + "; replaced by the fine-tuned U-Net")
-    from .._version import __version__
+    card = _model_card(described, network, base_path, threshold, held_out, stages, started)
+    report(progress, 100, 100)
+    return AdaptedModel(final if helps else None, tuned, base_path, card)
 
-    card = {
+
+def _describe_all(movies, network, threshold, progress, keep_network, say) -> list:
+    """Each reviewed movie detected with the base network and its candidates judged by the corrections."""
+    described = []
+    for i, reviewed in enumerate(movies):
+        say(f"{reviewed.name}: detecting with the base model")
+        step = within(progress, 100 * i / len(movies), 100 * (i + 1) / len(movies))
+        described.append(describe(reviewed, network, threshold, step, keep_network=keep_network))
+        d = described[-1]
+        say(f"{reviewed.name}: {len(d.base)} detections, {len(d.candidates)} candidates "
+            f"({int((d.verdict == 1).sum())} real, {int((d.verdict == 0).sum())} false by the corrections)")
+    return described
+
+
+def _model_card(described, network, base_path, threshold, held_out, stages, started) -> dict:
+    """The model card of an adaptation: base weights, movies and corrections, held-out figures, stages."""
+    from .._version import __version__
+    from ..model.folder import sha256_of
+
+    return {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "exodeepfinder_version": __version__,
         "base_weights": {"file": str(base_path), "sha256": sha256_of(base_path),
@@ -184,8 +196,6 @@ def adapt(movies, base_model=None, *, max_minutes: float = 5.0, fine_tune: bool 
         "stages": stages,
         "minutes": round((time.monotonic() - started) / 60, 2),
     }
-    report(progress, 100, 100)
-    return AdaptedModel(final if helps else None, tuned, base_path, card)
 
 
 def classifier_stage(described: list, threshold: float):

@@ -59,18 +59,13 @@ def read_reviewed_folders(batch, corrections: str | None = None, *, log=None) ->
         One line naming the folder or file: no subfolders, no movie, no corrections, corrections
         that do not fit the movie's size, an empty review.
     """
+    from ..commands import batch_folders
     from ..io.events import read_events
     from ..io.movie import read_movie
     from .corrections import ReviewedMovie, check_reviewed
 
-    batch = Path(batch)
-    if not batch.is_dir():
-        raise InputError(f"{batch}: batch folder not found")
-    folders = sorted(p for p in batch.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
-        raise InputError(f"{batch}: no subfolders (one folder per reviewed movie)")
     movies = []
-    for folder in folders:
+    for folder in batch_folders(batch):
         movie_path, corrections_path = find_movie(folder), find_corrections(folder, corrections)
         events = read_events(corrections_path)
         movie = read_movie(movie_path)

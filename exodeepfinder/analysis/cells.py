@@ -111,9 +111,6 @@ def analyse_cell(movie, events: pd.DataFrame, *, mask=None, pixel_size=None, fra
     -------
     CellAnalysis
     """
-    from ..events.measure import add_physical_units, measure_events
-    from ..io.events import kept_events
-
     shape = tuple(movie.shape)
     projection = mask_projection(movie)
     if mask is None:
@@ -121,16 +118,9 @@ def analyse_cell(movie, events: pd.DataFrame, *, mask=None, pixel_size=None, fra
     else:
         mask, mask_source = check_mask(mask, shape[1:]), "file"
     report(progress, 10, 100)
-    events = kept_events(events).reset_index(drop=True)
-    if measure and "peak_dff" not in events.columns:
-        events = measure_events(movie, events, offset=offset, progress=within(progress, 10, 50))
-    events = classify_events(movie, events, offset=offset, progress=within(progress, 50, 90), **(type_options or {}))
-    if pixel_size is not None or frame_interval is not None:
-        events = add_physical_units(events, pixel_size=pixel_size, frame_interval=frame_interval)
-    window = mask.copy()
-    if border > 0:
-        window[:border], window[shape[1] - border:], window[:, :border], window[:, shape[2] - border:] = (
-            False, False, False, False)
+    events = _typed_events(movie, events, offset=offset, measure=measure, type_options=type_options,
+                           pixel_size=pixel_size, frame_interval=frame_interval, progress=within(progress, 10, 90))
+    window = _analysis_window(mask, border)
     events["inside_mask"] = inside_mask(events, mask)
     inside = inside_mask(events, window)
     events["analysed"] = inside
@@ -148,6 +138,40 @@ def analyse_cell(movie, events: pd.DataFrame, *, mask=None, pixel_size=None, fra
     density = hotspot_density(points, window, bandwidth=bandwidth, scale=scale)
     report(progress, 100, 100)
 
+    stats = _cell_stats(events, kept, inside, mask, mask_source, area_um2, duration_min, pixel_um, frame_interval,
+                        clustering, spacetime_p, nearest, n_frames, pixel_size)
+    return CellAnalysis(events=events, stats=stats, mask=mask, projection=projection, clustering=clustering,
+                        density=density, nearest=nearest)
+
+
+def _typed_events(movie, events, *, offset, measure, type_options, pixel_size, frame_interval, progress):
+    """The events kept by the review, measured if they lack ``detect``'s measurements (``measure``),
+    typed (:func:`~exodeepfinder.analysis.types.classify_events`) and in physical units when known."""
+    from ..events.measure import add_physical_units, measure_events
+    from ..io.events import kept_events
+
+    events = kept_events(events).reset_index(drop=True)
+    if measure and "peak_dff" not in events.columns:
+        events = measure_events(movie, events, offset=offset, progress=within(progress, 0, 50))
+    events = classify_events(movie, events, offset=offset, progress=within(progress, 50, 100), **(type_options or {}))
+    if pixel_size is not None or frame_interval is not None:
+        events = add_physical_units(events, pixel_size=pixel_size, frame_interval=frame_interval)
+    return events
+
+
+def _analysis_window(mask, border: int):
+    """The mask less a band of ``border`` pixels along the frame's edges."""
+    window = mask.copy()
+    if border > 0:
+        height, width = mask.shape
+        window[:border], window[height - border:], window[:, :border], window[:, width - border:] = (
+            False, False, False, False)
+    return window
+
+
+def _cell_stats(events, kept, inside, mask, mask_source, area_um2, duration_min, pixel_um, frame_interval,
+                clustering, spacetime_p, nearest, n_frames, pixel_size) -> dict:
+    """The row of a cell in the table of cells (:data:`CELL_COLUMNS`)."""
     n = int(inside.sum())
     typed = kept[kept["release"] != "unknown"] if len(kept) else kept
     stats = dict.fromkeys(CELL_COLUMNS, np.nan)
@@ -166,5 +190,4 @@ def analyse_cell(movie, events: pd.DataFrame, *, mask=None, pixel_size=None, fra
         frame_interval_s=frame_interval if frame_interval is not None else np.nan, mask_source=mask_source)
     for column, name in KINETICS.items():
         stats[name] = _median(kept, column)
-    return CellAnalysis(events=events, stats=stats, mask=mask, projection=projection, clustering=clustering,
-                        density=density, nearest=nearest)
+    return stats

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 # the conventions that the batch runner and the form window share with the commands (imported from here too)
-from ..commands import (ENV_DEBUG, EXIT_INPUT_ERROR, HelpFormatter, _one_line_usage_error,  # noqa: F401
+from ..commands import (ENV_DEBUG, EXIT_INPUT_ERROR, HelpFormatter, _one_line_usage_error, batch_folders,  # noqa: F401
                         build_parser, debugging, describe_failure, format_path, in_subfolder, input_path,
                         no_arguments)
 from ..errors import Cancelled, InputError
@@ -271,12 +271,7 @@ def execute(module, args: argparse.Namespace) -> int:
                 module.run(args)
                 notes.show()
                 return 0
-            batch = Path(batch)
-            if not batch.is_dir():
-                raise InputError(f"{batch}: batch folder not found")
-            folders = sorted(p for p in batch.iterdir() if p.is_dir() and not p.name.startswith("."))
-            if not folders:
-                raise InputError(f"{batch}: no subfolders to process")
+            folders = batch_folders(batch)
             if in_parallel:
                 status = distributed.run_batch_command(module, args, folders)
                 notes.show()
@@ -364,6 +359,20 @@ def check_output(path, args) -> Path:
     if path.exists() and not overwrite_allowed(args):
         raise InputError(f"{path}: already exists (use --overwrite to replace it)")
     return path
+
+
+@contextlib.contextmanager
+def naming_input(path, progress=None):
+    """Turn the library's ValueError about an input into an InputError naming ``path``; close ``progress``."""
+    try:
+        yield
+    except InputError:
+        raise
+    except ValueError as err:
+        raise InputError(f"{path}: {err}") from None
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def publish(args, paths):

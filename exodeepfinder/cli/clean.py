@@ -30,7 +30,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..io.atomic import clean
+    from ..io.leftovers import clean
 
     if not args.folder.is_dir():
         raise InputError(f"{args.folder}: folder not found")

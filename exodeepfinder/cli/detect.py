@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..io.units import add_units_arguments, resolve_units, units_options
 from ..pipeline import DEFAULT_MIN_SIZE
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
-                      format_path, load_model_once, movie_format_options, network_options, precision_line,
+                      format_path, load_model_once, movie_format_options, naming_input, network_options, precision_line,
                       run_command)
 
 NAME = "detect"
@@ -201,17 +201,11 @@ def run(args):
                               extra={"pixel_size_um": pixel_size, "frame_interval_s": frame_interval,
                                      "n_events": len(events)})
 
-        try:  # the provenance record is published with the results, together
+        with naming_input(movie_path, progress):  # the provenance record is published with the results, together
             events = detect_file(movie_path, outputs, model, gallery_size=args.gallery_size,
                                  overwrite=args.overwrite, progress=progress, **movie_format_options(args),
                                  pixel_size=pixel_size, frame_interval=frame_interval,
                                  provenance=(provenance_path, record), **detection_options(args))
-        except InputError:
-            raise
-        except ValueError as err:
-            raise InputError(f"{movie_path}: {err}") from None
-        finally:
-            progress.close()
         outputs["provenance"] = provenance_path
         print(f"{movie_path}: {len(events)} events")
         uncertain = uncertain_message(events)

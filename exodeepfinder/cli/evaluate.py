@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..commands import batch_folders
 from ..errors import Cancelled, InputError
 from ._common import (_in_subfolder, add_overwrite_argument, check_output, describe_failure, format_path, publish,
                       run_command)
@@ -104,12 +105,8 @@ def run(args):
         evaluate_one(args)
         return
     batch = Path(args.pooled_batch)
-    if not batch.is_dir():
-        raise InputError(f"{batch}: batch folder not found")
+    folders = batch_folders(batch)
     summary_path = check_output(batch / SUMMARY_NAME, args)
-    folders = sorted(p for p in batch.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
-        raise InputError(f"{batch}: no subfolders to process")
     for name, default in BATCH_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, Path(default))

@@ -11,9 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import InputError
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
-                      format_path, input_path, load_model_once, movie_format_options, network_options,
+                      format_path, input_path, load_model_once, movie_format_options, naming_input, network_options,
                       precision_line, run_command)
 
 NAME = "segment"
@@ -53,15 +52,9 @@ def run(args):
         from ..pipeline import segment_file  # after the checks of the inputs: they fail fast
         print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), {precision_line(args, model)}")
         progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="window")
-        try:  # the segmentation and its pictures appear together, or none of them
+        with naming_input(movie_path, progress):  # the segmentation and its pictures appear together, or none
             segment_file(movie, output, model, save_scores=args.save_scores, pictures=pictures,
                          overwrite=args.overwrite, progress=progress, **network_options(args))
-        except InputError:
-            raise
-        except ValueError as err:
-            raise InputError(f"{movie_path}: {err}") from None
-        finally:
-            progress.close()
     print(f"wrote {output}" + "".join(f", {path}" for path in pictures.values()))
 
 

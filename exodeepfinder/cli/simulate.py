@@ -66,7 +66,7 @@ def _parameter_help() -> dict:
             lines.append(line.strip())
     for name in names:
         helps[name] = " ".join(lines)
-    return helps
+    return {name: text.replace("%", "%%") for name, text in helps.items()}  # argparse formats help with %
 
 
 def _ranges_help() -> str:

@@ -141,7 +141,7 @@ def _check_numbers(args) -> None:
 def _stages(args) -> dict:
     """The stage options given (None: the recipe's), checked."""
     from ..training.recipe import get_recipe
-    from ..training.trainer import expand_stages
+    from ..training.stages import expand_stages
 
     stages = {name: _values(args, name) for name in STAGE_OPTIONS}
     defaults = get_recipe(args.loss).stage_options()

@@ -15,8 +15,9 @@ On the command line: ``exodeepfinder detect --batch experiment/ --cluster local:
 ``--shard K/N`` in the tasks of a scheduler job array. Dask (``pip install
 'exodeepfinder-torch[distributed]'``) is needed for clusters only.
 
-Modules: :mod:`.clusters` (cluster specs and options), :mod:`.batch` (tasks, skipping,
-summary), :mod:`.shard` (job arrays), :mod:`.outputs` (the files of each command),
+Modules: :mod:`.clusters` (cluster specs and options), :mod:`.batch` (tasks, skipping),
+:mod:`.results` (each folder's result, the summary), :mod:`.pin` (the weights every worker
+checks), :mod:`.shard` (job arrays), :mod:`.outputs` (the files of each command),
 :mod:`.cli` (the command-line options).
 """
 
@@ -25,25 +26,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..commands import batch_folders
 from ..errors import InputError
-from .batch import FolderResult, format_summary, process_folder, run_folders, summary_table
+from .batch import process_folder, run_folders
+from .results import FolderResult, format_summary, summary_table
 from .clusters import make_cluster, parse_cluster_options, parse_cluster_spec, start_cluster
 from .shard import parse_shard, select_shard, shard_from_environment
 
 __all__ = ["run_batch", "batch_folders", "run_folders", "process_folder", "FolderResult", "summary_table",
            "format_summary", "make_cluster", "start_cluster", "parse_cluster_spec", "parse_cluster_options",
            "parse_shard", "select_shard", "shard_from_environment"]
-
-
-def batch_folders(folder) -> list[Path]:
-    """The movie folders of a batch folder: its subfolders (not hidden), sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: batch folder not found")
-    folders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
-        raise InputError(f"{folder}: no subfolders to process")
-    return folders
 
 
 def run_batch(command: str, folder, *, cluster=None, cluster_options=None, shard=None, progress=None, **options):

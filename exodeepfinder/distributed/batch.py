@@ -15,13 +15,11 @@ import importlib
 import io
 import logging
 import os
-import socket
 import sys
 import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..commands import describe_failure, in_subfolder
@@ -29,117 +27,8 @@ from ..errors import Cancelled, InputError
 from ..progress import report
 from .outputs import (completion_state, count_events, expected_outputs, outputs_state, run_parameters,
                       write_completion_record)
-
-#: The status of a folder in the summary.
-STATUSES = ("done", "skipped", "failed")
-
-
-@dataclass
-class FolderResult:
-    """What happened to one movie folder.
-
-    Attributes
-    ----------
-    movie : str
-        The folder's name.
-    status : str
-        ``"done"``, ``"skipped"`` (its outputs were already there) or ``"failed"``.
-    events : int or None
-        Events in its event list (commands that write one), else None.
-    seconds : float or None
-        Time the command ran (None when skipped).
-    error : str
-        One line saying what went wrong (failed folders).
-    details : str
-        The traceback of an unexpected error (not an InputError), for bug reports.
-    log : str
-        What the command printed (captured when it ran on a Dask worker).
-    threads : int or None
-        PyTorch threads of the process that ran it.
-    """
-
-    movie: str
-    status: str
-    events: int | None = None
-    seconds: float | None = None
-    error: str = ""
-    details: str = ""
-    log: str = ""
-    threads: int | None = None
-
-
-@dataclass(frozen=True)
-class WeightsPin:
-    """The weights file a batch runs, as the client resolved it: every worker checks it has the same file.
-
-    Attributes
-    ----------
-    path : str
-        The absolute path of the weights file.
-    sha256 : str
-        Its sha256 on the client.
-    source : str
-        Where it came from (``"given file"``, ``"EXODEEPFINDER_WEIGHTS"``...).
-    """
-
-    path: str
-    sha256: str
-    source: str
-
-
-def pin_weights(args: argparse.Namespace) -> WeightsPin | None:
-    """Resolve the weights of a network command once, here: absolute path and sha256 (None for other commands).
-
-    Workers would otherwise resolve them for themselves, with their own ``EXODEEPFINDER_WEIGHTS``,
-    user cache and working folder, and could silently run another model.
-    """
-    if not hasattr(args, "model_weights"):
-        return None
-    from ..model.download import sha256sum
-    from ..model.weights import resolve_weights
-
-    path, source = resolve_weights(args.model_weights)
-    path = Path(os.path.abspath(path))
-    try:
-        digest = sha256sum(path)
-    except OSError as err:
-        raise InputError(f"{path}: cannot read the weights file ({err.strerror or err})") from None
-    return WeightsPin(str(path), digest, source)
-
-
-#: sha256 of weights files already checked in this process, by (path, mtime, size).
-_CHECKED_WEIGHTS: dict = {}
-
-
-def _this_worker() -> str:
-    """The Dask worker running this task (name, address, machine), else this process."""
-    host = socket.gethostname()
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):
-        return f"process {os.getpid()} on {host}"
-    return f"worker {worker.name} ({worker.address}, {host})"
-
-
-def verify_weights(pin: WeightsPin) -> str | None:
-    """Check that this process sees the client's weights file, unchanged; the problem in one line, else None."""
-    from ..model.download import sha256sum
-
-    path = Path(pin.path)
-    try:
-        info = path.stat()
-        key = (pin.path, info.st_mtime_ns, info.st_size)
-        digest = _CHECKED_WEIGHTS.get(key) or sha256sum(path)
-    except OSError as err:
-        return (f"{_this_worker()}: weights file {path} unreadable there ({err.strerror or err}); the client "
-                f"runs it (sha256 {pin.sha256[:12]}...): give a path every worker sees")
-    _CHECKED_WEIGHTS[key] = digest
-    if digest != pin.sha256:
-        return (f"{_this_worker()}: weights file {path} differs from the client's (sha256 {digest[:12]}... there, "
-                f"{pin.sha256[:12]}... on the client): give a path every worker sees the same")
-    return None
+from .pin import WeightsPin, pin_weights, verify_weights
+from .results import FolderResult
 
 
 def portable_args(args: argparse.Namespace) -> argparse.Namespace:
@@ -485,33 +374,3 @@ def _run_on_cluster(session, command, args, folders, done, total, progress, pin=
         session.client.cancel([f for f, folder in futures.items() if folder not in results])
         raise
     return results
-
-
-def summary_table(results):
-    """The summary of a batch: one row per movie with its status, events, seconds and error."""
-    import pandas as pd
-
-    return pd.DataFrame({
-        "movie": [r.movie for r in results],
-        "status": [r.status for r in results],
-        "events": pd.array([r.events for r in results], dtype="Int64"),
-        "seconds": [round(r.seconds, 1) if r.seconds is not None else None for r in results],
-        "error": [r.error for r in results],
-    })
-
-
-def format_summary(results) -> str:
-    """The summary table as text (movie, status, events, seconds, error), with a last line of counts."""
-    rows = [("movie", "status", "events", "seconds", "error")]
-    for r in results:
-        rows.append((r.movie, r.status, "-" if r.events is None else str(r.events),
-                     "-" if r.seconds is None else f"{r.seconds:.1f}", r.error))
-    if not any(r.error for r in results):
-        rows = [row[:-1] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    right = (False, False, True, True, False)
-    lines = ["  ".join(cell.rjust(w) if right[i] else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             .rstrip() for row in rows]
-    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
-    footer = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no movies"
-    return "\n".join(lines) + f"\n{len(results)} movie(s): {footer}"

@@ -80,7 +80,8 @@ def run_batch_command(module, args, folders) -> int:
     Exit status 2 when a movie failed (the others still ran), 0 otherwise.
     """
     from ..progress import TqdmProgress
-    from .batch import format_summary, run_folders
+    from .batch import run_folders
+    from .results import format_summary
     from .shard import select_shard
 
     shard = shard_of(args)

@@ -137,8 +137,6 @@ def _mean_shift_groups(points, groups, bandwidth, budget=300_000):
     The same steps as :func:`mean_shift` run on each group alone. Returns a dict group -> centre
     array and, for each point, the index of its centre in its group's array.
     """
-    bandwidth2 = bandwidth ** 2
-    stop = 1e-3 * bandwidth
     assignment = np.zeros(len(points), np.int64)
     centres = {}
     order = np.argsort(groups, kind="stable")
@@ -146,71 +144,17 @@ def _mean_shift_groups(points, groups, bandwidth, budget=300_000):
     members = {g: order[b:b + n] for g, b, n in zip(ids, starts, sizes)}
     seeds_of = {g: np.unique(np.round(points[members[g]] / bandwidth), axis=0).astype(np.float32).astype(float)
                 * bandwidth for g in ids}
-    by_size = sorted(ids, key=lambda g: (len(members[g]), len(seeds_of[g])))
-    i = 0
-    while i < len(by_size):
-        # groups sorted by size: grow the chunk while its padded (groups x seeds x points) arrays stay small
-        j, m_max = i + 1, len(seeds_of[by_size[i]])
-        while j < len(by_size):
-            m_next = max(m_max, len(seeds_of[by_size[j]]))
-            if (j + 1 - i) * len(members[by_size[j]]) * m_next > budget:
-                break
-            j, m_max = j + 1, m_next
-        chunk = by_size[i:j]
-        i = j
+    for chunk, m_max in _chunks_of_groups(ids, members, seeds_of, budget):
         n_max = max(len(members[g]) for g in chunk)
         if len(chunk) == 1 and n_max * m_max > budget:
             g = chunk[0]
             centres[g], assignment[members[g]] = mean_shift(points[members[g]], bandwidth, seeds_of[g])
             continue
-        n_chunk = len(chunk)
-        group_points = np.zeros((n_chunk, n_max, 3))
-        valid_point = np.zeros((n_chunk, n_max), bool)
-        means = np.zeros((n_chunk, m_max, 3))
-        active = np.zeros((n_chunk, m_max), bool)
-        origin = np.zeros((n_chunk, 1, 3))
-        for k, g in enumerate(chunk):
-            # coordinates relative to the group keep the squared-distance expansion below exact
-            origin[k, 0] = points[members[g]].min(0)
-            group_points[k, :len(members[g])] = points[members[g]] - origin[k]
-            valid_point[k, :len(members[g])] = True
-            means[k, :len(seeds_of[g])] = seeds_of[g] - origin[k]
-            active[k, :len(seeds_of[g])] = True
-        found = active.copy()
-        transposed = np.ascontiguousarray(group_points.transpose(0, 2, 1))
-        point_norm2 = (group_points ** 2).sum(-1)
-        point_norm2[~valid_point] = np.inf  # padding never falls in a window
-        points32 = group_points.astype(np.float32)  # small integers: float32 sums are exact
-        counts = np.zeros((n_chunk, m_max), np.int64)
-        for iteration in range(_MAX_ITERATIONS + 1):
-            rows = np.flatnonzero(active.any(1))
-            if len(rows) == 0:
-                break
-            current = means[rows]
-            distance2 = (current ** 2).sum(-1)[:, :, None] + point_norm2[rows, None, :] \
-                - 2 * np.matmul(current, transposed[rows])
-            window = (distance2 <= bandwidth2 + 1e-9).astype(np.float32)
-            n_within = window.sum(-1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                new = np.matmul(window, points32[rows]).astype(float) / n_within[..., None]
-            empty = n_within == 0
-            new[empty] = current[empty]
-            shift = np.sqrt(((new - current) ** 2).sum(-1))
-            moving = active[rows]
-            means[rows] = np.where(moving[..., None], new, current)
-            counts[rows] = np.where(moving, n_within.astype(np.int64), counts[rows])
-            found[rows] &= ~(moving & empty)
-            active[rows] = moving & ~(empty | (shift <= stop) | (iteration == _MAX_ITERATIONS))
+        group_points, valid_point, means, active, origin = _padded_chunk(points, chunk, members, seeds_of, n_max,
+                                                                         m_max)
+        means, counts, found = _shift_padded(group_points, valid_point, means, active, bandwidth)
         means += origin
-        # strongest centres first (most points within reach, then largest coordinates, as scikit-learn)
-        rank = np.lexsort((-means[..., 2], -means[..., 1], -means[..., 0], -counts), axis=-1)
-        means = np.take_along_axis(means, rank[..., None], 1)
-        keep = np.take_along_axis(found, rank, 1)
-        for k in range(m_max):
-            kept = keep[:, k].copy()
-            close = ((means - means[:, k:k + 1]) ** 2).sum(-1) <= bandwidth2
-            keep &= ~(close & kept[:, None])
-            keep[:, k] |= kept
+        means, keep = _strongest_padded(means, counts, found, bandwidth)
         distance2 = ((group_points[:, :, None, :] + origin[:, :, None, :] - means[:, None, :, :]) ** 2).sum(-1)
         distance2[~np.broadcast_to(keep[:, None, :], distance2.shape)] = np.inf
         nearest = distance2.argmin(-1)
@@ -221,6 +165,92 @@ def _mean_shift_groups(points, groups, bandwidth, budget=300_000):
             centres[g] = means[k, kept_index]
             assignment[members[g]] = renumber[nearest[k, :len(members[g])]]
     return centres, assignment
+
+
+def _chunks_of_groups(ids, members, seeds_of, budget):
+    """Yield ``(groups, most seeds)``: the groups sorted by size, in chunks whose padded
+    (groups x seeds x points) arrays stay within ``budget`` (a larger group alone)."""
+    by_size = sorted(ids, key=lambda g: (len(members[g]), len(seeds_of[g])))
+    i = 0
+    while i < len(by_size):
+        j, m_max = i + 1, len(seeds_of[by_size[i]])
+        while j < len(by_size):
+            m_next = max(m_max, len(seeds_of[by_size[j]]))
+            if (j + 1 - i) * len(members[by_size[j]]) * m_next > budget:
+                break
+            j, m_max = j + 1, m_next
+        yield by_size[i:j], m_max
+        i = j
+
+
+def _padded_chunk(points, chunk, members, seeds_of, n_max, m_max):
+    """The points and seeds of a chunk of groups in padded arrays, relative to each group's corner.
+
+    Returns ``group_points`` (groups, n_max, 3), ``valid_point`` (groups, n_max), ``means`` (the
+    seeds, groups x m_max x 3), ``active`` (real seeds) and ``origin`` (groups, 1, 3).
+    """
+    n_chunk = len(chunk)
+    group_points = np.zeros((n_chunk, n_max, 3))
+    valid_point = np.zeros((n_chunk, n_max), bool)
+    means = np.zeros((n_chunk, m_max, 3))
+    active = np.zeros((n_chunk, m_max), bool)
+    origin = np.zeros((n_chunk, 1, 3))
+    for k, g in enumerate(chunk):
+        # coordinates relative to the group keep the squared-distance expansion below exact
+        origin[k, 0] = points[members[g]].min(0)
+        group_points[k, :len(members[g])] = points[members[g]] - origin[k]
+        valid_point[k, :len(members[g])] = True
+        means[k, :len(seeds_of[g])] = seeds_of[g] - origin[k]
+        active[k, :len(seeds_of[g])] = True
+    return group_points, valid_point, means, active, origin
+
+
+def _shift_padded(group_points, valid_point, means, active, bandwidth):
+    """Shift the seeds of a padded chunk to their means until they stop: ``(means, counts, found)``.
+
+    ``counts``: points within reach of each final mean; ``found``: the seeds that never fell empty.
+    """
+    bandwidth2, stop = bandwidth ** 2, 1e-3 * bandwidth
+    found = active.copy()
+    transposed = np.ascontiguousarray(group_points.transpose(0, 2, 1))
+    point_norm2 = (group_points ** 2).sum(-1)
+    point_norm2[~valid_point] = np.inf  # padding never falls in a window
+    points32 = group_points.astype(np.float32)  # small integers: float32 sums are exact
+    counts = np.zeros(active.shape, np.int64)
+    for iteration in range(_MAX_ITERATIONS + 1):
+        rows = np.flatnonzero(active.any(1))
+        if len(rows) == 0:
+            break
+        current = means[rows]
+        distance2 = (current ** 2).sum(-1)[:, :, None] + point_norm2[rows, None, :] \
+            - 2 * np.matmul(current, transposed[rows])
+        window = (distance2 <= bandwidth2 + 1e-9).astype(np.float32)
+        n_within = window.sum(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new = np.matmul(window, points32[rows]).astype(float) / n_within[..., None]
+        empty = n_within == 0
+        new[empty] = current[empty]
+        shift = np.sqrt(((new - current) ** 2).sum(-1))
+        moving = active[rows]
+        means[rows] = np.where(moving[..., None], new, current)
+        counts[rows] = np.where(moving, n_within.astype(np.int64), counts[rows])
+        found[rows] &= ~(moving & empty)
+        active[rows] = moving & ~(empty | (shift <= stop) | (iteration == _MAX_ITERATIONS))
+    return means, counts, found
+
+
+def _strongest_padded(means, counts, found, bandwidth):
+    """The means of a padded chunk, strongest first, and which are kept (none within ``bandwidth`` of a stronger)."""
+    # strongest centres first (most points within reach, then largest coordinates, as scikit-learn)
+    rank = np.lexsort((-means[..., 2], -means[..., 1], -means[..., 0], -counts), axis=-1)
+    means = np.take_along_axis(means, rank[..., None], 1)
+    keep = np.take_along_axis(found, rank, 1)
+    for k in range(means.shape[1]):
+        kept = keep[:, k].copy()
+        close = ((means - means[:, k:k + 1]) ** 2).sum(-1) <= bandwidth ** 2
+        keep &= ~(close & kept[:, None])
+        keep[:, k] |= kept
+    return means, keep
 
 
 def _groups(coordinates: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -269,6 +299,37 @@ def cluster_events(labels, cluster_radius=5, *, keep_labels_unchanged=False, sco
         One row per event, sorted by time: ``t, y, x`` (cluster centre), ``class_label``,
         ``cluster_size`` (voxels), ``obj_id``, and ``score`` when ``scores`` is given.
     """
+    _check_cluster_options(labels, cluster_radius, scores, min_size, min_score)
+    coordinates, values, voxel_scores = _event_voxels(labels, keep_labels_unchanged, scores, progress)
+    columns = EVENT_COLUMNS + ["cluster_size", "obj_id"] + (["score"] if scores is not None else [])
+    if len(coordinates) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=float if c in ("t", "y", "x", "score") else int) for c in columns})
+
+    centres, cluster = _cluster_points(coordinates.astype(float), cluster_radius)
+    n_clusters = len(centres)
+    cluster_size = np.bincount(cluster, minlength=n_clusters)
+    events = pd.DataFrame({"t": centres[:, 0], "y": centres[:, 1], "x": centres[:, 2]})
+    if keep_labels_unchanged:
+        label_values = np.unique(values)
+        counts = np.stack([np.bincount(cluster, values == v, n_clusters) for v in label_values], 1)
+        events["class_label"] = label_values[counts.argmax(1)]
+    else:
+        events["class_label"] = 1
+    events["cluster_size"] = cluster_size
+    if voxel_scores is not None:
+        events["score"] = np.bincount(cluster, voxel_scores.astype(float), n_clusters) / np.maximum(cluster_size, 1)
+    events = events[cluster_size > 0]
+    if min_size is not None:
+        events = events[events["cluster_size"] >= min_size]
+    if min_score is not None:
+        events = events[events["score"] >= min_score]
+    events = events.sort_values(["t", "y", "x"]).reset_index(drop=True)
+    events["obj_id"] = np.arange(len(events))
+    return events[columns]
+
+
+def _check_cluster_options(labels, cluster_radius, scores, min_size, min_score) -> None:
+    """ValueError naming the argument of :func:`cluster_events` that is wrong."""
     if cluster_radius <= 0:
         raise ValueError(f"cluster_radius: must be positive, got {cluster_radius}")
     if min_score is not None and scores is None:
@@ -281,12 +342,15 @@ def cluster_events(labels, cluster_radius=5, *, keep_labels_unchanged=False, sco
         raise ValueError(f"min_size: must be >= 0, got {min_size}")
     if scores is not None and (scores.shape[0] != labels.shape[0] or tuple(scores.shape[-2:]) != tuple(labels.shape[1:])):
         raise ValueError(f"scores: shape {scores.shape} does not match the label map {labels.shape}")
-    coordinates, values, voxel_scores = _event_voxels(labels, keep_labels_unchanged, scores, progress)
-    columns = EVENT_COLUMNS + ["cluster_size", "obj_id"] + (["score"] if scores is not None else [])
-    if len(coordinates) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=float if c in ("t", "y", "x", "score") else int) for c in columns})
 
-    points = coordinates.astype(float)
+
+def _cluster_points(points, cluster_radius):
+    """The cluster centres of ``points`` and the cluster of each point.
+
+    Points are first grouped (:func:`_groups`); a compact group (all its points within
+    ``cluster_radius`` of its centroid) is one cluster at its centroid, the others are split by
+    mean shift (:func:`_mean_shift_groups`).
+    """
     group = _groups(points, cluster_radius)
     n_groups = int(group.max()) + 1
     sizes = np.bincount(group, minlength=n_groups)
@@ -312,24 +376,4 @@ def cluster_events(labels, cluster_radius=5, *, keep_labels_unchanged=False, sco
         offsets = np.zeros(n_groups, np.int64)
         offsets[list(first)] = list(first.values())
         cluster[spread] = assignment + offsets[group[spread]]
-    centres = np.concatenate(centres)
-
-    cluster_size = np.bincount(cluster, minlength=n_clusters)
-    events = pd.DataFrame({"t": centres[:, 0], "y": centres[:, 1], "x": centres[:, 2]})
-    if keep_labels_unchanged:
-        label_values = np.unique(values)
-        counts = np.stack([np.bincount(cluster, values == v, n_clusters) for v in label_values], 1)
-        events["class_label"] = label_values[counts.argmax(1)]
-    else:
-        events["class_label"] = 1
-    events["cluster_size"] = cluster_size
-    if voxel_scores is not None:
-        events["score"] = np.bincount(cluster, voxel_scores.astype(float), n_clusters) / np.maximum(cluster_size, 1)
-    events = events[cluster_size > 0]
-    if min_size is not None:
-        events = events[events["cluster_size"] >= min_size]
-    if min_score is not None:
-        events = events[events["score"] >= min_score]
-    events = events.sort_values(["t", "y", "x"]).reset_index(drop=True)
-    events["obj_id"] = np.arange(len(events))
-    return events[columns]
+    return np.concatenate(centres), cluster

@@ -118,15 +118,22 @@ def read_movie(path) -> list[tuple]:
 
 
 def read_segmentation(path) -> list[tuple]:
-    """A labels layer of the segmentation, and an image layer of its event probability if saved."""
+    """A labels layer of the segmentation, and an image layer of its event probability if saved.
+
+    Labels within the in-memory budget (:func:`exodeepfinder.inference.memory.in_memory_limit`, one byte
+    per voxel) are read into memory, so that they can be edited; larger ones (a long movie's), and
+    the probabilities, stay lazy: read frame by frame as they are shown, the file kept open.
+    """
     from ..io.segmentation import open_segmentation
+    from ..inference.memory import in_memory_limit
 
     labels, scores = open_segmentation(path)
-    # labels in memory (int8: one byte per voxel) so that they can be edited; scores stay lazy
-    labels_in_memory = labels[()].astype(np.int8, copy=False)
-    if scores is None:
-        labels.file.close()
-    return layers.segmentation_layers(labels_in_memory, scores, name=layers.layer_name(path), path=path)
+    if labels.size <= in_memory_limit():
+        handle = labels.file
+        labels = labels[()].astype(np.int8, copy=False)
+        if scores is None:
+            handle.close()
+    return layers.segmentation_layers(labels, scores, name=layers.layer_name(path), path=path)
 
 
 def read_event_list(path) -> list[tuple]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from .layers import events_from_points
 
 
@@ -52,7 +54,30 @@ def write_events_xml(path, data, attributes: dict) -> list[str]:
 
 
 def write_segmentation(path, data, attributes: dict) -> list[str]:
-    """Write a labels layer ``[t, y, x]`` (values 0, 1, 2) as a segmentation file (HDF5 ``dataset``, int8)."""
-    from ..io.segmentation import write_segmentation as write
+    """Write a labels layer ``[t, y, x]`` (values 0, 1, 2) as a segmentation file (HDF5 ``dataset``, int8).
 
-    return [str(_write_exactly(path, ".h5", lambda target: write(data, target, overwrite=True)))]
+    A lazy layer (a long movie's segmentation shown from its file) is copied block of frames by
+    block of frames, each block checked: memory holds one block, whatever the movie's length.
+    """
+    from ..io.segmentation import write_segmentation as write
+    from ..io.segmentation import write_segmentation_blocks
+
+    if isinstance(data, np.ndarray):
+        return [str(_write_exactly(path, ".h5", lambda target: write(data, target, overwrite=True)))]
+    shape = tuple(data.shape)
+    if len(shape) != 3:
+        raise ValueError(f"labels: expected a [t, y, x] label map, got shape {shape}")
+    return [str(_write_exactly(path, ".h5", lambda target: write_segmentation_blocks(
+        target, _label_blocks(data, path), shape, overwrite=True)))]
+
+
+def _label_blocks(labels, path, step: int = 64):
+    """Blocks of frames of a lazy label map, each checked to hold labels only, for ``write_segmentation_blocks``."""
+    from types import SimpleNamespace
+
+    from ..io.segmentation import check_label_values
+
+    for start in range(0, labels.shape[0], step):
+        block = np.asarray(labels[start:start + step])
+        check_label_values(block, range(start, start + len(block)), path)
+        yield SimpleNamespace(start=start, labels=block.astype(np.int8), scores=None)

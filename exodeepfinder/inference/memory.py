@@ -26,15 +26,17 @@ MIN_WORKING_MEMORY = 64 * 1024 ** 2
 
 #: Bytes per voxel of a network window, by (engine, arithmetic): the engine's working memory plus
 #: input and output buffers. Measured from the peak RSS of whole segmentations on 400 x 300
-#: frames (OpenVINO 2026.4: 525 B in float32; PyTorch 2.13, channels-last: 790-1080 B); the
-#: 16-bit figures are estimates (about half the float32 activations).
+#: frames (OpenVINO 2026.4: 525 B in float32; PyTorch 2.13, channels-last: 790-1080 B) and of
+#: single windows of 16 and 40 x 452 x 352 voxels (``bench/segment.py --memory_probe``, OpenVINO
+#: 2026.4.1: float32 556 B per voxel, int8 204 B: its activations are 8-bit); the 16-bit figures
+#: are estimates (about half the float32 activations).
 BYTES_PER_VOXEL = {
     ("torch", "float32"): 1000,
     ("torch", "bfloat16"): 600,
     ("torch", "float16"): 600,
     ("openvino", "f32"): 550,
     ("openvino", "bf16"): 350,
-    ("openvino", "int8"): 550,
+    ("openvino", "int8"): 220,
 }
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
@@ -96,3 +98,26 @@ def working_memory(max_memory=None) -> int:
     """Bytes left for the network and the block arrays under ``max_memory`` (None: the default)."""
     budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
     return int(max(budget - PROCESS_MEMORY, MIN_WORKING_MEMORY))
+
+
+def budget_beside(max_memory, held_bytes: int) -> int:
+    """The budget left to a segmentation beside ``held_bytes`` already taken (e.g. a movie read into memory).
+
+    ``max_memory`` (None: the default budget) less ``held_bytes``, never below what the process
+    itself needs plus the smallest working memory (:data:`PROCESS_MEMORY` + :data:`MIN_WORKING_MEMORY`).
+    """
+    budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
+    return int(max(budget - int(held_bytes), PROCESS_MEMORY + MIN_WORKING_MEMORY))
+
+
+#: Movies up to this size are read into memory (faster measurements); larger ones are read lazily.
+IN_MEMORY_BYTES = 2 * 1024 ** 3
+#: Bytes per voxel of a segmentation held in memory: the labels (int8) and the 3 class probabilities (float16).
+SEGMENTATION_BYTES_PER_VOXEL = 1 + 3 * 2
+
+
+def in_memory_limit(max_memory=None) -> int:
+    """Movies up to this many bytes are read into memory: :data:`IN_MEMORY_BYTES`, and at most a quarter
+    of the memory budget (``max_memory``, else the default one) so that the segmentation keeps the rest."""
+    budget = default_max_memory() if max_memory is None else parse_memory(max_memory)
+    return int(min(IN_MEMORY_BYTES, budget // 4))

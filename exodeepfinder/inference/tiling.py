@@ -185,6 +185,37 @@ class TilePlan:
         frames = self.frames_per_block + 2 * self.t_margin
         return n_blocks * self.windows_per_block * frames * self.y.size * self.x.size
 
+    def overlap_factors(self, shape) -> dict:
+        """Where the computed voxels per movie voxel come from, for a movie of ``shape`` ``(t, y, x)``.
+
+        Factors whose product is ``computed_voxels(t) / (t * y * x)``:
+
+        ``padding``
+            The ``PAD`` zero voxels on each side of the frame, ``(y + 2 PAD)(x + 2 PAD) / (y x)``.
+        ``pooling_grid``
+            The padded frame extended to the window grid (multiples of 4 for the two 2x poolings,
+            or of the reference patches).
+        ``window_overlap``
+            y/x windows overlapping (each window's ``crop`` voxels on each side are computed and dropped).
+        ``t_margins``
+            Frames of context before and after each block's kept frames, ``(kept + 2 margin) / kept``.
+        ``equal_blocks``
+            Blocks of equal length: the last window shifted back recomputes frames,
+            ``blocks * kept / t``.
+        """
+        n_frames, height, width = shape
+        n_blocks = math.ceil(n_frames / self.frames_per_block)
+        padded = (height + 2 * PAD) * (width + 2 * PAD)
+        factors = dict(
+            padding=padded / (height * width),
+            pooling_grid=self.y.length * self.x.length / padded,
+            window_overlap=self.windows_per_block * self.y.size * self.x.size / (self.y.length * self.x.length),
+            t_margins=(self.frames_per_block + 2 * self.t_margin) / self.frames_per_block,
+            equal_blocks=n_blocks * self.frames_per_block / n_frames,
+        )
+        factors["computed_per_voxel"] = self.computed_voxels(n_frames) / (n_frames * height * width)
+        return factors
+
 
 #: Bytes per movie voxel of the normalisation beyond the raw frames: the float64 copy, the percentile's
 #: working copy (float64) and the float32 result.

@@ -18,24 +18,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import secrets
 import shutil
-import socket
 import sys
-import threading
-import time
 from pathlib import Path
 
 from ..errors import InputError
 from ..partial import _PARTIAL_NAME, PARTIAL_SUFFIX, final_path_of, is_partial  # noqa: F401
 from ..progress import raise_pending_interrupt
+# the leases and the clean-up live in their own modules; their public names stay importable from here
+from .leases import (CLAIM_SUFFIX, LEASE_SECONDS, RENEW_SECONDS, _OWNER, _hold, _release,  # noqa: F401
+                     make_work_folder, release_work_folder, remove_work_folder, stale_reason)
+from .leftovers import (LEGACY_SCRATCH_PREFIXES, TEMPORARY_PREFIXES, clean, leftovers,  # noqa: F401
+                        remove_stale_partials)
 
-#: Ending of the name of every partial (not yet published) output.
-# written into each partial folder first: who writes it (to tell a crashed writer from a running one)
-_OWNER = ".owner.exodeepfinder"
 # a replaced file is kept here until the whole group is published (to restore it if the group fails)
 _REPLACED = ".replaced.exodeepfinder"
 # link(2) is not supported everywhere (FAT, some network drives): then claim the name with O_EXCL
@@ -43,226 +41,6 @@ _NO_LINKS = {getattr(errno, name) for name in ("EPERM", "EXDEV", "EMLINK", "ENOS
              if hasattr(errno, name)}
 
 log = logging.getLogger("exodeepfinder")
-
-
-def _process_start(pid: int):
-    """When process ``pid`` started (Linux: clock ticks since boot), to tell a reused pid; None if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return int(handle.read().rsplit(b")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _process_running(pid: int, started=None) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return kernel32.GetLastError() == 5  # access denied: it exists
-        code = ctypes.c_ulong()
-        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, run by someone else
-        return True
-    now = _process_start(pid)
-    return started is None or now is None or now == started
-
-
-def _owner(partial: Path) -> dict:
-    match = _PARTIAL_NAME.match(partial.name)
-    owner = {"pid": int(match.group("pid"))} if match is not None else {}
-    try:
-        owner.update(json.loads((partial / _OWNER).read_text()))
-    except (OSError, ValueError):
-        pass  # killed before it wrote its owner: the pid in the name is all there is
-    return owner
-
-
-#: A partial folder is held by a lease: its writer touches its owner record every RENEW_SECONDS; one
-#: whose record is older than LEASE_SECONDS is abandoned, whichever machine wrote it.
-LEASE_SECONDS = 15 * 60
-RENEW_SECONDS = 60
-_HELD: set = set()
-_RENEWER = None
-_HELD_LOCK = threading.Lock()
-
-
-def _renew_leases() -> None:
-    while True:
-        time.sleep(RENEW_SECONDS)
-        with _HELD_LOCK:
-            held = list(_HELD)
-        for folder in held:
-            with contextlib.suppress(OSError):
-                os.utime(folder / _OWNER)
-
-
-def _hold(folder: Path) -> None:
-    """Write the owner record of a partial folder and keep its lease renewed while this process holds it."""
-    global _RENEWER
-    owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_start(os.getpid()),
-             "lease_seconds": LEASE_SECONDS,
-             "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])[:500] if sys.argv else ""}
-    (folder / _OWNER).write_text(json.dumps(owner))
-    with _HELD_LOCK:
-        _HELD.add(folder)
-        if _RENEWER is None or not _RENEWER.is_alive():
-            _RENEWER = threading.Thread(target=_renew_leases, name="exodeepfinder-lease", daemon=True)
-            _RENEWER.start()
-
-
-def _release(folder) -> None:
-    with _HELD_LOCK:
-        _HELD.discard(Path(folder))
-
-
-def stale_reason(partial) -> str | None:
-    """Why a partial (or claim, or work) folder is abandoned and may be removed; None while it may be in use.
-
-    A folder of this machine is abandoned when its process no longer runs. One of another machine
-    (a shared drive), or without an owner record, only when its lease expired: its record (or the
-    folder) was not touched for :data:`LEASE_SECONDS` (a live writer renews it every minute).
-    """
-    partial = Path(partial)
-    owner = _owner(partial)
-    record = partial / _OWNER
-    try:
-        touched = (record if record.exists() else partial).stat().st_mtime
-    except OSError:
-        return None
-    age = time.time() - touched
-    if "host" in owner and owner["host"] == socket.gethostname() and "pid" in owner:
-        if not _process_running(owner["pid"], owner.get("started")):
-            return f"process {owner['pid']} no longer runs"
-        return None
-    lease = owner.get("lease_seconds", LEASE_SECONDS) if isinstance(owner.get("lease_seconds"), (int, float)) \
-        else LEASE_SECONDS
-    if age > lease:
-        where = f" on {owner['host']}" if "host" in owner else ""
-        return f"its lease expired: untouched for {age / 60:.0f} min (process {owner.get('pid', '?')}{where})"
-    return None
-
-
-def make_work_folder(parent, name: str) -> Path:
-    """A scratch folder ``.<name>.<pid>-<token>.exodeepfinder-partial`` in ``parent``, held by a lease.
-
-    ``exodeepfinder clean`` (and the next write of ``parent/name``) removes it if this process is
-    killed; remove it with :func:`remove_work_folder`.
-    """
-    folder = Path(parent) / f".{name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
-    folder.mkdir()
-    _hold(folder)
-    return folder
-
-
-def release_work_folder(folder) -> None:
-    """Stop holding a work folder (its owner record removed, e.g. before it is renamed into place)."""
-    _release(Path(folder))
-    with contextlib.suppress(OSError):
-        (Path(folder) / _OWNER).unlink()
-
-
-def remove_work_folder(folder) -> None:
-    """Remove a folder made by :func:`make_work_folder`."""
-    _release(Path(folder))
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-#: Scratch folders of earlier versions (no owner record: judged by their age, see :func:`stale_reason`).
-LEGACY_SCRATCH_PREFIXES = (".edf_train_cache_",)
-#: Scratch folders the package makes in the system's temporary folder (a killed run leaves them).
-TEMPORARY_PREFIXES = ("edf_detector_", "edf_atlas_", "exodeepfinder_bioimageio_")
-
-
-def leftovers(folder, *, temporary: bool = False) -> list[Path]:
-    """The partial, claim and scratch folders under ``folder`` (recursively) that killed runs may have left.
-
-    With ``temporary``, also the package's folders in the system's temporary folder. Whether each
-    may be removed is :func:`stale_reason`'s call.
-    """
-    import tempfile
-
-    found = []
-    for root, dirs, _ in os.walk(folder):
-        keep = []
-        for name in dirs:
-            path = Path(root) / name
-            if is_partial(path) or name.endswith(CLAIM_SUFFIX) or name.startswith(LEGACY_SCRATCH_PREFIXES):
-                found.append(path)  # not descended into
-            elif not Path(root, name).is_symlink():
-                keep.append(name)
-        dirs[:] = keep
-    if temporary:
-        with contextlib.suppress(OSError):
-            found += [p for p in Path(tempfile.gettempdir()).iterdir()
-                      if p.is_dir() and (p.name.startswith(TEMPORARY_PREFIXES) or is_partial(p))]
-    return sorted(found)
-
-
-def clean(folder, *, temporary: bool = False, dry_run: bool = False) -> list[tuple[Path, str | None]]:
-    """Remove what killed runs left under ``folder``; ``[(path, why removed, or None: in use, kept)]``.
-
-    Folders of a running process of this machine, or whose lease another machine still renews,
-    are kept.
-    """
-    results = []
-    for path in leftovers(folder, temporary=temporary):
-        reason = stale_reason(path)
-        if reason is not None and not dry_run:
-            _release(path)
-            shutil.rmtree(path, ignore_errors=True)
-            if os.path.lexists(path):
-                reason = None
-        results.append((path, reason))
-    return results
-
-
-def remove_stale_partials(path) -> list[Path]:
-    """Remove the partial folders of output ``path`` left by processes of this machine that no longer run.
-
-    Partial folders of running processes (e.g. another run writing the same output right now)
-    and of other machines (on a shared drive) are left alone. Each removal is logged as a warning.
-
-    Returns
-    -------
-    list of Path
-        The partial folders removed.
-    """
-    path = Path(path)
-    removed = []
-    claim = path.parent / f".{path.name}{CLAIM_SUFFIX}"
-    try:
-        candidates = [p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.") and is_partial(p)]
-    except OSError:
-        return removed
-    if claim.is_dir():
-        candidates.append(claim)
-    for partial in candidates:
-        match = _PARTIAL_NAME.match(partial.name)
-        if match is not None and match.group("name") != path.name:
-            continue
-        reason = stale_reason(partial)
-        if reason is None:
-            continue
-        if partial.is_dir() and not partial.is_symlink():
-            shutil.rmtree(partial, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                partial.unlink()
-        if not os.path.lexists(partial):
-            removed.append(partial)
-            log.warning(f"{path}: removed {partial.name}, left by an interrupted run ({reason})")
-    return removed
 
 
 def check_writable_folder(path) -> None:
@@ -430,8 +208,6 @@ class _Output:
         self.created_folders = []
 
 
-#: Folder claiming an output name while it is published without hard links (see :func:`_rename_no_replace`).
-CLAIM_SUFFIX = ".exodeepfinder-claim"
 
 
 def _renameat2_no_replace(source: Path, target: Path) -> bool:

@@ -10,6 +10,7 @@ numbers from 0 to 2, which a raw movie given by mistake never is.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,8 @@ def check_label_values(block, frames, path) -> None:
 NO_CONTRAST_ATTR = "frames_without_contrast"
 
 
-def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False, overwrite: bool = False) -> Path:
+def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False, overwrite: bool = False,
+                              scores_path=None) -> Path:
     """Write a segmentation block of frames by block of frames, atomically.
 
     Parameters
@@ -87,6 +89,9 @@ def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False,
         Also write the blocks' class probabilities as ``scores``.
     overwrite : bool
         Replace ``path`` if it exists (False: FileExistsError, the existing file untouched).
+    scores_path : str or Path, optional
+        With ``save_scores``: write the class probabilities as ``scores`` in this other file (a
+        scratch file, written directly: e.g. in the partial folder of ``path``) instead of ``path``.
 
     Returns
     -------
@@ -97,7 +102,9 @@ def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False,
     """
     path = Path(path)
     n_frames, height, width = shape
-    with atomic_output(path, overwrite=overwrite) as tmp, create_h5(tmp) as handle:
+    with contextlib.ExitStack() as files:
+        tmp = files.enter_context(atomic_output(path, overwrite=overwrite))
+        handle = files.enter_context(create_h5(tmp))
         for name, value in SEGMENTATION_ATTRS.items():
             handle.attrs[name] = value
         labels = handle.create_dataset(DATASET, shape=(n_frames, height, width), dtype=np.int8,
@@ -105,9 +112,10 @@ def write_segmentation_blocks(path, blocks, shape, *, save_scores: bool = False,
                                        compression="gzip")
         outputs = [_ChunkWriter(labels)]
         if save_scores:
-            scores = handle.create_dataset(SCORES, shape=(n_frames, 3, height, width), dtype=np.float16,
-                                           chunks=(min(n_frames, SCORE_CHUNK_FRAMES), 3, height, width),
-                                           compression="gzip")
+            scores_file = handle if scores_path is None else files.enter_context(create_h5(scores_path))
+            scores = scores_file.create_dataset(SCORES, shape=(n_frames, 3, height, width), dtype=np.float16,
+                                                chunks=(min(n_frames, SCORE_CHUNK_FRAMES), 3, height, width),
+                                                compression="gzip")
             outputs.append(_ChunkWriter(scores))
         no_contrast = []
         for block in blocks:
@@ -153,7 +161,7 @@ class _ChunkWriter:
             raise ValueError(f"blocks: {self.start} frames written, expected {self.dataset.shape[0]}")
 
 
-def write_segmentation(labels, path, *, scores=None, overwrite: bool = False) -> Path:
+def write_segmentation(labels, path, *, scores=None, overwrite: bool = False, no_contrast=()) -> Path:
     """Write a label map (and optionally its class probabilities) as a segmentation file, atomically.
 
     Parameters
@@ -166,6 +174,8 @@ def write_segmentation(labels, path, *, scores=None, overwrite: bool = False) ->
         Class probabilities, stored as float16 ``scores``.
     overwrite : bool
         Replace ``path`` if it exists (False: FileExistsError, the existing file untouched).
+    no_contrast : sequence of int
+        The frames without contrast, which the network saw blank: recorded as :data:`NO_CONTRAST_ATTR`.
 
     Returns
     -------
@@ -183,7 +193,8 @@ def write_segmentation(labels, path, *, scores=None, overwrite: bool = False) ->
         raise ValueError(f"scores: shape {np.shape(scores)} does not match labels {labels.shape} (expected [t, 3, y, x])")
     step = 64
     blocks = (SimpleNamespace(start=start, labels=labels[start:start + step].astype(np.int8),
-                              scores=None if scores is None else np.asarray(scores[start:start + step], np.float16))
+                              scores=None if scores is None else np.asarray(scores[start:start + step], np.float16),
+                              no_contrast=tuple(t for t in no_contrast if start <= t < start + step))
               for start in range(0, len(labels), step))
     return write_segmentation_blocks(path, blocks, labels.shape, save_scores=scores is not None, overwrite=overwrite)
 

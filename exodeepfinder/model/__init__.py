@@ -8,13 +8,10 @@ the official weights), :mod:`.weights` (which weights to use; :func:`~.weights.l
 PyTorch is imported only when the network itself is needed.
 """
 
-import importlib
+from .._lazy import lazy_names
 
 _LAZY = {"UNet": "unet", "UNetWeights": "arrays", "load_keras_weights": "keras_weights",
          "read_unet_arrays": "keras_weights", "save_keras_weights": "keras_weights"}
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

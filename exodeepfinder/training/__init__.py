@@ -7,8 +7,9 @@ run); the pieces (:class:`Trainer`, :class:`PatchSampler`, the losses) work on a
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 # Public name -> module. Imported on first use, so that importing the recipes (e.g. for
 # ``edf_train --help``) does not import PyTorch.
@@ -16,7 +17,7 @@ _API = {
     "train": "run",
     "LOSSES": "recipe", "RECIPES": "recipe", "Recipe": "recipe", "DEFAULT": "recipe", "REFERENCE": "recipe",
     "get_recipe": "recipe",
-    "expand_stages": "trainer", "Stage": "trainer", "StepInfo": "trainer", "Trainer": "trainer",
+    "expand_stages": "stages", "Stage": "stages", "StepInfo": "trainer", "Trainer": "trainer",
     "TimeBudget": "budget",
     "PatchSampler": "sampling",
     "TrainingMovie": "data", "prepare_movie": "data",
@@ -28,16 +29,7 @@ _API = {
 __all__ = list(_API)
 
 
-def __getattr__(name):
-    if name in _API:
-        value = getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_names(__name__, _API, globals())
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
@@ -48,4 +40,5 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from .recipe import DEFAULT, LOSSES, RECIPES, REFERENCE, Recipe, get_recipe  # noqa: F401
     from .run import train  # noqa: F401
     from .sampling import PatchSampler  # noqa: F401
-    from .trainer import Stage, StepInfo, Trainer, expand_stages  # noqa: F401
+    from .stages import Stage, expand_stages  # noqa: F401
+    from .trainer import StepInfo, Trainer  # noqa: F401

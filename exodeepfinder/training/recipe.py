@@ -22,7 +22,7 @@ class Recipe:
     loss : str
         Key of :data:`~exodeepfinder.training.loss.LOSS_FUNCTIONS`.
     patch_sizes, batch_sizes, random_shifts, n_epochs, n_steps : tuple of int
-        Default stages (see :func:`~exodeepfinder.training.trainer.expand_stages`).
+        Default stages (see :func:`~exodeepfinder.training.stages.expand_stages`).
     learning_rate : float
         Adam's learning rate (the peak of the schedule).
     warmup_steps : int

@@ -21,8 +21,8 @@ package's loader and the reference ExoDeepFinder tools all read them.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,9 @@ from .distributed import Ranks, current_ranks
 from .dataset import check_patch_sizes, load_movies, memory_available, scan_dataset
 from .history import History, read_history, save_history, save_history_plot
 from .recipe import LOSSES, Recipe, default_loss, get_recipe
-from .trainer import Stage, Trainer, class_frequencies, expand_stages, keras_initialization, set_prior_bias
+from .initialization import class_frequencies, keras_initialization, set_prior_bias
+from .stages import Stage, expand_stages
+from .trainer import Trainer
 
 FINAL_WEIGHTS = "net_weights_FINAL.h5"
 HISTORY = "net_train_history.h5"
@@ -59,12 +61,10 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
 
     Parameters
     ----------
-    dataset : path
-        Folder with ``train/`` and ``valid/`` (see :mod:`~exodeepfinder.training.dataset`).
-    output : path
-        Folder for the outputs (created if needed).
+    dataset, output : path
+        Folder with ``train/`` and ``valid/`` (:mod:`~exodeepfinder.training.dataset`); folder of the outputs.
     patch_sizes, batch_sizes, random_shifts, n_epochs, n_steps : int or list of int, optional
-        The stages (see :func:`~exodeepfinder.training.trainer.expand_stages`); None: the recipe's.
+        The stages (see :func:`~exodeepfinder.training.stages.expand_stages`); None: the recipe's.
     loss : {"dice_ce", "tversky"}, optional
         The recipe (:data:`~exodeepfinder.training.recipe.RECIPES`), named after its loss.
         "dice_ce": the default, which learns from random weights. "tversky": the reference
@@ -74,44 +74,33 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
     max_minutes : float, optional
         End within this many minutes (counted from the call, data loading included): the epochs
         of all stages are scaled from the measured speed (see :mod:`~exodeepfinder.training.budget`).
-    learning_rate : float, optional
-        Adam's (peak) learning rate; None: the recipe's.
-    steps_per_valid : int
-        Validation batches per epoch (reference 10).
+    learning_rate, steps_per_valid : float, int
+        Adam's (peak) learning rate (None: the recipe's); validation batches per epoch (reference 10).
     weights_path : path, optional
         Start from these weights (Keras HDF5, e.g. the official ``net_weights_FINAL.h5``).
     resume : bool
         Continue the run of ``output`` after its last finished epoch (weights, optimizer, random
-        state and history restored). Stage options left to None take the stopped run's.
-    overwrite : bool
-        Start a new run in a folder that holds one.
-    device : str or torch.device
-        'auto', 'cpu', 'cuda' or 'mps'.
-    precision : {"fast", "fp32"}
-        See :class:`~exodeepfinder.training.trainer.Trainer`.
+        state and history restored). Stage options left to None take the stopped run's. ``overwrite``:
+        start a new run in a folder that holds one.
+    device, precision : str
+        'auto', 'cpu', 'cuda' or 'mps'; "fast" or "fp32" (see :class:`~exodeepfinder.training.trainer.Trainer`).
     seed : int, optional
         Seed of the initial weights, the patch draws and the augmentation.
     progress : callable, optional
         ``progress(done_steps, total_steps)`` over all stages; returning False cancels after the
         current step (raises :class:`~exodeepfinder.errors.Cancelled`; ``resume=True`` continues).
-    on_step : callable, optional
-        ``on_step(StepInfo)`` after every training step (loss, running loss, learning rate).
-    on_epoch : callable, optional
-        ``on_epoch(record, history)`` after every epoch: the new :class:`EpochRecord` and the
-        whole :class:`History` so far (e.g. to draw live loss and validation curves).
-    log : callable, optional
-        ``log(message)`` for one-line messages (files read, plan, epochs, checkpoints).
+    on_step, on_epoch, log : callable, optional
+        ``on_step(StepInfo)`` after every training step (loss, running loss, learning rate);
+        ``on_epoch(record, history)`` after every epoch (the new :class:`EpochRecord`, the whole
+        :class:`History`); ``log(message)`` for one-line messages (files, plan, epochs, checkpoints).
     checkpoint_every : int
         Save weights every this many epochs of a stage (and at the end of each stage).
     storage : {"auto", "memory", "disk"}
-        Where the normalised movies are kept: in memory, or in memory maps in a temporary folder
-        of ``output``; "auto" uses memory when they take less than half of the free memory
-        (shared by the training processes of the machine).
+        Where the normalised movies are kept: in memory, or memory maps in a work folder of ``output``;
+        "auto": memory when they take less than half of the free memory (of all training processes).
 
-    In a process of a multi-process run (a process group started, e.g. by ``torchrun``), every
-    process calls :func:`train` with the same arguments; see
-    :mod:`~exodeepfinder.training.distributed` for what each does. ``progress``, ``on_step``,
-    ``on_epoch`` and ``log`` are called on rank 0 only; all ranks return the history.
+    In a multi-process run (e.g. ``torchrun``), every process calls :func:`train` with the same
+    arguments (:mod:`~exodeepfinder.training.distributed`); the callbacks run on rank 0 only.
 
     Returns
     -------
@@ -128,18 +117,11 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
     options = {"patch_sizes": patch_sizes, "batch_sizes": batch_sizes, "random_shifts": random_shifts,
                "n_epochs": n_epochs, "n_steps": n_steps}
     setup = _prepare(dataset, output, recipe, options, weights_path, resume, overwrite, checkpoint_every)
-    if setup.state is not None and setup.state.get("world_size", 1) != ranks.world_size:
-        raise InputError(f"{output}: resume: the stopped run had {setup.state.get('world_size', 1)} training "
-                         f"process(es), not {ranks.world_size}")
-    planner = None
-    if max_minutes is not None:
-        planner = TimeBudget(60.0 * max_minutes, setup.stages, steps_per_valid=steps_per_valid, started=started,
-                             log=log)
-    train_movies = valid_movies = []
+    _check_world_size(setup, output, ranks)
+    planner = None if max_minutes is None else TimeBudget(60.0 * max_minutes, setup.stages,
+                                                           steps_per_valid=steps_per_valid, started=started, log=log)
     cache = _storage_folder(setup.train_files, setup.valid_files, output, storage, ranks.local_world_size)
-    try:
-        train_movies = load_movies(setup.train_files, cache_folder=cache)
-        valid_movies = load_movies(setup.valid_files, cache_folder=cache)
+    with _loaded_movies(setup, cache) as (train_movies, valid_movies):
         model = _initial_model(recipe, setup, output, weights_path, seed, train_movies, log)
         trainer = Trainer(model, train_movies, valid_movies, recipe=recipe, learning_rate=learning_rate,
                           device=_device(device, ranks), precision=precision, seed=seed, ranks=ranks)
@@ -148,14 +130,31 @@ def train(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=
         checkpoints = _Checkpoints(output, trainer, setup, planner, checkpoint_every, seed, on_epoch, log)
         history = trainer.fit(setup.stages, steps_per_valid=steps_per_valid, history=history, progress=progress,
                               on_step=on_step, on_epoch=checkpoints, planner=planner)
+    return _finish(trainer, history, output, started, log)
+
+
+def _check_world_size(setup, output: Path, ranks) -> None:
+    """InputError when a run is resumed with another number of training processes than it had."""
+    if setup.state is not None and setup.state.get("world_size", 1) != ranks.world_size:
+        raise InputError(f"{output}: resume: the stopped run had {setup.state.get('world_size', 1)} training "
+                         f"process(es), not {ranks.world_size}")
+
+
+@contextlib.contextmanager
+def _loaded_movies(setup, cache):
+    """The training and validation movies of ``setup``, closed (and the ``cache`` work folder removed) at the end."""
+    from ..io.leases import remove_work_folder
+
+    train_movies = valid_movies = []
+    try:
+        train_movies = load_movies(setup.train_files, cache_folder=cache)
+        valid_movies = load_movies(setup.valid_files, cache_folder=cache)
+        yield train_movies, valid_movies
     finally:
         for movie in train_movies + valid_movies:
             movie.close()
         if cache is not None:
-            from ..io.atomic import remove_work_folder
-
             remove_work_folder(cache)
-    return _finish(trainer, history, output, started, log)
 
 
 def check_training(dataset, output, *, patch_sizes=None, batch_sizes=None, random_shifts=None, n_epochs=None,
@@ -399,7 +398,7 @@ def _storage_folder(train_files, valid_files, output: Path, storage: str, proces
             return None
     elif storage != "disk":
         raise ValueError(f"storage: expected 'auto', 'memory' or 'disk', got {storage!r}")
-    from ..io.atomic import make_work_folder
+    from ..io.leases import make_work_folder
 
     return make_work_folder(output, "edf_train_cache")  # held by a lease: `exodeepfinder clean` after a kill
 

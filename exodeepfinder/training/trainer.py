@@ -20,103 +20,19 @@ from typing import Callable
 
 import numpy as np
 
+from ..labels import N_CLASSES
 from ..model.precision import TRAINING_PRECISIONS, autocast_dtype, check_precision
 from ..progress import report
+from .batches import BatchPrefetcher, SerialBatches
 from .distributed import SINGLE, Ranks, rank_seed_sequence
 from .history import EpochRecord, History
+# the initialisation and the stages live in their own modules; they stay importable from here
+from .initialization import class_frequencies, keras_initialization, set_prior_bias  # noqa: F401
 from .loss import LOSS_FUNCTIONS
 from .metrics import class_scores
 from .recipe import REFERENCE, Recipe, learning_rate_factor
 from .sampling import PatchSampler
-
-N_CLASSES = 3
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One training stage: cubic patches of ``patch_size``, ``n_epochs`` epochs of ``n_steps`` batches."""
-
-    patch_size: int
-    batch_size: int
-    random_shift: int
-    n_epochs: int
-    n_steps: int
-
-
-def expand_stages(patch_sizes, batch_sizes, random_shifts, n_epochs, n_steps) -> list[Stage]:
-    """Build the stages from per-stage lists (or single values); shorter lists repeat their last value.
-
-    >>> [s.patch_size for s in expand_stages([8, 16], 32, [4], 10, 100)]
-    [8, 16]
-    >>> expand_stages([8, 16], [256, 128], 4, 10, 100)[1].batch_size
-    128
-    """
-    lists = {
-        "patch_sizes": patch_sizes, "batch_sizes": batch_sizes, "random_shifts": random_shifts,
-        "n_epochs": n_epochs, "n_steps": n_steps,
-    }
-    lists = {name: [int(v) for v in np.atleast_1d(values)] for name, values in lists.items()}
-    for name, values in lists.items():
-        if not values:
-            raise ValueError(f"{name}: give at least one value")
-    n_stages = max(len(values) for values in lists.values())
-
-    def value(name, i):
-        values = lists[name]
-        return values[min(i, len(values) - 1)]
-
-    stages = []
-    for i in range(n_stages):
-        stage = Stage(value("patch_sizes", i), value("batch_sizes", i), value("random_shifts", i),
-                      value("n_epochs", i), value("n_steps", i))
-        if stage.patch_size < 4 or stage.patch_size % 4:
-            raise ValueError(f"patch_sizes: {stage.patch_size} is not a multiple of 4 (the network halves "
-                             "y and x twice)")
-        for name, number, low in (("batch_sizes", stage.batch_size, 1), ("random_shifts", stage.random_shift, 0),
-                                  ("n_epochs", stage.n_epochs, 1), ("n_steps", stage.n_steps, 1)):
-            if number < low:
-                raise ValueError(f"{name}: must be at least {low}, got {number}")
-        stages.append(stage)
-    return stages
-
-
-def keras_initialization(model) -> None:
-    """Initialise like Keras' defaults (Glorot-uniform kernels, zero biases), as the reference network."""
-    import torch
-
-    with torch.no_grad():
-        for conv in model.convs:
-            torch.nn.init.xavier_uniform_(conv.weight)
-            torch.nn.init.zeros_(conv.bias)
-
-
-def class_frequencies(movies, patch_size: int, random_shift: int, *, n_patches: int = 256, seed=0,
-                      **sampler_options) -> np.ndarray:
-    """Fraction of the voxels of each class in training patches, drawn as the training draws them.
-
-    The draws use their own generator (``seed``): the training's draws are unchanged.
-    ``sampler_options``: as :class:`~exodeepfinder.training.sampling.PatchSampler` takes them.
-    """
-    sampler = PatchSampler(movies, patch_size, random_shift, np.random.default_rng(seed), augment=False,
-                           **sampler_options)
-    counts = np.zeros(N_CLASSES)
-    for start in range(0, n_patches, 32):
-        labels = sampler.sample(min(32, n_patches - start)).labels
-        counts += np.bincount(labels.ravel(), minlength=N_CLASSES)[:N_CLASSES]
-    return counts / counts.sum()
-
-
-def set_prior_bias(model, frequencies, *, floor: float = 1e-3) -> None:
-    """Set the classifier's biases to ``log(frequency)``: the untrained network then predicts the class frequencies.
-
-    With zero biases it starts predicting a third of every class everywhere, and its first
-    steps go into unlearning that. Frequencies below ``floor`` are raised to it.
-    """
-    import torch
-
-    frequencies = np.maximum(np.asarray(frequencies, np.float64), floor)
-    with torch.no_grad():
-        model.convs[-1].bias.copy_(torch.as_tensor(np.log(frequencies / frequencies.sum())))
+from .stages import Stage, expand_stages  # noqa: F401
 
 
 @dataclass
@@ -133,56 +49,6 @@ class StepInfo:
     running_loss: float
     learning_rate: float = float("nan")
     seconds: float = float("nan")
-
-
-class BatchPrefetcher:
-    """Draws the batches of one epoch in a background thread, one batch ahead of the training.
-
-    Cutting patches and converting them to tensors then overlaps with the network's work
-    (PyTorch and NumPy's copies release the GIL). Exactly ``n_batches`` batches are drawn, in
-    order, so the random generator ends an epoch where drawing on the main thread leaves it:
-    checkpoints and resumed runs are unchanged.
-    """
-
-    def __init__(self, make_batch: Callable, n_batches: int):
-        import queue
-        import threading
-
-        self._queue = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self._n_batches = n_batches
-        self._thread = threading.Thread(target=self._work, args=(make_batch,), daemon=True,
-                                        name="edf-train-batches")
-        self._thread.start()
-
-    def _work(self, make_batch) -> None:
-        import queue
-
-        for _ in range(self._n_batches):
-            try:
-                item = make_batch()
-            except BaseException as error:  # handed to the training thread, which raises it
-                item = error
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if self._stop.is_set() or isinstance(item, BaseException):
-                return
-
-    def __iter__(self):
-        for _ in range(self._n_batches):
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        """Stop drawing (e.g. when training is cancelled mid-epoch) and wait for the thread."""
-        self._stop.set()
-        self._thread.join()
 
 
 class Trainer:
@@ -367,7 +233,7 @@ class Trainer:
         make_batch = lambda: self._tensors(sampler.sample(batch_size))  # noqa: E731
         if self.prefetch:
             return BatchPrefetcher(make_batch, n_batches)
-        return _Batches(make_batch, n_batches)
+        return SerialBatches(make_batch, n_batches)
 
     def fit(self, stages, *, steps_per_valid: int = 10, history: History | None = None, progress=None,
             on_step: Callable | None = None, on_epoch: Callable | None = None, planner=None) -> History:
@@ -398,19 +264,6 @@ class Trainer:
         run = _Run(self, list(stages), History() if history is None else History(history), steps_per_valid,
                    progress, on_step, on_epoch, planner)
         return run.fit()
-
-
-class _Batches:
-    """Batches drawn on the training thread (``prefetch=False``)."""
-
-    def __init__(self, make_batch, n_batches):
-        self._make_batch, self._n_batches = make_batch, n_batches
-
-    def __iter__(self):
-        return (self._make_batch() for _ in range(self._n_batches))
-
-    def close(self) -> None:
-        pass
 
 
 class _Run:

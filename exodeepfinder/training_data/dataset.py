@@ -76,9 +76,13 @@ def _place(source: Path, destination: Path, *, copy: bool) -> bool:
     return False
 
 
-def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
-                               merged_segmentation="merged_segmentation.h5",
-                               merged_annotation="merged_annotation.xml", split: float = 70, seed=None,
+#: The training files of a movie folder, by what they hold (the default names :func:`structure_training_dataset` reads).
+TRAINING_FILES = {"movie": "movie.h5", "segmentation": "merged_segmentation.h5", "annotation": "merged_annotation.xml"}
+
+
+def structure_training_dataset(input_folder, output_folder, *, movie=TRAINING_FILES["movie"],
+                               merged_segmentation=TRAINING_FILES["segmentation"],
+                               merged_annotation=TRAINING_FILES["annotation"], split: float = 70, seed=None,
                                copy: bool = False, overwrite: bool = False) -> DatasetLayout:
     """Lay out the movie folders of ``input_folder`` as a training dataset in ``output_folder``.
 
@@ -104,15 +108,7 @@ def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
     DatasetLayout
     """
     input_folder, output_folder = Path(input_folder), Path(output_folder)
-    if not input_folder.is_dir():
-        raise InputError(f"{input_folder}: input folder not found")
-    if output_folder.exists() and not output_folder.is_dir():
-        raise InputError(f"{output_folder}: exists and is not a folder")
-    if output_folder.resolve() == input_folder.resolve():
-        raise InputError(f"{output_folder}: the output folder must differ from the input folder")
-    if output_folder.is_dir() and any(output_folder.iterdir()) and not overwrite:
-        raise InputError(f"{output_folder}: output folder is not empty (use --overwrite to add to it; "
-                         "nothing in it is deleted)")
+    _check_folders(input_folder, output_folder, overwrite)
 
     layout = DatasetLayout(linked=not copy)
     sources = {}
@@ -139,6 +135,33 @@ def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
         layout.train = sorted(sources)
         destinations = {name: output_folder for name in layout.train}
 
+    _check_no_earlier_layout(destinations, output_folder)
+
+    placed = _placements(sources, destinations, overwrite)
+    # the whole dataset appears at once, or nothing of it (an existing file is replaced only with overwrite)
+    linked = True
+    with atomic_outputs(list(placed), overwrite=overwrite) as temporary:
+        for tmp, source in zip(temporary, placed.values()):
+            linked &= _place(source, tmp, copy=copy)
+    layout.linked = linked
+    return layout
+
+
+def _check_folders(input_folder: Path, output_folder: Path, overwrite: bool) -> None:
+    """InputError unless ``input_folder`` is a folder and ``output_folder`` another one, empty or ``overwrite``."""
+    if not input_folder.is_dir():
+        raise InputError(f"{input_folder}: input folder not found")
+    if output_folder.exists() and not output_folder.is_dir():
+        raise InputError(f"{output_folder}: exists and is not a folder")
+    if output_folder.resolve() == input_folder.resolve():
+        raise InputError(f"{output_folder}: the output folder must differ from the input folder")
+    if output_folder.is_dir() and any(output_folder.iterdir()) and not overwrite:
+        raise InputError(f"{output_folder}: output folder is not empty (use --overwrite to add to it; "
+                         "nothing in it is deleted)")
+
+
+def _check_no_earlier_layout(destinations: dict, output_folder: Path) -> None:
+    """InputError if a movie's files lie in another set than its destination (left by an earlier split)."""
     # with --overwrite, a movie's files left in the other set by an earlier split would put the
     # movie in both sets: refuse (deleting them is the user's call)
     for name, folder in destinations.items():
@@ -149,6 +172,9 @@ def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
                 raise InputError(f"{stale[0]}: left by an earlier layout, but {name} now goes to {folder}; "
                                  "remove it or use another output folder (or the same --seed)")
 
+
+def _placements(sources: dict, destinations: dict, overwrite: bool) -> dict:
+    """``{destination: source}`` of every file of the dataset; InputError for an existing one without ``overwrite``."""
     placed = {}
     for name, (movie_file, target_file, annotation_file) in sorted(sources.items()):
         for source, suffix in ((movie_file, MOVIE_SUFFIX), (target_file, TARGET_SUFFIX),
@@ -157,10 +183,4 @@ def structure_training_dataset(input_folder, output_folder, *, movie="movie.h5",
             if not overwrite and (destination.exists() or destination.is_symlink()):
                 raise InputError(f"{destination}: already exists (use --overwrite to replace it)")
             placed[destination] = source
-    # the whole dataset appears at once, or nothing of it (an existing file is replaced only with overwrite)
-    linked = True
-    with atomic_outputs(list(placed), overwrite=overwrite) as temporary:
-        for tmp, source in zip(temporary, placed.values()):
-            linked &= _place(source, tmp, copy=copy)
-    layout.linked = linked
-    return layout
+    return placed

@@ -202,16 +202,7 @@ def detect_spots(movie, *, radius: float = 21, pval: float = 0.001, area_limit: 
     from ..io.movie import as_movie
 
     shape = tuple(movie.shape)
-    if len(shape) != 3:
-        raise ValueError(f"movie: expected a [t, y, x] array, found shape {shape}")
-    if radius <= 0:
-        raise ValueError(f"radius: must be positive (got {radius})")
-    if not 0 < pval < 1:
-        raise ValueError(f"pval: must be between 0 and 1 (got {pval})")
-    if area_limit < 0:
-        raise ValueError(f"area_limit: must be >= 0 (got {area_limit})")
-    if scale is not None and scale <= 0:
-        raise ValueError(f"scale: must be positive (got {scale})")
+    _check_spot_options(shape, radius, pval, area_limit, scale)
     movie = as_movie(movie)  # integers or floats; NaN and infinite pixels are refused as frames are read
     n_frames = shape[0]
     mask = np.zeros(shape, np.uint8)
@@ -243,3 +234,17 @@ def detect_spots(movie, *, radius: float = 21, pval: float = 0.001, area_limit: 
                         future.cancel()
                     raise
     return mask
+
+
+def _check_spot_options(shape, radius, pval, area_limit, scale) -> None:
+    """ValueError naming the argument of :func:`detect_spots` that is wrong."""
+    if len(shape) != 3:
+        raise ValueError(f"movie: expected a [t, y, x] array, found shape {shape}")
+    if radius <= 0:
+        raise ValueError(f"radius: must be positive (got {radius})")
+    if not 0 < pval < 1:
+        raise ValueError(f"pval: must be between 0 and 1 (got {pval})")
+    if area_limit < 0:
+        raise ValueError(f"area_limit: must be >= 0 (got {area_limit})")
+    if scale is not None and scale <= 0:
+        raise ValueError(f"scale: must be positive (got {scale})")

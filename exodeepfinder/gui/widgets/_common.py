@@ -1,4 +1,4 @@
-"""What the dock widgets share: layer pickers, file fields, and the panel that runs long work.
+"""What the dock widgets share: layer pickers, file and number fields, forms, a log, and the panel that runs long work.
 
 Long work runs in a napari thread worker. The library reports progress through a callback
 ``progress(done, total)`` called in the worker thread; :class:`TaskPanel` relays it to its
@@ -8,14 +8,16 @@ pressed, which makes the library raise :class:`~exodeepfinder.errors.Cancelled`.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from qtpy.QtCore import QObject, Qt, Signal, Slot
-from qtpy.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
-                            QSizePolicy, QVBoxLayout, QWidget)
+from qtpy.QtGui import QFontDatabase
+from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                            QPlainTextEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from ...errors import Cancelled, InputError
 from ..layers import PATH_KEY, ROLE_KEY
@@ -84,6 +86,66 @@ def section_title(text: str) -> QLabel:
     label = QLabel(f"<b>{text}</b>")
     label.setContentsMargins(0, 8, 0, 0)
     return label
+
+
+def form_layout(*rows) -> QFormLayout:
+    """A form of rows ``(label, field)``; a row that is a field alone has no label (it goes under the one above)."""
+    form = QFormLayout()
+    for row in rows:
+        label, field = row if isinstance(row, tuple) else ("", row)
+        form.addRow(label, field)
+    return form
+
+
+def number_field(low: float, high: float, value: float = 0, *, integer: bool = False, decimals: int | None = None,
+                 step: float | None = None, suffix: str = "", special: str = "", tip: str = ""):
+    """A spin box from ``low`` to ``high`` starting at ``value`` (a QSpinBox with ``integer``, else a QDoubleSpinBox).
+
+    ``special`` is the text shown at ``low`` (e.g. "unknown", "no limit"); ``tip`` the tooltip.
+    """
+    box = QSpinBox() if integer else QDoubleSpinBox()
+    if decimals is not None:
+        box.setDecimals(decimals)
+    number = int if integer else float
+    box.setRange(number(low), number(high))
+    if step is not None:
+        box.setSingleStep(step)
+    if suffix:
+        box.setSuffix(suffix)
+    if special:
+        box.setSpecialValueText(special)
+    box.setValue(number(value))
+    if tip:
+        box.setToolTip(tip)
+    return box
+
+
+def library_default(function: Callable, name: str):
+    """The default value of a library function's parameter (the library is the one home of its settings)."""
+    return inspect.signature(function).parameters[name].default
+
+
+class LogView(QPlainTextEdit):
+    """A read-only log; :meth:`write` appends a line from any thread (queued into the main thread)."""
+
+    _line = Signal(str)
+
+    def __init__(self, *, min_height: int = 80, max_lines: int = 0, fixed_font: bool = False, wrap: bool = True,
+                 parent=None):
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setMinimumHeight(min_height)
+        if max_lines:
+            self.setMaximumBlockCount(max_lines)
+        if not wrap:
+            self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        if fixed_font:
+            self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self._line.connect(self.appendPlainText)
+
+    def write(self, text: str) -> None:
+        """Append ``text`` as a line (safe from a worker thread: the library's ``log`` callback)."""
+        self._line.emit(str(text))
 
 
 class LayerChoice(QComboBox):
@@ -254,6 +316,12 @@ class TaskPanel(QWidget):
     def running(self) -> bool:
         return self.worker is not None
 
+    def locks(self, *buttons) -> "TaskPanel":
+        """Disable ``buttons`` while a task runs (one task at a time); returns the panel."""
+        self.started.connect(lambda: [button.setEnabled(False) for button in buttons])
+        self.finished.connect(lambda: [button.setEnabled(True) for button in buttons])
+        return self
+
     def run(self, task: Callable, *, on_result: Callable | None = None, description: str = "Working") -> None:
         """Run ``task(progress)`` in a thread worker; ``on_result(result)`` gets what it returns."""
         from napari.qt.threading import create_worker
@@ -338,3 +406,18 @@ class TaskPanel(QWidget):
     def set_status(self, text: str, *, error: bool = False) -> None:
         self.status.setStyleSheet("color: #ff6b6b;" if error else "")
         self.status.setText(text)
+
+
+def push_button(text: str, slot: Callable, tip: str = "") -> QPushButton:
+    """A button that calls ``slot()`` when clicked."""
+    button = QPushButton(text)
+    button.clicked.connect(lambda *_: slot())
+    if tip:
+        button.setToolTip(tip)
+    return button
+
+
+def run_controls(text: str, slot: Callable, tip: str = "") -> tuple[QPushButton, TaskPanel]:
+    """A button that starts a widget's task (``slot``) and the :class:`TaskPanel` that runs it, locking the button."""
+    button = push_button(text, slot, tip)
+    return button, TaskPanel().locks(button)

@@ -9,19 +9,9 @@ Detect widget can use the model folder as its weights.
 
 from __future__ import annotations
 
-import inspect
+from qtpy.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
-from qtpy.QtCore import QObject, Signal
-from qtpy.QtGui import QFontDatabase
-from qtpy.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
-
-from ._common import PathField, TaskPanel, section_title
-
-
-class _Lines(QObject):
-    """Carries the log lines of the worker thread to the main thread (queued signal)."""
-
-    line = Signal(str)
+from ._common import LogView, PathField, form_layout, library_default, number_field, run_controls, section_title
 
 
 class AdaptWidget(QWidget):
@@ -39,40 +29,20 @@ class AdaptWidget(QWidget):
         self.corrections.setToolTip("the corrections file in each folder: the Review widget's CSV (review column), "
                                     "or a complete expert annotation (.xml or .csv)")
         self.base = PathField("open", "U-Net weights (*.h5)", "bundled / official / weights file (default: automatic)")
-        self.max_minutes = QDoubleSpinBox()
-        self.max_minutes.setRange(0, 600)
-        self.max_minutes.setDecimals(1)
-        self.max_minutes.setValue(inspect.signature(adapt_folders).parameters["max_minutes"].default)
-        self.max_minutes.setSuffix(" min")
-        self.max_minutes.setToolTip("time budget of fine-tuning the U-Net (0: the candidate classifier only, "
-                                    "seconds)")
+        self.max_minutes = number_field(0, 600, library_default(adapt_folders, "max_minutes"), decimals=1,
+                                        suffix=" min", tip="time budget of fine-tuning the U-Net (0: the candidate "
+                                                           "classifier only, seconds)")
         self.output = PathField("folder", placeholder="model folder to create")
-        self.run_button = QPushButton("Adapt the model")
-        self.run_button.clicked.connect(self.run)
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMinimumHeight(220)
-        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.task = TaskPanel()
-        self.task.started.connect(lambda: self.run_button.setEnabled(False))
-        self.task.finished.connect(lambda: self.run_button.setEnabled(True))
-        self._lines = _Lines()
-        self._lines.line.connect(self.log.appendPlainText)
+        self.run_button, self.task = run_controls("Adapt the model", self.run)
+        self.log = LogView(min_height=220, fixed_font=True, wrap=False)
         self.adapted = None
 
         layout = QVBoxLayout(self)
         layout.addWidget(section_title("Reviewed movies"))
-        form = QFormLayout()
-        form.addRow("Folders in", self.reviewed)
-        form.addRow("Corrections", self.corrections)
-        layout.addLayout(form)
+        layout.addLayout(form_layout(("Folders in", self.reviewed), ("Corrections", self.corrections)))
         layout.addWidget(section_title("Adapt"))
-        form = QFormLayout()
-        form.addRow("Base weights", self.base)
-        form.addRow("Fine-tuning", self.max_minutes)
-        form.addRow("Model folder", self.output)
-        layout.addLayout(form)
+        layout.addLayout(form_layout(("Base weights", self.base), ("Fine-tuning", self.max_minutes),
+                                     ("Model folder", self.output)))
         layout.addWidget(self.run_button)
         layout.addWidget(self.task)
         layout.addWidget(self.log)
@@ -97,10 +67,10 @@ class AdaptWidget(QWidget):
         options = dict(corrections=self.corrections.text().strip() or None, base_model=self._base_weights(),
                        max_minutes=self.max_minutes.value())
         self.log.clear()
-        lines = self._lines
+        log = self.log.write
 
         def task(progress):
-            return adapt_folders(reviewed, output, progress=progress, log=lines.line.emit, **options)
+            return adapt_folders(reviewed, output, progress=progress, log=log, **options)
 
         def show(adapted):
             self.adapted = adapted

@@ -9,10 +9,11 @@ fractions and Ripley's L with its envelope of complete spatial randomness (the s
 from __future__ import annotations
 
 import numpy as np
-from qtpy.QtWidgets import QDoubleSpinBox, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .. import layers
-from ._common import LayerChoice, PathField, TaskPanel, add_layer, is_events_layer, is_movie_layer, layer_path
+from ._common import (LayerChoice, PathField, add_layer, form_layout, is_events_layer, is_movie_layer, layer_path,
+                      number_field, run_controls)
 from ._plots import FOREGROUND, make_canvas, style_axes
 
 ORIGIN_COLORS = {"docked": "orange", "arrived": "cyan"}
@@ -30,46 +31,25 @@ class AnalyseWidget(QWidget):
         self.movie_choice = LayerChoice(napari_viewer, Image, accept=is_movie_layer)
         self.events_choice = LayerChoice(napari_viewer, Points, accept=is_events_layer,
                                          prefer=lambda layer: "event" in layer.name.lower())
-        self.pixel_size = QDoubleSpinBox()
-        self.pixel_size.setRange(0, 100)
-        self.pixel_size.setDecimals(4)
-        self.pixel_size.setSuffix(" µm")
-        self.pixel_size.setSpecialValueText("unknown")
-        self.pixel_size.setToolTip("pixel size (µm); 'unknown' (0): the movie file's, else results in pixels")
-        self.frame_interval = QDoubleSpinBox()
-        self.frame_interval.setRange(0, 3600)
-        self.frame_interval.setDecimals(4)
-        self.frame_interval.setSuffix(" s")
-        self.frame_interval.setSpecialValueText("unknown")
-        self.frame_interval.setToolTip("time between frames (s); 'unknown' (0): the movie file's, else frames")
-        self.offset = QDoubleSpinBox()
-        self.offset.setRange(0, 65535)
-        self.offset.setToolTip("camera baseline (counts), for events that still need measuring")
-        self.n_simulations = QSpinBox()
-        self.n_simulations.setRange(19, 9999)
-        self.n_simulations.setValue(199)
-        self.n_simulations.setToolTip("patterns of complete spatial randomness in the clustering test")
+        self.pixel_size = number_field(0, 100, decimals=4, suffix=" µm", special="unknown",
+                                       tip="pixel size (µm); 'unknown' (0): the movie file's, else results in pixels")
+        self.frame_interval = number_field(0, 3600, decimals=4, suffix=" s", special="unknown",
+                                           tip="time between frames (s); 'unknown' (0): the movie file's, else frames")
+        self.offset = number_field(0, 65535, tip="camera baseline (counts), for events that still need measuring")
+        self.n_simulations = number_field(19, 9999, 199, integer=True,
+                                          tip="patterns of complete spatial randomness in the clustering test")
         self.mask_file = PathField("open", "Mask (*.tif *.tiff *.png *.npy)", "automatic (or a mask file)")
-        self.run_button = QPushButton("Analyse")
-        self.run_button.clicked.connect(self.run)
-        self.task = TaskPanel()
-        self.task.started.connect(lambda: self.run_button.setEnabled(False))
-        self.task.finished.connect(lambda: self.run_button.setEnabled(True))
+        self.run_button, self.task = run_controls("Analyse", self.run)
         self.result = QLabel("")
         self.result.setWordWrap(True)
         self.figure, self.canvas = make_canvas(4, 2.6)
         legend = QLabel("<span style='color:orange'>●</span> docked &nbsp; "
                         "<span style='color:cyan'>●</span> arrived &nbsp; ● spreading &nbsp; ■ in place")
-        form = QFormLayout()
-        form.addRow("Movie", self.movie_choice)
-        form.addRow("Events", self.events_choice)
-        form.addRow("Cell mask", self.mask_file)
-        form.addRow("Pixel size", self.pixel_size)
-        form.addRow("Frame interval", self.frame_interval)
-        form.addRow("Camera offset", self.offset)
-        form.addRow("CSR patterns", self.n_simulations)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(form_layout(("Movie", self.movie_choice), ("Events", self.events_choice),
+                                     ("Cell mask", self.mask_file), ("Pixel size", self.pixel_size),
+                                     ("Frame interval", self.frame_interval), ("Camera offset", self.offset),
+                                     ("CSR patterns", self.n_simulations)))
         layout.addWidget(self.run_button)
         layout.addWidget(self.task)
         layout.addWidget(self.result)

@@ -7,10 +7,10 @@ events orange; each point gets a ``match`` feature (``matched``, ``false`` or ``
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QDoubleSpinBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .. import layers
-from ._common import LayerChoice, is_events_layer
+from ._common import LayerChoice, form_layout, is_events_layer, number_field, push_button
 
 MATCHED, FALSE, MISSED = "matched", "false", "missed"
 COLORS = {MATCHED: "lime", FALSE: "red", MISSED: "orange"}
@@ -32,23 +32,17 @@ class EvaluateWidget(QWidget):
         self.detected_choice = LayerChoice(napari_viewer, Points, accept=is_events_layer,
                                            prefer=lambda layer: not _is_reference(layer))
         self.reference_choice = LayerChoice(napari_viewer, Points, accept=is_events_layer, prefer=_is_reference)
-        self.tolerance = QDoubleSpinBox()
-        self.tolerance.setRange(0.5, 50)
-        self.tolerance.setValue(5)
-        self.tolerance.setToolTip("largest distance (voxels, frames and pixels alike) between matched events")
-        button = QPushButton("Evaluate")
-        button.clicked.connect(self.evaluate)
+        self.tolerance = number_field(0.5, 50, 5,
+                                      tip="largest distance (voxels, frames and pixels alike) between matched events")
+        button = push_button("Evaluate", self.evaluate)
         self.result = QLabel("")
         self.result.setWordWrap(True)
         legend = QLabel(f"<span style='color:{COLORS[MATCHED]}'>●</span> matched &nbsp; "
                         f"<span style='color:{COLORS[FALSE]}'>●</span> false detection &nbsp; "
                         f"<span style='color:{COLORS[MISSED]}'>●</span> missed")
-        form = QFormLayout()
-        form.addRow("Detected", self.detected_choice)
-        form.addRow("Reference", self.reference_choice)
-        form.addRow("Tolerance", self.tolerance)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(form_layout(("Detected", self.detected_choice), ("Reference", self.reference_choice),
+                                     ("Tolerance", self.tolerance)))
         layout.addWidget(button)
         layout.addWidget(self.result)
         layout.addWidget(legend)

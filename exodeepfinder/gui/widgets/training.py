@@ -16,27 +16,20 @@ after every epoch, and can be cancelled and resumed from its last checkpoint.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import QObject, Signal, Slot
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                            QMessageBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QVBoxLayout, QWidget
 
 from ...errors import InputError, error_message
 from ...labels import EVENT, EXPERT_EVENT, SPOT
 from ...model.precision import TRAINING_PRECISIONS
 from ...model.weights import DEVICES
 from .. import layers
-from ._common import (LayerChoice, PathField, TaskPanel, add_layer, is_events_layer, is_movie_layer, layer_path,
-                      section_title)
+from ._common import (LayerChoice, LogView, PathField, TaskPanel, add_layer, form_layout, is_events_layer,
+                      is_movie_layer, layer_path, library_default, number_field, push_button, section_title)
 from ._plots import make_canvas, style_axes
-
-
-def _default(function, name: str):
-    """The default value of a library function's parameter (one home for file names and settings)."""
-    return inspect.signature(function).parameters[name].default
 
 
 def _labels_layers(layer) -> bool:
@@ -57,85 +50,47 @@ class TrainingSetWidget(QWidget):
         self.movie_choice = LayerChoice(napari_viewer, Image, accept=is_movie_layer)
         self.expert_choice = LayerChoice(napari_viewer, Points, accept=is_events_layer,
                                          prefer=lambda layer: "expert" in layer.name or "annotation" in layer.name)
-        target_button = QPushButton("Make expert target")
-        target_button.setToolTip("paint the reference event mask (disks of radius 4, 2, 0 over 3 frames) at "
-                                 "each expert event")
-        target_button.clicked.connect(self.make_target)
-
-        self.radius = QDoubleSpinBox()
-        self.radius.setRange(1, 200)
-        self.radius.setValue(_default(detect_spots, "radius"))
-        self.radius.setToolTip("std (px) of the Gaussian window of the local statistics (Atlas -rad)")
-        self.pval = QDoubleSpinBox()
-        self.pval.setDecimals(5)
-        self.pval.setRange(1e-5, 0.5)
-        self.pval.setSingleStep(0.001)
-        self.pval.setValue(_default(detect_spots, "pval"))
-        self.pval.setToolTip("probability of false alarm (Atlas -pval)")
-        self.area_limit = QSpinBox()
-        self.area_limit.setRange(0, 1000)
-        self.area_limit.setValue(_default(detect_spots, "area_limit"))
-        self.area_limit.setToolTip("smallest blob area kept, px (Atlas -arealim)")
-        spots_button = QPushButton("Detect bright spots")
-        spots_button.clicked.connect(self.detect_spots)
-
+        target_button = push_button("Make expert target", self.make_target,
+                                "paint the reference event mask (disks of radius 4, 2, 0 over 3 frames) at each "
+                                "expert event")
+        self.radius = number_field(1, 200, library_default(detect_spots, "radius"),
+                                   tip="std (px) of the Gaussian window of the local statistics (Atlas -rad)")
+        self.pval = number_field(1e-5, 0.5, library_default(detect_spots, "pval"), decimals=5, step=0.001,
+                                 tip="probability of false alarm (Atlas -pval)")
+        self.area_limit = number_field(0, 1000, library_default(detect_spots, "area_limit"), integer=True,
+                                       tip="smallest blob area kept, px (Atlas -arealim)")
+        spots_button = push_button("Detect bright spots", self.detect_spots)
         self.detector_choice = LayerChoice(napari_viewer, Labels, accept=_labels_layers,
                                            prefer=lambda layer: "detector" in layer.name)
         self.expert_labels_choice = LayerChoice(napari_viewer, Labels, accept=_labels_layers,
                                                 prefer=lambda layer: "expert" in layer.name)
-        merge_button = QPushButton("Merge spots and expert events")
-        merge_button.clicked.connect(self.merge)
+        merge_button = push_button("Merge spots and expert events", self.merge)
         self.movie_folder = PathField("folder", placeholder="the movie's folder")
-        save_button = QPushButton("Save training files in the movie folder")
-        save_button.setToolTip("writes the merged segmentation and annotation (and movie.h5 if missing) "
-                               "into the movie folder, ready for the dataset step")
-        save_button.clicked.connect(self.save_dialog)
-
+        save_button = push_button("Save training files in the movie folder", self.save_dialog,
+                              "writes the merged segmentation and annotation (and movie.h5 if missing) into the "
+                              "movie folder, ready for the dataset step")
         self.dataset_input = PathField("folder", placeholder="folder of movie folders")
         self.dataset_output = PathField("folder", placeholder="dataset folder to create")
-        self.split = QDoubleSpinBox()
-        self.split.setRange(0, 100)
-        self.split.setValue(_default(structure_training_dataset, "split"))
-        self.split.setSuffix(" % train")
-        dataset_button = QPushButton("Make dataset folders")
-        dataset_button.clicked.connect(self.make_dataset)
-
-        self.task = TaskPanel()
+        self.split = number_field(0, 100, library_default(structure_training_dataset, "split"), suffix=" % train")
+        dataset_button = push_button("Make dataset folders", self.make_dataset)
         self.buttons = [target_button, spots_button, merge_button, save_button, dataset_button]
-        self.task.started.connect(lambda: [b.setEnabled(False) for b in self.buttons])
-        self.task.finished.connect(lambda: [b.setEnabled(True) for b in self.buttons])
+        self.task = TaskPanel().locks(*self.buttons)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(section_title("1. Expert target"))
-        form = QFormLayout()
-        form.addRow("Movie", self.movie_choice)
-        form.addRow("Expert events", self.expert_choice)
-        layout.addLayout(form)
-        layout.addWidget(target_button)
-        layout.addWidget(section_title("2. Bright spots (built-in Atlas method)"))
-        form = QFormLayout()
-        form.addRow("Radius", self.radius)
-        form.addRow("P-value", self.pval)
-        form.addRow("Min area", self.area_limit)
-        layout.addLayout(form)
-        layout.addWidget(spots_button)
-        layout.addWidget(section_title("3. Merge"))
-        form = QFormLayout()
-        form.addRow("Spots", self.detector_choice)
-        form.addRow("Expert target", self.expert_labels_choice)
-        layout.addLayout(form)
-        layout.addWidget(merge_button)
-        form = QFormLayout()
-        form.addRow("Movie folder", self.movie_folder)
-        layout.addLayout(form)
-        layout.addWidget(save_button)
-        layout.addWidget(section_title("4. Dataset folders"))
-        form = QFormLayout()
-        form.addRow("Movie folders in", self.dataset_input)
-        form.addRow("Dataset", self.dataset_output)
-        form.addRow("Split", self.split)
-        layout.addLayout(form)
-        layout.addWidget(dataset_button)
+        for title, form, button in (
+                ("1. Expert target", (("Movie", self.movie_choice), ("Expert events", self.expert_choice)),
+                 target_button),
+                ("2. Bright spots (built-in Atlas method)", (("Radius", self.radius), ("P-value", self.pval),
+                                                            ("Min area", self.area_limit)), spots_button),
+                ("3. Merge", (("Spots", self.detector_choice), ("Expert target", self.expert_labels_choice)),
+                 merge_button),
+                (None, (("Movie folder", self.movie_folder),), save_button),
+                ("4. Dataset folders", (("Movie folders in", self.dataset_input), ("Dataset", self.dataset_output),
+                                        ("Split", self.split)), dataset_button)):
+            if title:
+                layout.addWidget(section_title(title))
+            layout.addLayout(form_layout(*form))
+            layout.addWidget(button)
         layout.addWidget(self.task)
         layout.addStretch(1)
         self.movie_choice.currentIndexChanged.connect(self._propose_folder)
@@ -219,12 +174,9 @@ class TrainingSetWidget(QWidget):
 
     def training_files(self, folder) -> dict:
         """The files :meth:`save` writes in ``folder``, by what they hold."""
-        from ...training_data.dataset import structure_training_dataset as structure
+        from ...training_data.dataset import TRAINING_FILES
 
-        folder = Path(folder)
-        return {"movie": folder / _default(structure, "movie"),
-                "segmentation": folder / _default(structure, "merged_segmentation"),
-                "annotation": folder / _default(structure, "merged_annotation")}
+        return {what: Path(folder) / name for what, name in TRAINING_FILES.items()}
 
     def save_dialog(self):
         folder = self.movie_folder.path()
@@ -294,10 +246,9 @@ class TrainingSetWidget(QWidget):
 
 
 class _TrainingRelay(QObject):
-    """Carries epochs and log lines from the training thread to the main thread."""
+    """Carries the history after each epoch from the training thread to the main thread."""
 
     epoch = Signal(object)
-    message = Signal(str)
 
 
 #: Training options set by text fields: name -> (label, tooltip). Empty fields keep the recipe's defaults.
@@ -314,15 +265,13 @@ class TrainWidget(QWidget):
     """Train the U-Net on a dataset folder with a live plot of the losses; cancel and resume."""
 
     def __init__(self, napari_viewer=None, parent=None):
+        from ...training.recipe import LOSSES
+
         super().__init__(parent)
         self.viewer = napari_viewer
         self.dataset = PathField("folder", placeholder="dataset folder with train/ and valid/")
         self.output = PathField("folder", placeholder="folder for the weights and the history")
         self.loss_choice = QComboBox()
-        try:
-            from ...training.recipe import LOSSES
-        except ImportError:  # an older package without recipes
-            LOSSES = ()
         self.loss_choice.addItems(list(LOSSES))
         self.loss_choice.setToolTip("the loss names the recipe: the first is the default; 'tversky' trains "
                                     "exactly as the reference ExoDeepFinder")
@@ -332,53 +281,35 @@ class TrainWidget(QWidget):
             edit.setPlaceholderText("recipe default")
             edit.setToolTip(tip + " (space-separated; empty: the recipe's default)")
             self.stage_fields[name] = edit
-        self.max_minutes = QDoubleSpinBox()
-        self.max_minutes.setRange(0, 100000)
-        self.max_minutes.setSpecialValueText("no limit")
-        self.max_minutes.setToolTip("stop after this many minutes (0: no limit)")
+        self.max_minutes = number_field(0, 100000, special="no limit", tip="stop after this many minutes (0: no limit)")
         self.start_weights = PathField("open", "U-Net weights (*.h5)", "start from these weights (optional)")
         self.device_choice = QComboBox()
         self.device_choice.addItems(list(DEVICES))
         self.precision_choice = QComboBox()
         self.precision_choice.addItems(list(TRAINING_PRECISIONS))
         self.overwrite = QCheckBox("Replace a previous run in the output folder")
-        self.train_button = QPushButton("Train")
-        self.train_button.clicked.connect(lambda: self.train(resume=False))
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("continue the run stopped in the output folder from its last checkpoint")
-        self.resume_button.clicked.connect(lambda: self.train(resume=True))
-        self.task = TaskPanel()
-        self.task.started.connect(self._set_running)
-        self.task.finished.connect(self._set_running)
+        self.train_button = push_button("Train", lambda: self.train(resume=False))
+        self.resume_button = push_button("Resume", lambda: self.train(resume=True),
+                                         "continue the run stopped in the output folder from its last checkpoint")
+        self.task = TaskPanel().locks(self.train_button, self.resume_button)
         self.figure, self.canvas = make_canvas(4, 3)
         self.axes = self.figure.subplots()
         self.axes_f1 = self.axes.twinx()
         self._empty_plot()
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(2000)
-        self.log.setMinimumHeight(80)
+        self.log = LogView(max_lines=2000)
         self._relay = _TrainingRelay()
         self._relay.epoch.connect(self._on_epoch)
-        self._relay.message.connect(self._on_message)
         self.history = None
 
-        form = QFormLayout()
-        form.addRow("Dataset", self.dataset)
-        form.addRow("Output", self.output)
-        if LOSSES:
-            form.addRow("Loss", self.loss_choice)
-        for name, (label, _) in STAGE_FIELDS.items():
-            form.addRow(label, self.stage_fields[name])
-        form.addRow("Time limit (min)", self.max_minutes)
-        form.addRow("Start weights", self.start_weights)
-        form.addRow("Device", self.device_choice)
-        form.addRow("Precision", self.precision_choice)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.resume_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(form_layout(
+            ("Dataset", self.dataset), ("Output", self.output), ("Loss", self.loss_choice),
+            *((label, self.stage_fields[name]) for name, (label, _) in STAGE_FIELDS.items()),
+            ("Time limit (min)", self.max_minutes), ("Start weights", self.start_weights),
+            ("Device", self.device_choice), ("Precision", self.precision_choice)))
         layout.addWidget(self.overwrite)
         layout.addLayout(buttons)
         layout.addWidget(self.task)
@@ -386,17 +317,11 @@ class TrainWidget(QWidget):
         layout.addWidget(QLabel("Log"))
         layout.addWidget(self.log)
 
-    def _set_running(self):
-        running = self.task.running
-        self.train_button.setEnabled(not running)
-        self.resume_button.setEnabled(not running)
-
     def options(self, *, resume: bool = False) -> dict:
         """Keyword arguments of :func:`exodeepfinder.train` from the fields (empty fields are left out)."""
         options = {"resume": resume, "overwrite": self.overwrite.isChecked() and not resume,
                    "device": self.device_choice.currentText(), "precision": self.precision_choice.currentText()}
-        if self.loss_choice.count():
-            options["loss"] = self.loss_choice.currentText()
+        options["loss"] = self.loss_choice.currentText()
         for name, edit in self.stage_fields.items():
             text = edit.text().replace(",", " ").split()
             if text:
@@ -431,7 +356,7 @@ class TrainWidget(QWidget):
 
         def task(progress):
             return train(dataset, output, progress=progress, on_epoch=lambda record, history: relay.epoch.emit(
-                list(history)), log=relay.message.emit, **options)
+                list(history)), log=self.log.write, **options)
 
         def done(history):
             self.history = list(history)
@@ -444,10 +369,6 @@ class TrainWidget(QWidget):
     def _on_epoch(self, history):
         self.history = history
         self._draw()
-
-    @Slot(str)
-    def _on_message(self, text: str):
-        self.log.appendPlainText(text)
 
     def _empty_plot(self):
         for axes in (self.axes, self.axes_f1):

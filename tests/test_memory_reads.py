@@ -1,0 +1,135 @@
+"""Memory of reading movies, measured with tracemalloc (which sees NumPy's arrays): compressed TIFF stacks are
+read frame by frame, ``detect_file`` reads a movie into memory only within its ``max_memory``, and the
+segmentation's budget counts the movie so held."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import tifffile
+
+from exodeepfinder.inference import memory as memory_module
+from exodeepfinder.inference import segment as segment_module
+from exodeepfinder.inference import tiling
+from exodeepfinder.inference.memory import GiB, PROCESS_MEMORY, budget_beside, working_memory
+from exodeepfinder.io import open_movie, write_h5
+from exodeepfinder.model.weights import load_model
+from exodeepfinder.pipeline import detect_file, in_memory_limit
+from exodeepfinder.simulation import simulate_movie
+
+MiB = 1024 ** 2
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model("bundled", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def movie():
+    return simulate_movie((48, 96, 96), n_events=3, n_spots=5, seed=3).movie  # uint16, 864 KiB
+
+
+def _peak(function):
+    """``(result, peak bytes allocated while it ran)``."""
+    tracemalloc.start()
+    try:
+        result = function()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("writer", [
+    dict(compression="zlib"),
+    dict(compression="lzw"),
+    dict(compression="zlib", imagej=True),
+])
+def test_compressed_tiff_stacks_are_read_frame_by_frame(tmp_path, movie, writer):
+    path = tmp_path / "movie.tif"
+    tifffile.imwrite(path, movie, **writer)
+    frame = movie[0].nbytes
+
+    def open_and_read_a_block():
+        with open_movie(path) as lazy:
+            return lazy.shape, lazy[20:24]
+
+    (shape, block), peak = _peak(open_and_read_a_block)
+    assert shape == movie.shape
+    np.testing.assert_array_equal(block, movie[20:24])
+    # the 4 frames asked for and tifffile's decoding buffers, not the 48 frames (the whole stack before)
+    assert peak < 12 * frame, (peak, movie.nbytes)
+    with open_movie(path) as lazy:  # every frame, and slices within frames, read right
+        np.testing.assert_array_equal(lazy[:], movie)
+        np.testing.assert_array_equal(lazy[-1, 5:9], movie[-1, 5:9])
+
+
+def test_uncompressed_tiff_stacks_stay_memory_mapped(tmp_path, movie):
+    path = tmp_path / "movie.tif"
+    tifffile.imwrite(path, movie)
+    with open_movie(path) as lazy:
+        block, peak = _peak(lambda: np.asarray(lazy[20:24]))
+        assert isinstance(lazy.source, np.memmap) or np.asarray(lazy.source).base is not None
+    np.testing.assert_array_equal(block, movie[20:24])
+    assert peak < 12 * movie[0].nbytes
+
+
+def _cancelled_detection(path, tmp_path, model, max_memory):
+    """Run ``detect_file`` until its first progress report (then cancel): the peak of NumPy's memory."""
+    def stop(done, total):
+        return False
+
+    def run():
+        with pytest.raises(Exception) as cancelled:  # the project's Cancelled (nothing is written)
+            detect_file(path, {"segmentation": tmp_path / "seg.h5"}, model, max_memory=max_memory,
+                        progress=stop, backend="torch", gallery_size=0)
+        return cancelled.type.__name__
+
+    return _peak(run)
+
+
+def test_detect_file_reads_a_movie_whole_only_within_its_max_memory(tmp_path, movie, model):
+    """A movie larger than a quarter of ``max_memory`` stays in its file; ``detect_file`` reads a block.
+
+    (It used to read every movie up to 2 GiB into memory, whatever ``max_memory`` said.)"""
+    long_movie = np.concatenate([movie] * 24)  # 1152 frames, 20 MiB
+    path = tmp_path / "movie.h5"
+    write_h5(path, long_movie)
+    budget = 64 * MiB
+    assert long_movie.nbytes > in_memory_limit(budget)
+    name, peak = _cancelled_detection(path, tmp_path, model, budget)
+    assert name == "Cancelled"
+    assert peak < long_movie.nbytes, (peak, long_movie.nbytes)
+
+
+def test_a_movie_held_in_memory_is_taken_from_the_segmentation_budget(tmp_path, movie, model, monkeypatch):
+    """Read into memory, a movie leaves the segmentation the budget less its size: the plan and the movie
+    together stay within ``max_memory`` (the plan used to get the whole budget beside the movie)."""
+    path = tmp_path / "movie.h5"
+    write_h5(path, movie)
+    budget = PROCESS_MEMORY + 128 * MiB
+    assert movie.nbytes <= in_memory_limit(budget)  # this one is read into memory
+    planned = []
+    plan_tiling = tiling.plan_tiling
+
+    def recording_plan_tiling(*args, **kwargs):
+        planned.append(kwargs["memory"])
+        return plan_tiling(*args, **kwargs)
+
+    monkeypatch.setattr(segment_module, "plan_tiling", recording_plan_tiling)  # as prepare() calls it
+    name, peak = _cancelled_detection(path, tmp_path, model, budget)
+    assert name == "Cancelled" and planned
+    assert max(planned) + movie.nbytes <= working_memory(budget), (planned, movie.nbytes)
+    assert peak >= movie.nbytes  # it was held in memory
+
+
+def test_budget_beside():
+    assert budget_beside(2 * GiB, 256 * MiB) == 2 * GiB - 256 * MiB
+    assert budget_beside("1GB", 0) == GiB
+    # never below what the process itself needs and the smallest working memory
+    assert budget_beside(PROCESS_MEMORY + MiB, 64 * MiB) == PROCESS_MEMORY + memory_module.MIN_WORKING_MEMORY
+    default = budget_beside(None, 100 * MiB)
+    assert default == max(memory_module.default_max_memory() - 100 * MiB,
+                          PROCESS_MEMORY + memory_module.MIN_WORKING_MEMORY)
