@@ -17,6 +17,10 @@ class InputError(ValueError):
     """
 
 
+class ClusterError(RuntimeError):
+    """A Dask cluster could not be started or reached; the message is one line that says why."""
+
+
 class Cancelled(Exception):
     """Raised when a progress callback asks long work to stop (e.g. a GUI's Cancel button)."""
 
@@ -101,7 +105,7 @@ def error_message(err: BaseException) -> str:
     used as a folder...) name the file and the problem in words; anything else is an internal
     error, named by its type.
     """
-    if isinstance(err, InputError):
+    if isinstance(err, (InputError, ClusterError)):
         return _one_line(str(err))
     if isinstance(err, OSError):
         filename = os_error_filename(err)

@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import ClusterError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -304,12 +304,7 @@ def make_cluster(spec: str, options=None, *, n_tasks: int | None = None, gpus: b
         n_workers, threads = local_layout(value, available_cores(), n_tasks=n_tasks, n_gpus=n_gpus)
         env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
         # one task slot per worker: a movie uses all the threads of its worker through PyTorch
-        with warnings.catch_warnings():
-            # "Port 8787 is already in use ... on port N instead": the dashboard link says where it is
-            warnings.filterwarnings("ignore", message="Port .* is already in use")
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, env=env,
-                                   silence_logs=logging.ERROR)
-        return cluster, threads
+        return _start_local_cluster(LocalCluster, n_workers, env), threads
     dask_jobqueue = _jobqueue_modules()
     import dask
 
@@ -388,6 +383,27 @@ def check_connection(spec: str, *, security=None, insecure: bool = False) -> Non
     elif security is not None or insecure:
         raise InputError("TLS certificates and --insecure are for a scheduler address (tls://host:port, "
                          "tcp://host:port)")
+
+
+#: How many times a local cluster is started before giving up (a worker process killed while the
+#: cluster starts makes distributed raise "Nanny failed to start"; a second start usually succeeds).
+LOCAL_CLUSTER_STARTS = 2
+
+
+def _start_local_cluster(local_cluster, n_workers: int, env: dict):
+    """A local cluster of ``n_workers`` one-thread worker processes, started again if a worker dies while starting."""
+    for attempt in range(1, LOCAL_CLUSTER_STARTS + 1):
+        try:
+            with warnings.catch_warnings():
+                # "Port 8787 is already in use ... on port N instead": the dashboard link says where it is
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=True, env=env,
+                                     silence_logs=logging.ERROR)
+        except RuntimeError as err:  # distributed: "Nanny failed to start." and the like
+            if attempt == LOCAL_CLUSTER_STARTS:
+                raise ClusterError(f"local cluster: its {n_workers} worker process(es) did not start "
+                                   f"({str(err).strip() or type(err).__name__}; tried {attempt} times): "
+                                   "check free memory and run the command again") from None
 
 
 @contextlib.contextmanager
