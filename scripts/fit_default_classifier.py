@@ -16,7 +16,9 @@ The result is a model folder: the bundled weights + ``classifier.json`` + ``mode
     # 2. held-out movies of our simulator: bundled defaults against the folder (same network output)
     PYTHONPATH=$PWD flock /work/cpu.lock .venv/bin/python scripts/fit_default_classifier.py heldout \
         [--n 6] [--out /work/runs/screen]
-    # 3. the evaluation simulator (bench/evalsim, test seeds), the same movies for both:
+    # 3. the evaluation simulator (bench/evalsim, test seeds, every family), segmented once for both:
+    PYTHONPATH=$PWD flock /work/cpu.lock .venv/bin/python scripts/fit_default_classifier.py evalsim [--n 2]
+    # or with detect itself, twice (the same movies):
     PYTHONPATH=$PWD flock /work/cpu.lock .venv/bin/python bench/generalisation.py --n 2 \
         --shape 100 128 128 --events 12 --out /work/runs/screen/evalsim_bundled
     PYTHONPATH=$PWD flock /work/cpu.lock .venv/bin/python bench/generalisation.py --n 2 \
@@ -175,6 +177,45 @@ def command_heldout(args, log) -> None:
     log(results.to_string(index=False))
 
 
+def command_evalsim(args, log) -> None:
+    """Movies of bench/evalsim (test seeds, every family), segmented once: bundled defaults against the folder."""
+    import exodeepfinder as edf
+    from bench.evalsim import FAMILIES, seeds_of, simulate
+    from exodeepfinder.adapt import ReviewedMovie
+    from exodeepfinder.adapt.corrections import describe
+    from exodeepfinder.events.classify import DEFAULT_CANDIDATE_THRESHOLD
+
+    classifier = edf.load_model(str(args.out / "model"), device="cpu").classifier
+    model = edf.load_model("bundled", device="cpu")
+    folder = args.out / "evalsim"
+    tables = []
+    for seed in seeds_of("test", args.n):
+        for family in FAMILIES:
+            movie_dir = folder / f"{family}_{seed}"
+            if not (movie_dir / "candidates.csv").is_file():
+                started = time.monotonic()
+                sim = simulate(family, seed, shape=tuple(args.shape), n_events=args.events)
+                truth = sim.events[["t", "y", "x", "class_label"]].reset_index(drop=True)
+                d = describe(ReviewedMovie(movie_dir.name, sim.movie, truth), model, DEFAULT_CANDIDATE_THRESHOLD,
+                             None, keep_network=False)
+                movie_dir.mkdir(parents=True, exist_ok=True)
+                d.base.to_csv(movie_dir / "base.csv", index=False)
+                d.candidates.assign(verdict=d.verdict).to_csv(movie_dir / "candidates.csv", index=False)
+                truth.to_csv(movie_dir / "truth.csv", index=False)
+                log(f"{movie_dir.name}: {len(truth)} true, {len(d.base)} detected ({time.monotonic() - started:.0f} s)")
+            tables.append({**read_movie(movie_dir), "family": family})
+    rows = []
+    for family in [*FAMILIES, "pooled"]:
+        part = [t for t in tables if family in (t["family"], "pooled")]
+        truths = [t["truth"] for t in part]
+        kept = [classifier.classify(t["candidates"].drop(columns="verdict")) for t in part]
+        for label, detections in (("bundled defaults", [t["base"] for t in part]), ("+ classifier", kept)):
+            rows.append({"family": family, "movies": len(part), "model": label, **pooled(detections, truths)})
+    results = pd.DataFrame(rows)
+    results.to_csv(args.out / "evalsim.csv", index=False)
+    log(results.to_string(index=False))
+
+
 def command_refit(args, log) -> None:
     """Refit from the cached tables of ``fit`` (another penalty or threshold) and rewrite the model folder."""
     command_fit(args, log)
@@ -182,7 +223,7 @@ def command_refit(args, log) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["fit", "heldout", "refit"])
+    parser.add_argument("command", choices=["fit", "heldout", "evalsim", "refit"])
     parser.add_argument("--n", type=int, default=None, help="movies per kind (fit: 4, heldout: 6)")
     parser.add_argument("--shape", type=int, nargs=3, default=[100, 128, 128])
     parser.add_argument("--events", type=int, default=12, help="events of a default-simulation movie")
@@ -190,13 +231,13 @@ def main(argv=None) -> int:
     parser.add_argument("--threshold", type=float, default=0.5, help="confidence from which an event is kept")
     parser.add_argument("--out", type=Path, default=Path("/work/runs/screen"))
     args = parser.parse_args(argv)
-    args.n = args.n or (6 if args.command == "heldout" else 4)
+    args.n = args.n or {"heldout": 6, "evalsim": 2}.get(args.command, 4)
     args.out.mkdir(parents=True, exist_ok=True)
 
     def log(line):
         print(line, flush=True)
 
-    {"fit": command_fit, "refit": command_refit, "heldout": command_heldout}[args.command](args, log)
+    {"fit": command_fit, "refit": command_refit, "heldout": command_heldout, "evalsim": command_evalsim}[args.command](args, log)
     return 0
 
 
