@@ -26,7 +26,8 @@ The result is a model folder: the bundled weights + ``classifier.json`` + ``mode
 
 Seeds: training movies 820000+, held-out movies 830000+ (never those of the bundled model's
 training set, 1000-8999). ``fit`` caches each movie's tables, so ``refit`` changes the penalty or
-threshold without segmenting again.
+threshold without segmenting again (it replaces OUT/model), and ``evalsim`` and ``heldout``
+reuse their movies' tables too (rerun them after ``refit``: seconds).
 """
 
 from __future__ import annotations
@@ -158,7 +159,12 @@ def command_fit(args, log) -> None:
             "stages": {"candidate_classifier": {"decision": "kept (fitted on simulated truth)", "kept": True,
                                                 "seconds": round(time.monotonic() - started, 1)}},
             "command": " ".join(sys.argv)}
-    path = AdaptedModel(classifier, None, weights, card).save(args.out / "model", overwrite=True)
+    folder = args.out / "model"
+    if (folder / "model_card.json").is_file():  # this script's own earlier folder: write_model_folder's
+        import shutil                              # overwrite=True is refused by atomic_output for a folder
+
+        shutil.rmtree(folder)
+    path = AdaptedModel(classifier, None, weights, card).save(folder)
     (args.out / "fit.json").write_text(json.dumps(held_out, indent=1))
     log(f"wrote {path}")
 
