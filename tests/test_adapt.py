@@ -243,3 +243,26 @@ def test_fine_tuning_target_turns_false_events_into_spots_and_paints_real_ones()
     target = corrected_target(labels, candidates, np.array([0]), make_events([15], [5], [5]), complete=False)
     assert (target[5:7, 10:13, 10:13] == 1).all() and (target[12:14, 20:23, 20:23] == 1).all()
     assert target[15, 5, 5] == 2 and target[16, 5, 7] == 2 and (target == 2).sum() == 49 + 13 + 1
+
+
+def test_a_model_folder_is_replaced_only_when_asked_and_kept_if_the_new_one_fails(tmp_path, monkeypatch):
+    events, real = made_up_events(40)
+    classifier = fit_classifier(events, real)
+    model = write_model_folder(tmp_path / "model", BUNDLED_WEIGHTS, {"note": "first"}, classifier)
+    with pytest.raises(InputError, match="already exists"):
+        write_model_folder(model, BUNDLED_WEIGHTS, {"note": "second"}, classifier)
+
+    write_model_folder(model, BUNDLED_WEIGHTS, {"note": "second"}, classifier, overwrite=True)
+    assert json.loads((model / MODEL_CARD).read_text())["note"] == "second"
+    assert read_model_folder(model).classifier is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left beside it
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("exodeepfinder.events.classify.save_classifier", disk_full)
+    with pytest.raises(OSError):
+        write_model_folder(model, BUNDLED_WEIGHTS, {"note": "third"}, classifier, overwrite=True)
+    assert json.loads((model / MODEL_CARD).read_text())["note"] == "second"  # the old folder is back, whole
+    assert read_model_folder(model).classifier is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

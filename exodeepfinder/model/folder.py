@@ -17,6 +17,7 @@ damaged or missing file, or a missing card, is a one-line :class:`~exodeepfinder
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,21 +118,45 @@ def write_model_folder(path, weights, card: dict, classifier=None, *, overwrite:
     classifier : CandidateClassifier, optional
     overwrite : bool
         Replace an existing model folder (only a model folder: any other existing path is refused).
+        The old folder is renamed to ``.<name>.replaced-<pid>`` beside it while the new one is
+        written, put back if writing fails, and removed once the new one is complete.
 
     Returns
     -------
     Path
     """
-    from ..events.classify import save_classifier
-    from ..io.atomic import atomic_output
-
     path = Path(path).expanduser()
     if path.exists():
         if not overwrite:
             raise InputError(f"{path}: already exists (choose another folder, or allow overwriting)")
         if not (path.is_dir() and (path / MODEL_CARD).is_file()):
             raise InputError(f"{path}: exists and is not a model folder; not replaced")
-    with atomic_output(path, overwrite=True) as scratch:
+    # atomic_output publishes files, not over folders: the old folder steps aside and comes back if
+    # the new one cannot be written
+    replaced = _step_aside(path) if path.exists() else None
+    try:
+        _write_folder(path, weights, card, classifier)
+    except BaseException:
+        if replaced is not None and not path.exists():
+            replaced.rename(path)
+        raise
+    if replaced is not None:
+        shutil.rmtree(replaced)
+    return path
+
+
+def _step_aside(path: Path) -> Path:
+    """Rename a model folder about to be replaced to a hidden name beside it."""
+    aside = path.with_name(f".{path.name}.replaced-{os.getpid()}")
+    path.rename(aside)
+    return aside
+
+
+def _write_folder(path: Path, weights, card: dict, classifier) -> None:
+    from ..events.classify import save_classifier
+    from ..io.atomic import atomic_output
+
+    with atomic_output(path) as scratch:
         scratch.mkdir()
         if isinstance(weights, (str, Path)):
             shutil.copyfile(weights, scratch / WEIGHTS_FILE)
@@ -145,9 +170,6 @@ def write_model_folder(path, weights, card: dict, classifier=None, *, overwrite:
                  if (scratch / name).is_file()}
         full = {"format": FOLDER_FORMAT, "version": FOLDER_VERSION, **card, "files": files}
         (scratch / MODEL_CARD).write_text(json.dumps(full, indent=1, default=_plain) + "\n", encoding="utf-8")
-        if path.exists():  # a model folder, and overwriting is allowed
-            shutil.rmtree(path)
-    return path
 
 
 def _plain(value):
