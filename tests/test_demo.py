@@ -45,6 +45,7 @@ def test_demo_with_bundled_model_reaches_f1(tmp_path, no_user_weights, capsys):
         assert (out_folder / name).is_file(), name
 
 
+@pytest.mark.slow  # the quick check stays under 10 minutes; CI runs it
 def test_demo_with_official_weights(tmp_path, official_weights, capsys):
     """The whole demo chain with the official weights: they find the simulated events (recall)."""
     assert demo.main(["-o", str(tmp_path / "demo"), "--shape", "60", "96", "96", "--n_events", "8",

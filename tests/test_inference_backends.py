@@ -170,6 +170,7 @@ def test_cancel_stops_between_windows(model):
     assert calls[0][0] == 0 and len(calls) == 2
 
 
+@pytest.mark.slow  # the quick check stays under 10 minutes; CI runs it
 def test_weight_arrays_without_torch_are_the_networks(tmp_path):
     """UNetWeights (what load_model gives without PyTorch) holds the UNet's layers and weights."""
     import torch

@@ -62,6 +62,7 @@ def test_torch_is_really_hidden(without_torch, with_torch):
     assert run_python(["-c", "import torch"], with_torch).returncode == 0
 
 
+@pytest.mark.slow  # the quick check stays under 10 minutes; CI runs it
 def test_detect_command_without_torch_gives_the_same_events(tmp_path, without_torch, with_torch):
     simulation = simulate_movie((32, 96, 96), n_events=8, n_spots=8, seed=4)
     for name in ("without", "with"):

@@ -96,6 +96,7 @@ def test_one_process_in_a_process_group_trains_as_a_plain_run(dataset, tmp_path)
             np.testing.assert_array_equal(group["history"][name], values, err_msg=name)
 
 
+@pytest.mark.slow  # the quick check stays under 10 minutes; CI runs it
 def test_edf_train_gpus_with_gloo_writes_the_files_once(dataset, tmp_path, capfd):
     output = tmp_path / "run"
     argv = ["-d", str(dataset), "-o", str(output), "-ne", "2", "--checkpoint_every", "1", *TINY]
