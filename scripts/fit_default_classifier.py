@@ -70,10 +70,6 @@ def simulate_kind(kind: str, seed: int, shape, n_events: int):
 
 def describe_movies(kinds, n, first_seed, shape, n_events, model, folder: Path, log):
     """Segment each movie once; write and return (name, base, candidates with ``verdict``, truth) per movie."""
-    from exodeepfinder.adapt import ReviewedMovie
-    from exodeepfinder.adapt.corrections import describe
-    from exodeepfinder.events.classify import DEFAULT_CANDIDATE_THRESHOLD
-
     tables = []
     for k, kind in enumerate(kinds):
         for i in range(n):
@@ -85,16 +81,26 @@ def describe_movies(kinds, n, first_seed, shape, n_events, model, folder: Path, 
                 continue
             started = time.monotonic()
             movie, truth = simulate_kind(kind, seed, shape, n_events)
-            d = describe(ReviewedMovie(name, movie, truth), model, DEFAULT_CANDIDATE_THRESHOLD, None,
-                         keep_network=False)
-            movie_dir.mkdir(parents=True, exist_ok=True)
-            d.base.to_csv(movie_dir / "base.csv", index=False)
-            d.candidates.assign(verdict=d.verdict).to_csv(movie_dir / "candidates.csv", index=False)
-            truth.to_csv(movie_dir / "truth.csv", index=False)
+            d = describe_movie(movie_dir, movie, truth, model)
             tables.append(read_movie(movie_dir))
             log(f"{name}: {len(truth)} true events, {len(d.base)} detected, {len(d.candidates)} candidates "
                 f"({int((d.verdict == 1).sum())} real) ({time.monotonic() - started:.0f} s)")
     return tables
+
+
+def describe_movie(movie_dir: Path, movie, truth, model):
+    """Segment one movie, label its candidates from the truth (adapt's code path) and cache the tables in ``movie_dir``."""
+    from exodeepfinder.adapt import ReviewedMovie
+    from exodeepfinder.adapt.corrections import describe
+    from exodeepfinder.events.classify import DEFAULT_CANDIDATE_THRESHOLD
+
+    d = describe(ReviewedMovie(movie_dir.name, movie, truth), model, DEFAULT_CANDIDATE_THRESHOLD, None,
+                 keep_network=False)
+    movie_dir.mkdir(parents=True, exist_ok=True)
+    d.base.to_csv(movie_dir / "base.csv", index=False)
+    d.candidates.assign(verdict=d.verdict).to_csv(movie_dir / "candidates.csv", index=False)
+    truth.to_csv(movie_dir / "truth.csv", index=False)
+    return d
 
 
 def read_movie(movie_dir: Path) -> dict:
@@ -110,6 +116,14 @@ def pooled(tables, truths) -> dict:
         s = match_events(table.reset_index(drop=True), truth.reset_index(drop=True)).summary
         total += [s["tp"], s["fp"], s["fn"]]
     return {k: (round(float(v), 4) if isinstance(v, float) else int(v)) for k, v in summarize(*total).items()}
+
+
+def comparison_rows(group: str, tables, classifier) -> list[dict]:
+    """Pooled figures of the bundled defaults and of the classifier on the same candidates of ``tables``."""
+    truths = [t["truth"] for t in tables]
+    kept = [classifier.classify(t["candidates"].drop(columns="verdict")) for t in tables]
+    return [{"family": group, "movies": len(tables), "model": label, **pooled(detections, truths)}
+            for label, detections in (("bundled defaults", [t["base"] for t in tables]), ("+ classifier", kept))]
 
 
 def fit_from_tables(tables, penalty: float, threshold: float):
@@ -159,12 +173,7 @@ def command_fit(args, log) -> None:
             "stages": {"candidate_classifier": {"decision": "kept (fitted on simulated truth)", "kept": True,
                                                 "seconds": round(time.monotonic() - started, 1)}},
             "command": " ".join(sys.argv)}
-    folder = args.out / "model"
-    if (folder / "model_card.json").is_file():  # this script's own earlier folder: write_model_folder's
-        import shutil                              # overwrite=True is refused by atomic_output for a folder
-
-        shutil.rmtree(folder)
-    path = AdaptedModel(classifier, None, weights, card).save(folder)
+    path = AdaptedModel(classifier, None, weights, card).save(args.out / "model", overwrite=True)
     (args.out / "fit.json").write_text(json.dumps(held_out, indent=1))
     log(f"wrote {path}")
 
@@ -178,11 +187,7 @@ def command_heldout(args, log) -> None:
     tables_all = describe_movies(("default", "randomized"), args.n, HELDOUT_SEED, args.shape, args.events, model,
                                  args.out / "heldout", log)
     for kind in ("default", "randomized"):
-        tables = [t for t in tables_all if t["name"].startswith(kind)]
-        truths = [t["truth"] for t in tables]
-        kept = [classifier.classify(t["candidates"].drop(columns="verdict")) for t in tables]
-        for label, detections in (("bundled defaults", [t["base"] for t in tables]), ("+ classifier", kept)):
-            rows.append({"family": kind, "movies": len(tables), "model": label, **pooled(detections, truths)})
+        rows += comparison_rows(kind, [t for t in tables_all if t["name"].startswith(kind)], classifier)
     results = pd.DataFrame(rows)
     results.to_csv(args.out / "heldout.csv", index=False)
     log(results.to_string(index=False))
@@ -192,9 +197,6 @@ def command_evalsim(args, log) -> None:
     """Movies of bench/evalsim (test seeds, every family), segmented once: bundled defaults against the folder."""
     import exodeepfinder as edf
     from bench.evalsim import FAMILIES, seeds_of, simulate
-    from exodeepfinder.adapt import ReviewedMovie
-    from exodeepfinder.adapt.corrections import describe
-    from exodeepfinder.events.classify import DEFAULT_CANDIDATE_THRESHOLD
 
     classifier = edf.load_model(str(args.out / "model"), device="cpu").classifier
     model = edf.load_model("bundled", device="cpu")
@@ -207,21 +209,12 @@ def command_evalsim(args, log) -> None:
                 started = time.monotonic()
                 sim = simulate(family, seed, shape=tuple(args.shape), n_events=args.events)
                 truth = sim.events[["t", "y", "x", "class_label"]].reset_index(drop=True)
-                d = describe(ReviewedMovie(movie_dir.name, sim.movie, truth), model, DEFAULT_CANDIDATE_THRESHOLD,
-                             None, keep_network=False)
-                movie_dir.mkdir(parents=True, exist_ok=True)
-                d.base.to_csv(movie_dir / "base.csv", index=False)
-                d.candidates.assign(verdict=d.verdict).to_csv(movie_dir / "candidates.csv", index=False)
-                truth.to_csv(movie_dir / "truth.csv", index=False)
+                d = describe_movie(movie_dir, sim.movie, truth, model)
                 log(f"{movie_dir.name}: {len(truth)} true, {len(d.base)} detected ({time.monotonic() - started:.0f} s)")
             tables.append({**read_movie(movie_dir), "family": family})
     rows = []
     for family in [*FAMILIES, "pooled"]:
-        part = [t for t in tables if family in (t["family"], "pooled")]
-        truths = [t["truth"] for t in part]
-        kept = [classifier.classify(t["candidates"].drop(columns="verdict")) for t in part]
-        for label, detections in (("bundled defaults", [t["base"] for t in part]), ("+ classifier", kept)):
-            rows.append({"family": family, "movies": len(part), "model": label, **pooled(detections, truths)})
+        rows += comparison_rows(family, [t for t in tables if family in (t["family"], "pooled")], classifier)
     results = pd.DataFrame(rows)
     results.to_csv(args.out / "evalsim.csv", index=False)
     log(results.to_string(index=False))
