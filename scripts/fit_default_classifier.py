@@ -89,7 +89,7 @@ def describe_movies(kinds, n, first_seed, shape, n_events, model, folder: Path, 
 
 
 def describe_movie(movie_dir: Path, movie, truth, model):
-    """Segment one movie, label its candidates from the truth (adapt's code path) and cache the tables in ``movie_dir``."""
+    """Segment one movie, label its candidates from the truth (adapt's code path), cache the tables in ``movie_dir``."""
     from exodeepfinder.adapt import ReviewedMovie
     from exodeepfinder.adapt.corrections import describe
     from exodeepfinder.events.classify import DEFAULT_CANDIDATE_THRESHOLD

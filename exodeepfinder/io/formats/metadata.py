@@ -55,22 +55,23 @@ def _unit_key(unit) -> str:
 
 
 def _length_um(value, unit) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    scale = _LENGTH_IN_UM.get(_unit_key(unit if unit is not None else "µm"))
-    if scale is None or not math.isfinite(value) or value <= 0:
-        return None
-    return value * scale
+    return _converted(value, unit, _LENGTH_IN_UM, "µm")
 
 
 def _time_s(value, unit) -> float | None:
+    return _converted(value, unit, _TIME_IN_S, "s")
+
+
+def _converted(value, unit, scales: dict, default_unit: str) -> float | None:
+    """``value`` in ``unit`` (``default_unit`` when None) converted by ``scales``.
+
+    None unless the unit is known and the value a finite positive number.
+    """
     try:
         value = float(value)
     except (TypeError, ValueError):
         return None
-    scale = _TIME_IN_S.get(_unit_key(unit if unit is not None else "s"))
+    scale = scales.get(_unit_key(unit if unit is not None else default_unit))
     if scale is None or not math.isfinite(value) or value <= 0:
         return None
     return value * scale
