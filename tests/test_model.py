@@ -180,3 +180,14 @@ def test_inconsistent_widths_are_refused_in_one_line(tmp_path):
         inner["kernel:0"] = np.zeros((3, 3, 3, 1, 1000), np.float32)
     with pytest.raises(InputError, match=r"convolution 1 has kernel shape .*, expected \(k, k, k, in, out\) with 1 to 256 output channels"):
         load_keras_weights(UNet(widths=COMPACT), path)
+
+
+def test_bioimageio_architecture_rebuilds_a_compact_network():
+    """The bioimage.io package names the widths of a compact network (the reference network's kwargs unchanged)."""
+    from exodeepfinder.model.bioimageio import _architecture_kwargs
+
+    assert _architecture_kwargs(UNet()) == {"softmax": True}
+    model = UNet(widths=COMPACT)
+    rebuilt = UNet(**_architecture_kwargs(model))
+    rebuilt.load_state_dict(model.state_dict())  # strict: the same layers and shapes
+    assert rebuilt.widths == COMPACT
