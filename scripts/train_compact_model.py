@@ -29,6 +29,8 @@ Usage::
     python scripts/train_compact_model.py prepare --work /work/runs/compact/distil
     # training, time-boxed, resumable (checkpoint after every epoch; run it again to continue)
     python scripts/train_compact_model.py train --work /work/runs/compact/distil --minutes 40 --threads 1
+    # held-out movies of our simulator (seeds 21000-21005, half randomised): student against the bundled model
+    python scripts/train_compact_model.py evaluate --work /work/runs/compact/distil --weights bundled WORK/student.h5
 
 The student is written to ``WORK/student.h5`` (the one Keras-layout weights format: every
 command reads it, e.g. ``edf_segment -mw WORK/student.h5``).
@@ -309,9 +311,55 @@ def train(work: Path, *, minutes: float, widths, batch_size: int, patch_size: in
     return work / STUDENT
 
 
+#: Held-out movies of our simulator: (seed, randomised), 120 x 128 x 128 (the test seeds 21000+).
+HELD_OUT = [(21000 + i, i >= 3) for i in range(6)]
+HELD_OUT_SHAPE = (120, 128, 128)
+
+
+def evaluate(work: Path, weights_list, log=print) -> dict:
+    """Pooled event precision, recall and F1 of each weights on the held-out movies (same movies for all).
+
+    ``exodeepfinder.detect`` with its defaults and every event kept (``min_confidence=0``: no
+    calibrated threshold, which only some weights have), matched at tolerance 5. The events of
+    every movie are written to ``WORK/heldout/<weights>/<movie>.csv``.
+    """
+    from exodeepfinder import detect
+    from exodeepfinder.events.evaluate import match_events, summarize
+    from exodeepfinder.model.weights import load_model
+    from exodeepfinder.simulation.randomize import simulate_randomized
+    from exodeepfinder.simulation.simulate import simulate_movie
+
+    simulations = [simulate_randomized(HELD_OUT_SHAPE, seed=seed) if randomized else simulate_movie(HELD_OUT_SHAPE, seed=seed)
+                   for seed, randomized in HELD_OUT]
+    results = {}
+    for weights in weights_list:
+        name = weights if weights in ("bundled", "official") else Path(weights).stem
+        model = load_model(weights, device="cpu")
+        folder = work / "heldout" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        counts, per_movie, started = np.zeros(3, int), [], time.perf_counter()
+        for (seed, randomized), simulation in zip(HELD_OUT, simulations):
+            events = detect(simulation.movie, model, offset=simulation.params["offset"], min_confidence=0).events
+            matching = match_events(events, simulation.events, tolerance=5)
+            events.assign(matched=events.index.isin(matching.pairs["detected"])).to_csv(
+                folder / f"{'randomized' if randomized else 'default'}_{seed}.csv", index=False)
+            summary = matching.summary
+            counts += [summary["tp"], summary["fp"], summary["fn"]]
+            per_movie.append({"seed": seed, "randomized": randomized, **{k: summary[k] for k in ("tp", "fp", "fn", "f1")}})
+        pooled = summarize(*counts)
+        pooled.update(seconds=round(time.perf_counter() - started, 1), per_movie=per_movie)
+        log(f"{name}: precision {pooled['precision']:.3f} recall {pooled['recall']:.3f} F1 {pooled['f1']:.3f} "
+            f"({pooled['tp']} found, {pooled['fp']} false, {pooled['fn']} missed; {pooled['seconds']:.0f} s)")
+        results[name] = pooled
+    path = work / "heldout" / "evaluation.json"
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**previous, **results}, indent=1))
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("phase", choices=("prepare", "train"))
+    parser.add_argument("phase", choices=("prepare", "train", "evaluate"))
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--minutes", type=float, default=30.0, help="time box of this training call")
     parser.add_argument("--widths", type=int, nargs=3, default=STUDENT_WIDTHS)
@@ -322,6 +370,7 @@ def main(argv=None) -> int:
     parser.add_argument("--soft_weight", type=float, default=1.0)
     parser.add_argument("--steps_per_epoch", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights", nargs="+", default=["bundled"], help="evaluate: bundled or weights files")
     parser.add_argument("--threads", type=int, default=None, help="PyTorch and OpenVINO threads")
     parser.add_argument("--smoke", action="store_true", help="one small movie per group (a check of the script)")
     args = parser.parse_args(argv)
@@ -345,6 +394,8 @@ def main(argv=None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.phase == "prepare":
         prepare(args.work, log=log)
+    elif args.phase == "evaluate":
+        evaluate(args.work, args.weights, log=log)
     else:
         path = train(args.work, minutes=args.minutes, widths=tuple(args.widths), batch_size=args.batch_size,
                      patch_size=args.patch_size, learning_rate=args.learning_rate, temperature=args.temperature,
