@@ -132,7 +132,7 @@ def movie_names() -> list[tuple[str, int, dict | None]]:
             for i in range(count)]
 
 
-def prepare(work: Path, log=print) -> None:
+def prepare(work: Path, device: str = "cpu", log=print) -> None:
     """Simulate every movie, build its training target and the teacher's probabilities; one .npz per movie."""
     from exodeepfinder.events.targets import events_to_labels
     from exodeepfinder.inference.segment import segment_movie
@@ -144,7 +144,7 @@ def prepare(work: Path, log=print) -> None:
 
     folder = work / "movies"
     folder.mkdir(parents=True, exist_ok=True)
-    teacher = load_model(BUNDLED_WEIGHTS, device="cpu")
+    teacher = load_model(BUNDLED_WEIGHTS, device=device)
     for name, seed, ranges in movie_names():
         path = folder / f"{name}.npz"
         if path.is_file():
@@ -255,7 +255,7 @@ class DistillationTrainer(Trainer):
         return float(loss.detach()), float(accuracy)
 
 
-def train(work: Path, *, minutes: float, widths, batch_size: int, patch_size: int, learning_rate: float,
+def train(work: Path, *, minutes: float, device: str = "cpu", widths, batch_size: int, patch_size: int, learning_rate: float,
           temperature: float, soft_weight: float, steps_per_epoch: int, seed: int, log=print) -> Path:
     """Distil (or continue distilling) the student for about ``minutes``; return its weights file."""
     import torch
@@ -263,6 +263,7 @@ def train(work: Path, *, minutes: float, widths, batch_size: int, patch_size: in
     from exodeepfinder.io.atomic import atomic_output
     from exodeepfinder.model.arrays import UNetWeights
     from exodeepfinder.model.keras_weights import read_unet_arrays, save_keras_weights
+    from exodeepfinder.model.weights import pick_device
     from exodeepfinder.training import Stage, TimeBudget, get_recipe
     from exodeepfinder.training.history import History
 
@@ -270,7 +271,7 @@ def train(work: Path, *, minutes: float, widths, batch_size: int, patch_size: in
     movies, teacher_movies = load_movies(work)
     log(f"{len(movies)} movies of {SHAPE} loaded in {time.monotonic() - started:.0f} s")
     checkpoint = work / CHECKPOINT
-    state = torch.load(checkpoint, weights_only=False) if checkpoint.is_file() else None
+    state = torch.load(checkpoint, weights_only=False, map_location="cpu") if checkpoint.is_file() else None
     if state is not None and tuple(state["widths"]) != tuple(widths):
         raise SystemExit(f"{checkpoint}: a student of widths {state['widths']}, not {tuple(widths)}")
     model = UNetWeights(student_from_teacher(read_unet_arrays(BUNDLED_WEIGHTS), widths)).to_torch()
@@ -283,7 +284,7 @@ def train(work: Path, *, minutes: float, widths, batch_size: int, patch_size: in
         log(f"resuming after {len(history)} epochs ({state['seconds'] / 60:.1f} min of training)")
     recipe = get_recipe("dice_ce", learning_rate=learning_rate)
     torch.manual_seed(seed)
-    trainer = DistillationTrainer(model, movies, [], recipe=recipe, device="cpu", precision="fp32", seed=seed,
+    trainer = DistillationTrainer(model, movies, [], recipe=recipe, device=pick_device(device), precision="fp32", seed=seed,
                                   teacher_movies=teacher_movies, temperature=temperature, soft_weight=soft_weight)
     if state is not None:
         trainer.load_state_dict(state["trainer"])
@@ -370,6 +371,7 @@ def main(argv=None) -> int:
     parser.add_argument("--soft_weight", type=float, default=1.0)
     parser.add_argument("--steps_per_epoch", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where the teacher (prepare) and the student (train) run")
     parser.add_argument("--weights", nargs="+", default=["bundled"], help="evaluate: bundled or weights files")
     parser.add_argument("--threads", type=int, default=None, help="PyTorch and OpenVINO threads")
     parser.add_argument("--smoke", action="store_true", help="one small movie per group (a check of the script)")
@@ -393,11 +395,11 @@ def main(argv=None) -> int:
         core().set_property("CPU", {"INFERENCE_NUM_THREADS": args.threads})
     args.work.mkdir(parents=True, exist_ok=True)
     if args.phase == "prepare":
-        prepare(args.work, log=log)
+        prepare(args.work, args.device, log=log)
     elif args.phase == "evaluate":
         evaluate(args.work, args.weights, log=log)
     else:
-        path = train(args.work, minutes=args.minutes, widths=tuple(args.widths), batch_size=args.batch_size,
+        path = train(args.work, minutes=args.minutes, device=args.device, widths=tuple(args.widths), batch_size=args.batch_size,
                      patch_size=args.patch_size, learning_rate=args.learning_rate, temperature=args.temperature,
                      soft_weight=args.soft_weight, steps_per_epoch=args.steps_per_epoch, seed=args.seed, log=log)
         log(f"student: {path}")
