@@ -55,16 +55,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 OURS_SEEDS = {"calibration": 20000, "test": 21000}
 OURS_RANGES = {"event_rate": 8.0}
+#: Logistic calibrations compared (every feature is measured the same way on any movie: none names
+#: the generator).
 FEATURE_SETS = [
     ("logit_score",),
     ("logit_score", "probability"),
-    ("logit_score", "peak_dff"),
-    ("logit_score", "cluster_size"),
-    ("logit_score", "probability", "cluster_size"),
-    ("logit_score", "probability", "peak_snr"),
-    ("logit_score", "probability", "peak_dff", "cluster_size"),
+    *[("logit_score", "probability", extra) for extra in
+      ("peak_snr", "peak_dff", "decay_ratio", "cluster_size", "spot_sigma", "duration")],
     ("logit_score", "probability", "peak_snr", "peak_dff", "decay_ratio", "cluster_size"),
 ]
+#: Logistic calibrations followed by an isotonic map of their output.
+ISOTONIC_FEATURE_SETS = [("logit_score", "probability")]
+#: Draws of the 5 folds by movie whose ECE is averaged.
+CV_REPEATS = 5
 THRESHOLDS = np.round(np.arange(0, 0.96, 0.01), 2)
 GENERATORS = ("evalsim", "ours")
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "exodeepfinder" / "model" / "data" / \
@@ -198,10 +201,77 @@ def _weights(events: pd.DataFrame) -> np.ndarray:
     return weights * len(weights) / weights.sum()
 
 
-def cross_validated(events: pd.DataFrame, features, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Confidences of every event from calibrations fitted without its movie (folds by movie)."""
-    from exodeepfinder.events.calibrate import confidence, fit_calibration
+def isotonic_fit(x, y, weights) -> tuple:
+    """Weighted isotonic regression of ``y`` on ``x`` (pool adjacent violators).
 
+    Returns the knots ``(x_knots, y_knots)`` of the increasing step map: the weighted mean ``x`` and
+    the weighted fraction of ``y`` of each pooled block, to interpolate between (``np.interp``).
+    """
+    order = np.argsort(x, kind="stable")
+    x, y, weights = np.asarray(x, float)[order], np.asarray(y, float)[order], np.asarray(weights, float)[order]
+    blocks = []  # [weight, sum of w*y, sum of w*x]
+    for xi, yi, wi in zip(x, y, weights):
+        blocks.append([wi, wi * yi, wi * xi])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][0] >= blocks[-1][1] / blocks[-1][0]:
+            w, wy, wx = blocks.pop()
+            blocks[-1][0] += w
+            blocks[-1][1] += wy
+            blocks[-1][2] += wx
+    return (np.array([b[2] / b[0] for b in blocks]), np.array([b[1] / b[0] for b in blocks]))
+
+
+class Calibrator:
+    """One way to map events to a confidence, fitted on events with ``matched`` (see :data:`CALIBRATORS`).
+
+    ``kind``: ``logistic`` (a logistic regression on ``features``, the package's
+    :func:`fit_calibration`), ``isotonic`` (that logistic, then an isotonic map of its output fitted
+    on the same events), ``temperature`` (``sigmoid(logit(score) / T)``: one parameter, no offset).
+    """
+
+    def __init__(self, kind: str, features=("logit_score",)):
+        self.kind, self.features = kind, tuple(features)
+        self.name = kind if kind == "temperature" else f"{kind}: {'+'.join(self.features)}"
+
+    def fit(self, events: pd.DataFrame, weights: np.ndarray) -> "Calibrator":
+        from scipy.optimize import minimize_scalar
+
+        from exodeepfinder.events.calibrate import Calibration, confidence, feature_matrix, fit_calibration
+
+        outcome = events["matched"].to_numpy(float)
+        if self.kind == "temperature":
+            logit = feature_matrix(events, ["logit_score"])[:, 0]
+
+            def loss(log_t):
+                p = np.clip(1 / (1 + np.exp(-logit / np.exp(log_t))), 1e-9, 1 - 1e-9)
+                return -np.sum(weights * (outcome * np.log(p) + (1 - outcome) * np.log(1 - p)))
+
+            temperature = float(np.exp(minimize_scalar(loss, bounds=(-4, 4), method="bounded").x))
+            self.calibration = Calibration(["logit_score"], [0.0], [1.0], [1 / temperature], 0.0)
+            self.temperature = temperature
+            return self
+        self.calibration = fit_calibration(events, self.features, sample_weight=weights)
+        if self.kind == "isotonic":
+            self.knots = isotonic_fit(confidence(events, self.calibration), outcome, weights)
+        return self
+
+    def predict(self, events: pd.DataFrame) -> np.ndarray:
+        from exodeepfinder.events.calibrate import confidence
+
+        predicted = confidence(events, self.calibration)
+        if self.kind == "isotonic":
+            predicted = np.clip(np.interp(predicted, *self.knots), 0.01, 0.99)
+        return predicted
+
+
+#: Candidate calibrators, simplest first: the simplest whose cross-validated ECE (the worse of the
+#: two generators') is within :data:`ECE_MARGIN` of the best one's is chosen.
+CALIBRATORS = [Calibrator("temperature")] + [Calibrator("logistic", f) for f in FEATURE_SETS] + \
+    [Calibrator("isotonic", f) for f in ISOTONIC_FEATURE_SETS]
+ECE_MARGIN = 0.005
+
+
+def cross_validated(events: pd.DataFrame, calibrator: Calibrator, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Confidences of every event from calibrators fitted without its movie (folds by movie)."""
     movies = events["movie"].unique()
     order = np.random.default_rng(seed).permutation(len(movies))
     fold_of = {movies[i]: k % folds for k, i in enumerate(order)}
@@ -210,15 +280,55 @@ def cross_validated(events: pd.DataFrame, features, folds: int = 5, seed: int = 
     weights = _weights(events)
     for k in range(folds):
         train, held = fold != k, fold == k
-        calibration = fit_calibration(events[train], features, sample_weight=weights[train])
-        predicted[held] = confidence(events[held], calibration)
+        predicted[held] = calibrator.fit(events[train], weights[train]).predict(events[held])
     return predicted
 
 
+def noise_floor(probability, repeats: int = 200, seed: int = 0) -> float:
+    """The median ECE of a perfectly calibrated ``probability`` on as many events (sampling noise alone)."""
+    from exodeepfinder.events.calibrate import expected_calibration_error
+
+    probability = np.asarray(probability, float)
+    rng = np.random.default_rng(seed)
+    return float(np.median([expected_calibration_error(probability, rng.uniform(size=probability.size) < probability)
+                            for _ in range(repeats)]))
+
+
+def compare_calibrators(events: pd.DataFrame, repeats: int = CV_REPEATS) -> pd.DataFrame:
+    """Cross-validated ECE of every calibrator on each generator (mean over ``repeats`` fold draws)."""
+    from exodeepfinder.events.calibrate import expected_calibration_error
+
+    rows = []
+    for calibrator in CALIBRATORS:
+        row = {"calibrator": calibrator.name}
+        eces = {g: [] for g in GENERATORS}
+        for repeat in range(repeats):
+            predicted = cross_validated(events, calibrator, seed=repeat)
+            for generator in GENERATORS:
+                part = (events["generator"] == generator).to_numpy()
+                eces[generator].append(expected_calibration_error(predicted[part], events["matched"][part]))
+                if repeat == 0:
+                    row[f"floor_{generator}"] = noise_floor(predicted[part])
+        for generator in GENERATORS:
+            row[f"ece_{generator}"] = float(np.mean(eces[generator]))
+            row[f"ece_{generator}_sd"] = float(np.std(eces[generator]))
+        row["ece_worse"] = max(row[f"ece_{g}"] for g in GENERATORS)
+        rows.append(row)
+        print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+    return pd.DataFrame(rows)
+
+
+def _precision_used(weights) -> str:
+    """What ``precision="auto"`` (detect's default) chooses on this machine for these weights, and why."""
+    import exodeepfinder as edf
+    from exodeepfinder.inference.backends import resolve_precision
+
+    precision, reason = resolve_precision("auto", "auto", "cpu", edf.load_model(weights, device="cpu"))
+    return f"{precision} ({reason})"
+
+
 def fit(args):
-    from exodeepfinder.events.calibrate import (confidence, expected_calibration_error, file_sha256,
-                                                fit_calibration)
-    from exodeepfinder.events.calibrate import write_calibration
+    from exodeepfinder.events.calibrate import file_sha256, write_calibration
     from exodeepfinder.model.weights import resolve_weights
 
     movies = {g: load_movies(_folder(args.root, g, "calibration")) for g in GENERATORS}
@@ -226,25 +336,16 @@ def fit(args):
         if not found:
             sys.exit(f"error: {_folder(args.root, generator, 'calibration')}: no collected movie")
     events = _stack(movies)
-    rows = []
-    for features in FEATURE_SETS:
-        predicted = cross_validated(events, features)
-        row = {"features": "+".join(features)}
-        for generator in GENERATORS:
-            part = (events["generator"] == generator).to_numpy()
-            row[f"ece_{generator}"] = expected_calibration_error(predicted[part], events["matched"][part])
-        row["ece_worse"] = max(row[f"ece_{g}"] for g in GENERATORS)
-        rows.append(row)
-        print(row, flush=True)
-    table = pd.DataFrame(rows)
-    best = int(table["ece_worse"].idxmin())
-    if table.loc[best, "ece_worse"] > table.loc[0, "ece_worse"] - 0.005:
-        best = 0  # the score alone unless more features calibrate clearly better
-    features = FEATURE_SETS[best]
+    table = compare_calibrators(events)
+    best = table["ece_worse"].min()
+    chosen_index = int(np.flatnonzero(table["ece_worse"].to_numpy() <= best + ECE_MARGIN)[0])
+    calibrator = CALIBRATORS[chosen_index]
+    if calibrator.kind == "isotonic":
+        sys.exit(f"error: the best calibrator is {calibrator.name}: the package applies logistic calibrations only")
     weights_path, _ = resolve_weights(args.weights)
-    calibration = fit_calibration(events, features, sample_weight=_weights(events),
-                                  weights_sha256=file_sha256(weights_path))
-    confidences = {g: [confidence(m[2], calibration) for m in movies[g]] for g in GENERATORS}
+    calibration = calibrator.fit(events, _weights(events)).calibration
+    calibration.weights_sha256 = file_sha256(weights_path)
+    confidences = {g: [calibrator.predict(m[2]) for m in movies[g]] for g in GENERATORS}
     sweep = []
     for threshold in THRESHOLDS:
         row = {"threshold": threshold}
@@ -257,11 +358,12 @@ def fit(args):
     sweep = pd.DataFrame(sweep)
     chosen = sweep.loc[sweep["f1_worse"].idxmax()]
     calibration.default_min_confidence = float(chosen["threshold"])
-    cv = table.loc[best]
+    cv = table.loc[chosen_index]
     calibration.provenance = {
         "fitted": time.strftime("%Y-%m-%d"),
         "script": "bench/calibrate.py fit",
         "weights": str(args.weights),
+        "detect": f"defaults, --min_confidence 0; precision auto -> {_precision_used(args.weights)}",
         "data": {g: {"generator": "bench/evalsim (independent simulator)" if g == "evalsim" else
                      "exodeepfinder.simulation (half default parameters, half simulate_randomized)",
                      "seeds": sorted({int(m[1]) for m in movies[g]}), "movies": len(movies[g]),
@@ -272,21 +374,27 @@ def fit(args):
                      "true_detected": int(sum(m[2]["matched"].sum() for m in movies[g])),
                      "true_events": int(sum(len(m[3]) for m in movies[g]))} for g in GENERATORS},
         "weighting": "each generator weighs the same",
+        "calibrator": calibrator.name,
         "ece_cross_validated": {g: round(float(cv[f"ece_{g}"]), 4) for g in GENERATORS},
+        "ece_noise_floor": {g: round(float(cv[f"floor_{g}"]), 4) for g in GENERATORS},
         "ece_bins": 10,
-        "feature_sets_compared": {r["features"]: round(float(r["ece_worse"]), 4) for r in rows},
+        "cross_validation": f"5 folds by movie, mean over {CV_REPEATS} fold draws",
+        "calibrators_compared": {r["calibrator"]: round(float(r["ece_worse"]), 4) for r in table.to_dict("records")},
+        "choice": f"the simplest calibrator whose worse-of-the-two cross-validated ECE is within {ECE_MARGIN} "
+                  "of the best",
         "criterion": "default_min_confidence maximises the worse of the two pooled F1s on the calibration movies",
         "f1_at_default": {g: round(float(chosen[f"f1_{g}"]), 4) for g in GENERATORS},
         "f1_keep_all": {g: round(float(sweep.loc[0, f"f1_{g}"]), 4) for g in GENERATORS},
     }
     out = Path(args.output)
     write_calibration(calibration, out)
-    table.to_csv(_folder(args.root, "fit", "calibration").with_suffix(".features.csv"), index=False)
+    table.to_csv(_folder(args.root, "fit", "calibration").with_suffix(".calibrators.csv"), index=False,
+                 float_format="%.4f")
     sweep.to_csv(_folder(args.root, "fit", "calibration").with_suffix(".thresholds.csv"), index=False,
                  float_format="%.4f")
-    print(table.to_string(index=False))
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(sweep.iloc[::5].to_string(index=False))
-    print(f"features {features}, default_min_confidence {calibration.default_min_confidence:g}: "
+    print(f"{calibrator.name}, default_min_confidence {calibration.default_min_confidence:g}: "
           f"F1 {chosen['f1_evalsim']:.3f} (evalsim) / {chosen['f1_ours']:.3f} (ours) -> {out}")
 
 
@@ -299,14 +407,15 @@ def evaluate(args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from exodeepfinder.events.calibrate import confidence, expected_calibration_error, reliability_table
+    from exodeepfinder.events.calibrate import (confidence, expected_calibration_error, read_calibration,
+                                                reliability_table)
     from exodeepfinder.events.evaluate import summarize
-    from exodeepfinder.events.calibrate import read_calibration
 
     calibration = read_calibration(args.output)
+    baseline = read_calibration(args.baseline) if args.baseline else None
     threshold = calibration.default_min_confidence
     out = Path(args.root)
-    rows, lines = [], []
+    rows, comparison = [], []
     figure, axes = plt.subplots(1, 2, figsize=(10, 4.6))
     for axis, generator in zip(axes, GENERATORS):
         movies = load_movies(_folder(args.root, generator, "test"))
@@ -319,15 +428,26 @@ def evaluate(args):
         outcome = np.concatenate([m[2]["matched"].to_numpy(float) for m in movies])
         score = np.concatenate([m[2]["score"].to_numpy(float) for m in movies])
         ece, ece_score = expected_calibration_error(allconf, outcome), expected_calibration_error(score, outcome)
-        # what a perfectly calibrated confidence would show on this many events (sampling noise alone)
-        rng = np.random.default_rng(0)
-        floor = float(np.median([expected_calibration_error(allconf, rng.uniform(size=allconf.size) < allconf)
-                                 for _ in range(200)]))
+        floor = noise_floor(allconf)  # what a perfectly calibrated confidence would show on this many events
         table = reliability_table(allconf, outcome)
         score_table = reliability_table(score, outcome)
         axis.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--")
         axis.plot(score_table["mean_probability"], score_table["fraction_true"], "s-", color="tab:gray",
                   label=f"score (ECE {ece_score:.3f})")
+        if baseline is not None:
+            base_conf = [confidence(m[2], baseline) for m in movies]
+            base_all = np.concatenate(base_conf)
+            base_table = reliability_table(base_all, outcome)
+            base_ece = expected_calibration_error(base_all, outcome)
+            axis.plot(base_table["mean_probability"], base_table["fraction_true"], "^-", color="tab:orange",
+                      alpha=0.8, label=f"previous calibration (ECE {base_ece:.3f})")
+            comparison.append({"generator": generator, "movies": len(movies), "detections": len(base_all),
+                               "calibration": "previous", "ece": base_ece, "ece_noise_floor": noise_floor(base_all),
+                               "threshold": baseline.default_min_confidence,
+                               **summarize(*pooled_counts(movies, base_conf, baseline.default_min_confidence))})
+            comparison.append({"generator": generator, "movies": len(movies), "detections": len(allconf),
+                               "calibration": "new", "ece": ece, "ece_noise_floor": floor, "threshold": threshold,
+                               **summarize(*pooled_counts(movies, conf, threshold))})
         axis.plot(table["mean_probability"], table["fraction_true"], "o-", color="tab:blue",
                   label=f"confidence (ECE {ece:.3f})")
         for row in table.itertuples():
@@ -336,7 +456,7 @@ def evaluate(args):
                               xytext=(0, 6), ha="center", fontsize=7, color="tab:blue")
         axis.set(xlabel="predicted probability that the event is real", ylabel="fraction of true events",
                  title=f"{generator}: {len(movies)} test movies, {len(allconf)} detections", xlim=(0, 1), ylim=(0, 1))
-        axis.legend(loc="upper left")
+        axis.legend(loc="upper left", fontsize=8)
         families = sorted({m[0] for m in movies}) + ["pooled"]
         for family in families:
             chosen = [i for i, m in enumerate(movies) if family == "pooled" or m[0] == family]
@@ -367,6 +487,17 @@ def evaluate(args):
                      f"{r.precision_all:.3f} | {r.recall_all:.3f} | {r.f1_all:.3f} | {r.tp_default} / "
                      f"{r.fp_default} / {r.fn_default} | {r.precision_default:.3f} | {r.recall_default:.3f} | "
                      f"{r.f1_default:.3f} | {ece} |")
+    if comparison:
+        compared = pd.DataFrame(comparison)
+        compared.to_csv(out / "comparison.csv", index=False, float_format="%.4f")
+        lines += ["", f"Against the previous calibration ({args.baseline}), same test movies, each at its own "
+                  "default threshold:", "",
+                  "| generator | calibration | movies | detections | ECE (perfect's) | min_confidence | "
+                  "found / false / missed | P | R | F1 |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in compared.itertuples():
+            lines.append(f"| {r.generator} | {r.calibration} | {r.movies} | {r.detections} | {r.ece:.3f} "
+                         f"({r.ece_noise_floor:.3f}) | {r.threshold:g} | {r.tp} / {r.fp} / {r.fn} | "
+                         f"{r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} |")
     text = "\n".join(lines) + "\n"
     (out / "evaluation.md").write_text(text)
     print(text)
@@ -384,6 +515,8 @@ def parse_args(argv=None):
     parser.add_argument("--weights", default="bundled")
     parser.add_argument("--root", type=Path, default=Path("/work/runs/calib"))
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the calibration JSON")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="evaluate: a previous calibration JSON to compare on the same test movies")
     return parser.parse_args(argv)
 
 
