@@ -201,31 +201,13 @@ def _weights(events: pd.DataFrame) -> np.ndarray:
     return weights * len(weights) / weights.sum()
 
 
-def isotonic_fit(x, y, weights) -> tuple:
-    """Weighted isotonic regression of ``y`` on ``x`` (pool adjacent violators).
-
-    Returns the knots ``(x_knots, y_knots)`` of the increasing step map: the weighted mean ``x`` and
-    the weighted fraction of ``y`` of each pooled block, to interpolate between (``np.interp``).
-    """
-    order = np.argsort(x, kind="stable")
-    x, y, weights = np.asarray(x, float)[order], np.asarray(y, float)[order], np.asarray(weights, float)[order]
-    blocks = []  # [weight, sum of w*y, sum of w*x]
-    for xi, yi, wi in zip(x, y, weights):
-        blocks.append([wi, wi * yi, wi * xi])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][0] >= blocks[-1][1] / blocks[-1][0]:
-            w, wy, wx = blocks.pop()
-            blocks[-1][0] += w
-            blocks[-1][1] += wy
-            blocks[-1][2] += wx
-    return (np.array([b[2] / b[0] for b in blocks]), np.array([b[1] / b[0] for b in blocks]))
-
-
 class Calibrator:
     """One way to map events to a confidence, fitted on events with ``matched`` (see :data:`CALIBRATORS`).
 
     ``kind``: ``logistic`` (a logistic regression on ``features``, the package's
     :func:`fit_calibration`), ``isotonic`` (that logistic, then an isotonic map of its output fitted
-    on the same events), ``temperature`` (``sigmoid(logit(score) / T)``: one parameter, no offset).
+    on the same events, :func:`with_isotonic`), ``temperature`` (``sigmoid(logit(score) / T)``: one
+    parameter, no offset). Each gives a package :class:`Calibration` (``calibration``).
     """
 
     def __init__(self, kind: str, features=("logit_score",)):
@@ -235,7 +217,7 @@ class Calibrator:
     def fit(self, events: pd.DataFrame, weights: np.ndarray) -> "Calibrator":
         from scipy.optimize import minimize_scalar
 
-        from exodeepfinder.events.calibrate import Calibration, confidence, feature_matrix, fit_calibration
+        from exodeepfinder.events.calibrate import Calibration, feature_matrix, fit_calibration, with_isotonic
 
         outcome = events["matched"].to_numpy(float)
         if self.kind == "temperature":
@@ -251,16 +233,13 @@ class Calibrator:
             return self
         self.calibration = fit_calibration(events, self.features, sample_weight=weights)
         if self.kind == "isotonic":
-            self.knots = isotonic_fit(confidence(events, self.calibration), outcome, weights)
+            self.calibration = with_isotonic(self.calibration, events, weights)
         return self
 
     def predict(self, events: pd.DataFrame) -> np.ndarray:
         from exodeepfinder.events.calibrate import confidence
 
-        predicted = confidence(events, self.calibration)
-        if self.kind == "isotonic":
-            predicted = np.clip(np.interp(predicted, *self.knots), 0.01, 0.99)
-        return predicted
+        return confidence(events, self.calibration)
 
 
 #: Candidate calibrators, simplest first: the simplest whose cross-validated ECE (the worse of the
@@ -340,8 +319,6 @@ def fit(args):
     best = table["ece_worse"].min()
     chosen_index = int(np.flatnonzero(table["ece_worse"].to_numpy() <= best + ECE_MARGIN)[0])
     calibrator = CALIBRATORS[chosen_index]
-    if calibrator.kind == "isotonic":
-        sys.exit(f"error: the best calibrator is {calibrator.name}: the package applies logistic calibrations only")
     weights_path, _ = resolve_weights(args.weights)
     calibration = calibrator.fit(events, _weights(events)).calibration
     calibration.weights_sha256 = file_sha256(weights_path)
