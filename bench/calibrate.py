@@ -15,27 +15,34 @@ Three steps, each reusing what the previous one wrote (detections are made once,
      grid's (10000-19999).
 
 2. ``fit``: on the calibration movies of both generators (each generator weighing the same), fit
-   logistic calibrations of several feature sets, compare them by their expected calibration error
-   (ECE, 10 bins) in 5-fold cross-validation by movie on each generator, keep the best (the
-   smallest worse-of-the-two ECE; score alone unless more features do better by 0.005), then choose
-   ``default_min_confidence``: the threshold (0-0.95, step 0.01) that maximises the worse of the two
-   pooled F1s on the calibration movies. Writes the calibration JSON with its provenance.
+   the candidate calibrators (:data:`CALIBRATORS`: temperature scaling of the score; logistic
+   regressions on the score, the network probability and one or more measurements that mean the
+   same on any movie (none names the generator); an isotonic map of the logistic output), compare
+   them by their expected calibration error (ECE, 10 bins) in 5-fold cross-validation by movie
+   (mean over 5 draws of the folds) on each generator, and keep the simplest whose worse-of-the-two
+   ECE is within 0.005 of the best one's. Then choose ``default_min_confidence``: the threshold
+   (0-0.95, step 0.01) that maximises the worse of the two pooled F1s on the calibration movies.
+   Writes the calibration JSON with its provenance (data, seeds, counts, cross-validated ECE and
+   its noise floor, every calibrator's, the criterion, the precision ``detect`` ran in).
 
 3. ``evaluate``: on the test movies of both generators: ECE and a reliability diagram (PNG) per
    generator, and precision / recall / F1 per family and pooled, with every event kept and with the
    default threshold. Writes ``evaluation.md``, ``evaluation.csv``, ``reliability.png``. Beside each
    ECE: the score's (raw, uncalibrated), and the median ECE a perfectly calibrated confidence would
    show on as many events (outcomes drawn from the confidences themselves): the sampling noise floor.
+   ``--baseline OLD.json``: the previous calibration on the same movies too (ECE, noise floor, F1
+   at its own default; ``comparison.csv``, its curve in the diagram), to decide whether to adopt.
 
-    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range calibration --n 1
-    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range calibration --n 12
-    PYTHONPATH=$PWD python bench/calibrate.py fit
-    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range test --n 3
-    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range test --n 6
-    PYTHONPATH=$PWD python bench/calibrate.py evaluate
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range calibration --n 6
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range calibration --n 36
+    PYTHONPATH=$PWD python bench/calibrate.py fit --output new.calibration.json
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range test --n 6
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range test --n 18
+    PYTHONPATH=$PWD python bench/calibrate.py evaluate --output new.calibration.json --baseline OLD.json
 
-(the shipped calibration: these commands, movies 120 x 128 x 128 with 12 events, the defaults; each
-movie takes 15-45 s on 2 busy cores).
+(the shipped calibration: these commands with ``--root /work/runs/calib/v2``, movies 120 x 128 x
+128 with 12 events, detect's defaults (precision ``auto``: int8 on the AVX2 CPU); each movie takes
+7-20 s on 2 busy cores).
 
 Folders: ``--root`` (default /work/runs/calib) holds ``<generator>_<seed_range>/<movie>/``.
 """
