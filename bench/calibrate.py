@@ -424,16 +424,16 @@ def evaluate(args):
             base_table = reliability_table(base_all, outcome)
             base_ece = expected_calibration_error(base_all, outcome)
             axis.plot(base_table["mean_probability"], base_table["fraction_true"], "^-", color="tab:orange",
-                      alpha=0.8, label=f"previous calibration (ECE {base_ece:.3f})")
+                      alpha=0.8, label=f"{args.baseline_label} (ECE {base_ece:.3f})")
             comparison.append({"generator": generator, "movies": len(movies), "detections": len(base_all),
-                               "calibration": "previous", "ece": base_ece, "ece_noise_floor": noise_floor(base_all),
+                               "calibration": args.baseline_label, "ece": base_ece, "ece_noise_floor": noise_floor(base_all),
                                "threshold": baseline.default_min_confidence,
                                **summarize(*pooled_counts(movies, base_conf, baseline.default_min_confidence))})
             comparison.append({"generator": generator, "movies": len(movies), "detections": len(allconf),
-                               "calibration": "new", "ece": ece, "ece_noise_floor": floor, "threshold": threshold,
+                               "calibration": args.label, "ece": ece, "ece_noise_floor": floor, "threshold": threshold,
                                **summarize(*pooled_counts(movies, conf, threshold))})
         axis.plot(table["mean_probability"], table["fraction_true"], "o-", color="tab:blue",
-                  label=f"confidence (ECE {ece:.3f})")
+                  label=f"{args.label} (ECE {ece:.3f})")
         for row in table.itertuples():
             if row.n:
                 axis.annotate(str(row.n), (row.mean_probability, row.fraction_true), textcoords="offset points",
@@ -454,7 +454,8 @@ def evaluate(args):
                          "ece": ece if family == "pooled" else np.nan,
                          "ece_score": ece_score if family == "pooled" else np.nan,
                          "ece_noise_floor": floor if family == "pooled" else np.nan})
-    figure.suptitle(f"Reliability on held-out test movies (bins of 0.1); default min_confidence {threshold:g}")
+    figure.suptitle(f"Reliability on held-out test movies (bins of 0.1); {args.label}: default min_confidence "
+                    f"{threshold:g}")
     figure.tight_layout()
     figure.savefig(out / "reliability.png", dpi=110)
     results = pd.DataFrame(rows)
@@ -474,7 +475,7 @@ def evaluate(args):
     if comparison:
         compared = pd.DataFrame(comparison)
         compared.to_csv(out / "comparison.csv", index=False, float_format="%.4f")
-        lines += ["", f"Against the previous calibration ({args.baseline}), same test movies, each at its own "
+        lines += ["", f"Against the {args.baseline_label} ({args.baseline}), same test movies, each at its own "
                   "default threshold:", "",
                   "| generator | calibration | movies | detections | ECE (perfect's) | min_confidence | "
                   "found / false / missed | P | R | F1 |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -501,6 +502,9 @@ def parse_args(argv=None):
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the calibration JSON")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="evaluate: a previous calibration JSON to compare on the same test movies")
+    parser.add_argument("--label", default="confidence", help="evaluate: the name of --output in the figure")
+    parser.add_argument("--baseline_label", default="previous calibration",
+                        help="evaluate: the name of --baseline in the figure and the table")
     return parser.parse_args(argv)
 
 
