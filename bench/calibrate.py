@@ -33,16 +33,17 @@ Three steps, each reusing what the previous one wrote (detections are made once,
    ``--baseline OLD.json``: the previous calibration on the same movies too (ECE, noise floor, F1
    at its own default; ``comparison.csv``, its curve in the diagram), to decide whether to adopt.
 
-    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range calibration --n 6
-    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range calibration --n 36
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range calibration --n 4
+    PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range calibration --n 24
     PYTHONPATH=$PWD python bench/calibrate.py fit --output new.calibration.json
     PYTHONPATH=$PWD python bench/calibrate.py collect --generator evalsim --seed_range test --n 6
     PYTHONPATH=$PWD python bench/calibrate.py collect --generator ours --seed_range test --n 18
     PYTHONPATH=$PWD python bench/calibrate.py evaluate --output new.calibration.json --baseline OLD.json
 
-(the shipped calibration: these commands with ``--root /work/runs/calib/v2``, movies 120 x 128 x
-128 with 12 events, detect's defaults (precision ``auto``: int8 on the AVX2 CPU); each movie takes
-7-20 s on 2 busy cores).
+(the re-fit of 2026-12-06, not adopted (docs/events.md, "Confidence"): these commands with
+``--root /work/runs/calib/v2``, movies 120 x 128 x 128 with 12 events, detect's defaults (precision
+``auto``: int8 on the AVX2 CPU), 7-20 s per movie on 2 busy cores. The shipped calibration: ``--n 1``
+and ``--n 12`` for the calibration movies, in precision ``fast``, logistic candidates only.)
 
 Folders: ``--root`` (default /work/runs/calib) holds ``<generator>_<seed_range>/<movie>/``.
 """
