@@ -427,7 +427,8 @@ def evaluate(args):
             axis.plot(base_table["mean_probability"], base_table["fraction_true"], "^-", color="tab:orange",
                       alpha=0.8, label=f"{args.baseline_label} (ECE {base_ece:.3f})")
             comparison.append({"generator": generator, "movies": len(movies), "detections": len(base_all),
-                               "calibration": args.baseline_label, "ece": base_ece, "ece_noise_floor": noise_floor(base_all),
+                               "calibration": args.baseline_label, "ece": base_ece,
+                               "ece_noise_floor": noise_floor(base_all),
                                "threshold": baseline.default_min_confidence,
                                **summarize(*pooled_counts(movies, base_conf, baseline.default_min_confidence))})
             comparison.append({"generator": generator, "movies": len(movies), "detections": len(allconf),

@@ -35,7 +35,8 @@ def test_temperature_recovers_the_law_and_generators_weigh_the_same():
     events = two_generators(temperature=2.0)
     weights = bench_calibrate._weights(events)
     assert weights.mean() == pytest.approx(1.0)
-    assert weights[events["generator"] == "evalsim"].sum() == pytest.approx(weights[events["generator"] == "ours"].sum())
+    evalsim = (events["generator"] == "evalsim").to_numpy()
+    assert weights[evalsim].sum() == pytest.approx(weights[~evalsim].sum())
     calibrator = bench_calibrate.Calibrator("temperature").fit(events, weights)
     assert calibrator.temperature == pytest.approx(2.0, rel=0.25)
     assert np.abs(calibrator.predict(events) - events["truth"]).max() < 0.08

@@ -4,9 +4,9 @@ The event ``score`` (:mod:`~exodeepfinder.events.score`) ranks events, but it is
 probability: on movies unlike the training data true events can score 0.3 and false ones 0.6
 (bench/evalsim/README.md). A :class:`Calibration` maps the score, and optionally a few other
 measurements of each event, through a small logistic model (optionally followed by an increasing
-isotonic map of its output) to ``confidence``, the probability that the event is a true one, fitted on held-out simulated movies whose truth is known
-(``bench/calibrate.py``). It belongs to one set of weights (their sha256): a calibration fitted
-for one model says nothing about another.
+isotonic map of its output) to ``confidence``, the probability that the event is a true one,
+fitted on held-out simulated movies whose truth is known (``bench/calibrate.py``). It belongs to
+one set of weights (their sha256): a calibration fitted for one model says nothing about another.
 
 - :func:`fit_calibration`: fit one from events with a ``matched`` column (True for a true event);
   :func:`with_isotonic` adds an isotonic map of its output (:func:`isotonic_knots`);
