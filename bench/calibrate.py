@@ -21,7 +21,9 @@ Three steps, each reusing what the previous one wrote (detections are made once,
    them by their expected calibration error (ECE, 10 bins) in 5-fold cross-validation by movie
    (mean over 5 draws of the folds) on each generator, and keep the simplest whose worse-of-the-two
    ECE is within 0.005 of the best one's. Then choose ``default_min_confidence``: the threshold
-   (0-0.95, step 0.01) that maximises the worse of the two pooled F1s on the calibration movies.
+   (0-0.95, step 0.01) that maximises the worse of the two pooled F1s on the calibration movies
+   (with ``--max_recall_loss R``: among those that lower neither generator's pooled recall, every
+   event kept, by more than R; a missed event is lost to the rates, a false one is reviewed away).
    Writes the calibration JSON with its provenance (data, seeds, counts, cross-validated ECE and
    its noise floor, every calibrator's, the criterion, the precision ``detect`` ran in).
 
@@ -341,7 +343,14 @@ def fit(args):
         row["f1_worse"] = min(row[f"f1_{g}"] for g in GENERATORS)
         sweep.append(row)
     sweep = pd.DataFrame(sweep)
-    chosen = sweep.loc[sweep["f1_worse"].idxmax()]
+    for generator in GENERATORS:
+        sweep[f"recall_{generator}"] = sweep[f"tp_{generator}"] / (sweep[f"tp_{generator}"] + sweep[f"fn_{generator}"])
+    # A missed event is lost to the biologist's rates; a false one is reviewed away: the threshold may
+    # cost each generator at most max_recall_loss of the recall found with every event kept.
+    max_loss = np.inf if args.max_recall_loss is None else args.max_recall_loss
+    keeps_recall = np.logical_and.reduce([
+        sweep[f"recall_{g}"] >= sweep.loc[0, f"recall_{g}"] - max_loss - 1e-12 for g in GENERATORS])
+    chosen = sweep.loc[sweep["f1_worse"].where(keeps_recall).idxmax()]
     calibration.default_min_confidence = float(chosen["threshold"])
     cv = table.loc[chosen_index]
     calibration.provenance = {
@@ -367,7 +376,11 @@ def fit(args):
         "calibrators_compared": {r["calibrator"]: round(float(r["ece_worse"]), 4) for r in table.to_dict("records")},
         "choice": f"the simplest calibrator whose worse-of-the-two cross-validated ECE is within {ECE_MARGIN} "
                   "of the best",
-        "criterion": "default_min_confidence maximises the worse of the two pooled F1s on the calibration movies",
+        "criterion": "default_min_confidence maximises the worse of the two pooled F1s on the calibration movies"
+                     + ("" if args.max_recall_loss is None else
+                        f" among the thresholds that lose at most {args.max_recall_loss:g} of either generator's "
+                        "recall (every event kept)"),
+        "unconstrained_threshold": float(sweep.loc[sweep["f1_worse"].idxmax(), "threshold"]),
         "f1_at_default": {g: round(float(chosen[f"f1_{g}"]), 4) for g in GENERATORS},
         "f1_keep_all": {g: round(float(sweep.loc[0, f"f1_{g}"]), 4) for g in GENERATORS},
     }
@@ -500,6 +513,9 @@ def parse_args(argv=None):
     parser.add_argument("--shape", type=int, nargs=3, default=[120, 128, 128], metavar=("T", "Y", "X"))
     parser.add_argument("--events", type=int, default=12, help="events per movie")
     parser.add_argument("--weights", default="bundled")
+    parser.add_argument("--max_recall_loss", type=float, default=None,
+                        help="fit: the default threshold may lower either generator's pooled recall (every "
+                             "event kept) by at most this much on the calibration movies (default: no limit)")
     parser.add_argument("--root", type=Path, default=Path("/work/runs/calib"))
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the calibration JSON")
     parser.add_argument("--baseline", type=Path, default=None,
