@@ -358,6 +358,8 @@ def run_round(index, pristine, work, reference, inputs, rng, threads, timeout, p
     events = [("worker", "workers", rng.uniform(0.3 * span, span)) for _ in range(plan["worker"])] \
         + [("corrupt", "start", rng.uniform(0, span)) for _ in range(plan["corrupt"])] \
         + ([("client", "workers", rng.uniform(0.2 * span, span))] if plan["client"] else [])
+    import psutil
+
     workers_up = None
     while (events or workers_up is None) and process.poll() is None:
         now = time.monotonic()
@@ -371,7 +373,10 @@ def run_round(index, pristine, work, reference, inputs, rng, threads, timeout, p
                 workers = worker_processes(cluster.worker_root(process.pid))
                 if not workers:
                     continue  # between a kill and the restart: wait for the next worker
-                rng.choice(workers).kill()
+                try:
+                    rng.choice(workers).kill()
+                except psutil.NoSuchProcess:  # it ended meanwhile: try again at the next poll
+                    continue
             elif kind == "corrupt":
                 choices = [name for name in targets if f"{name}/movie.h5" not in corrupted] or targets
                 corrupted.append(rng.choice(choices) + "/movie.h5")
@@ -418,6 +423,7 @@ def run_round(index, pristine, work, reference, inputs, rng, threads, timeout, p
               "exit": process.returncode, "rerun_exit": rerun.returncode, "broken": broken + after,
               "faulty_seconds": round(faulty_seconds, 1), "seconds": round(time.monotonic() - start, 1),
               "errors": [line for line in err.splitlines() if line.startswith(("error:", "  skipped"))][:5]}
+    result["worker_logs"] = _keep_worker_logs(err + "\n" + rerun.stderr, work, index)
     if broken or after:  # what the user saw, to explain it
         (work / f"round{index:03d}.stderr.txt").write_text(f"faulty run:\n{err}\nrerun:\n{rerun.stderr}")
     result["plan"]["readonly"] = [path.name for path in readonly]
@@ -426,6 +432,20 @@ def run_round(index, pristine, work, reference, inputs, rng, threads, timeout, p
         shutil.rmtree(batch, ignore_errors=True)
     log.unlink(missing_ok=True)
     return result
+
+
+def _keep_worker_logs(stderr: str, work: Path, index: int) -> list:
+    """Move the worker logs a run named (``warning: local cluster: its worker processes wrote ...; kept in <log>``)
+    from the temporary folder to ``work/roundNNN.workersK.log``; their new names."""
+    kept = []
+    for line in stderr.splitlines():
+        if "worker processes wrote" in line and "; kept in " in line:
+            source = Path(line.rsplit("; kept in ", 1)[1].strip())
+            target = work / f"round{index:03d}.workers{len(kept)}.log"
+            if source.is_file():
+                shutil.move(source, target)
+                kept.append(target.name)
+    return kept
 
 
 def invariant_count(movies: int) -> int:
