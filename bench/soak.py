@@ -278,6 +278,16 @@ def check_run(batch, reference, inputs, code, stderr, *, excepted=(), killed=Fal
         elif relative.split("/")[0] not in {e.split("/")[0] for e in excepted} and \
                 not same_output(path, reference[relative]):
             broken.append(f"output differs from the serial run's: {relative}")
+    published = {}
+    for relative in outputs_of(batch):
+        published.setdefault(relative.split("/")[0], set()).add(relative)
+    expected = {}
+    for relative in reference:
+        expected.setdefault(relative.split("/")[0], set()).add(relative)
+    for folder, names in sorted(published.items()):  # a folder's outputs appear together or not at all
+        if folder in expected and names != expected[folder] and not _being_written(batch / folder):
+            broken.append(f"part of a folder's outputs published: {folder} ({len(names)} of {len(expected[folder])}, "
+                          f"missing {sorted(n.split('/')[-1] for n in expected[folder] - names)[:3]})")
     if "Traceback" in stderr:
         broken.append("a traceback on stderr")
     if not killed and code not in (0, 2):
@@ -285,6 +295,18 @@ def check_run(batch, reference, inputs, code, stderr, *, excepted=(), killed=Fal
     if killed and code not in (0, 2, -signal.SIGKILL):
         broken.append(f"exit status {code} after the client was killed")
     return broken
+
+
+def _being_written(folder: Path) -> bool:
+    """True while a live process has a partial folder in ``folder`` (a killed client's movie still running on a
+    scheduler's worker, publishing its outputs one by one)."""
+    import psutil
+
+    for path in folder.glob(".*.exodeepfinder-partial"):
+        pid = path.name.rsplit(".", 2)[-2].split("-")[0]
+        if pid.isdigit() and psutil.pid_exists(int(pid)):
+            return True
+    return False
 
 
 def random_plan(rng) -> dict:
@@ -412,7 +434,8 @@ def run_round(index, pristine, work, reference, inputs, rng, threads, timeout, p
     if not cluster.wait_idle(timeout):  # a killed client's movies still running on the scheduler's workers
         after.append("the workers still run movies after the rerun")
     if rerun.returncode != 0:
-        after.append(f"rerun exit status {rerun.returncode}: {rerun.stderr.strip().splitlines()[-3:]}")
+        after.append(f"rerun exit status {rerun.returncode}: {rerun.stderr.strip().splitlines()[-3:]} "
+                     f"{_failed_rows(rerun.stdout)[:3]}")
     missing = sorted(set(reference) - set(outputs_of(batch)))
     if missing:
         after.append(f"missing after the rerun: {missing[:3]}")
@@ -422,16 +445,23 @@ def run_round(index, pristine, work, reference, inputs, rng, threads, timeout, p
     result = {"round": index, "cluster": cluster.name, "plan": plan, "injected": injected, "targets": len(targets),
               "exit": process.returncode, "rerun_exit": rerun.returncode, "broken": broken + after,
               "faulty_seconds": round(faulty_seconds, 1), "seconds": round(time.monotonic() - start, 1),
-              "errors": [line for line in err.splitlines() if line.startswith(("error:", "  skipped"))][:5]}
+              "errors": [line for line in err.splitlines() if line.startswith(("error:", "  skipped"))][:5],
+              "failed": _failed_rows(out), "rerun_failed": _failed_rows(rerun.stdout)}
     result["worker_logs"] = _keep_worker_logs(err + "\n" + rerun.stderr, work, index)
     if broken or after:  # what the user saw, to explain it
         (work / f"round{index:03d}.stderr.txt").write_text(f"faulty run:\n{err}\nrerun:\n{rerun.stderr}")
+        (work / f"round{index:03d}.stdout.txt").write_text(f"faulty run:\n{out}\nrerun:\n{rerun.stdout}")
     result["plan"]["readonly"] = [path.name for path in readonly]
     result["plan"]["corrupt"] = corrupted
     if reset is None:
         shutil.rmtree(batch, ignore_errors=True)
     log.unlink(missing_ok=True)
     return result
+
+
+def _failed_rows(stdout: str) -> list:
+    """The rows of the summary table (``movie  failed  -  -  <error>``) of the folders that failed."""
+    return [" ".join(line.split()) for line in (stdout or "").splitlines() if " failed " in f" {line} "][:12]
 
 
 def _keep_worker_logs(stderr: str, work: Path, index: int) -> list:
@@ -449,8 +479,9 @@ def _keep_worker_logs(stderr: str, work: Path, index: int) -> list:
 
 
 def invariant_count(movies: int) -> int:
-    """Invariants checked per run: inputs, outputs (empty, expected, identical), stderr, exit status."""
-    return movies + 3 * movies + 2
+    """Invariants checked per run: inputs, outputs (empty, expected, identical), each folder's outputs all or
+    none, stderr, exit status."""
+    return movies + 3 * movies + movies + 2
 
 
 def summarize(results: list, movies: int, serial_seconds: float, reset, shape, cluster: str = "local:2") -> dict:

@@ -373,9 +373,10 @@ def check_output(path, args) -> Path:
     as a folder, permission denied, a read-only disk). The existence check is repeated, in one
     step with the publishing, when the output is complete (see :func:`publish`).
     """
-    from ..io.atomic import check_writable_folder
+    from ..io.atomic import check_writable_folder, remove_stale_partials
 
     path = Path(path)
+    remove_stale_partials(path)  # a killed run's leftovers, and what it published of a group of outputs
     for source in _input_paths(args):
         with contextlib.suppress(OSError):
             if source.exists() and path.exists() and os.path.samefile(source, path):
