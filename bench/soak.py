@@ -17,8 +17,8 @@ random moments:
 
 After each faulty run, a plain rerun of the same command completes the batch. Invariants checked
 after every run: no input changed (sha256; the movie the driver corrupted excepted until it is
-restored), no empty output and every published output identical to a clean serial run's, no
-Python traceback and the documented exit statuses (0 or 2; -9 for a killed client); after the
+restored), no empty output and every published output identical to a clean serial run's, each
+folder's outputs all there or none (a group published in part), no Python traceback and the documented exit statuses (0 or 2; -9 for a killed client); after the
 rerun: exit status 0, every folder's outputs there and identical to the serial run's, no temporary
 left (partial, claim or scratch folders).
 
