@@ -89,3 +89,34 @@ def test_clean_removes_what_killed_runs_left_and_keeps_what_is_in_use(tmp_path, 
     assert (cell / "movie.h5").read_text() == "the user's movie"
     leases.remove_work_folder(work)
     assert clean.main([str(tmp_path / "missing")]) == 2
+
+
+def test_clean_temporary_sweeps_the_temporary_folders_killed_runs_left(tmp_path, monkeypatch, capsys):
+    """``clean --temporary``: the detector's TIFF copy (``edf_detector_*``, a TemporaryDirectory that a
+    SIGKILL leaves behind) is removed once untouched for a lease; a fresh one and others' folders stay."""
+    import tempfile
+
+    from exodeepfinder.cli import clean
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    killed = scratch / "edf_detector_k1ll3d"
+    (killed / "frames").mkdir(parents=True)
+    (killed / "frames" / "f_001.tif").write_bytes(b"a copy of the movie")
+    then = time.time() - leases.LEASE_SECONDS - 60
+    os.utime(killed, (then, then))
+    running = scratch / "edf_atlas_running"
+    running.mkdir()
+    foreign = scratch / "someone_elses"
+    foreign.mkdir()
+    os.utime(foreign, (then, then))
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    assert clean.main([str(experiment)]) == 0  # without --temporary the temporary folder is not looked at
+    assert killed.exists()
+    capsys.readouterr()
+    assert clean.main([str(experiment), "--temporary"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {killed} (its lease expired" in out and f"kept {running} (in use)" in out
+    assert not killed.exists() and running.exists() and foreign.exists()
