@@ -120,3 +120,26 @@ def test_clean_temporary_sweeps_the_temporary_folders_killed_runs_left(tmp_path,
     out = capsys.readouterr().out
     assert f"removed {killed} (its lease expired" in out and f"kept {running} (in use)" in out
     assert not killed.exists() and running.exists() and foreign.exists()
+
+
+def test_a_work_folder_in_use_is_kept_however_long_it_runs(tmp_path, monkeypatch, capsys):
+    """The external detector's TIFF copy is a leased work folder: ``clean --temporary`` keeps it while its
+    process runs, even untouched for longer than a lease (a TemporaryDirectory was removed after 15 min)."""
+    import tempfile
+
+    from exodeepfinder.cli import clean
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    then = time.time() - 4 * leases.LEASE_SECONDS
+    with leases.work_folder(tempfile.gettempdir(), "edf_detector") as work:
+        (work / "frames").mkdir()
+        for path in (work, *work.iterdir()):
+            os.utime(path, (then, then))
+        assert clean.main([str(experiment), "--temporary"]) == 0
+        assert f"kept {work} (in use)" in capsys.readouterr().out
+        assert (work / "frames").is_dir()
+    assert not work.exists()

@@ -24,7 +24,8 @@ REPLACED = ".replaced.exodeepfinder"
 
 #: Scratch folders of earlier versions (no owner record: judged by their age, see :func:`stale_reason`).
 LEGACY_SCRATCH_PREFIXES = (".edf_train_cache_",)
-#: Scratch folders the package makes in the system's temporary folder (a killed run leaves them).
+#: Scratch folders that versions before the leased work folders made in the system's temporary folder
+#: (no owner record: judged by their age).
 TEMPORARY_PREFIXES = ("edf_detector_", "edf_atlas_", "exodeepfinder_bioimageio_")
 
 
