@@ -178,7 +178,7 @@ def test_cancel_leaves_nothing(tmp_path):
     from exodeepfinder.errors import Cancelled
 
     _bioimageio_usable()
-    scratch = set(Path(tempfile.gettempdir()).glob("exodeepfinder_bioimageio_*"))
+    scratch = set(Path(tempfile.gettempdir()).glob(".exodeepfinder_bioimageio.*"))
     steps = []
 
     def cancel_once_files_are_written(done, total):
@@ -189,4 +189,4 @@ def test_cancel_leaves_nothing(tmp_path):
         export.export_bioimageio(tmp_path / "model.zip", "bundled", progress=cancel_once_files_are_written)
     assert steps == [0, 1, 2, 3]
     assert not any(tmp_path.iterdir())
-    assert set(Path(tempfile.gettempdir()).glob("exodeepfinder_bioimageio_*")) == scratch
+    assert set(Path(tempfile.gettempdir()).glob(".exodeepfinder_bioimageio.*")) == scratch

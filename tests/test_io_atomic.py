@@ -214,3 +214,63 @@ def test_an_interruption_swallowed_by_a_finalizer_still_stops_the_work(tmp_path)
     finally:
         clear_pending_interrupt()
     report(None, 2, 2)
+
+
+KILLED_WHILE_PUBLISHING = """
+import os, shutil, signal, sys
+from exodeepfinder.io.atomic import atomic_outputs
+
+real_link, linked = os.link, []
+if sys.argv[1] == "0":  # SIGKILL once the group is published, as its partial folders are removed
+    shutil.rmtree = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+
+
+def link(*args, **kwargs):  # SIGKILL after the first outputs of the group are published
+    real_link(*args, **kwargs)
+    linked.append(args[1])
+    if len(linked) == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+os.link = link
+with atomic_outputs(sys.argv[2:]) as paths:
+    for path in paths:
+        with open(path, "w") as handle:
+            handle.write("the killed run's " + os.path.basename(path))
+"""
+
+
+def publish_and_get_killed(paths, after: int):
+    """Publish ``paths`` as one group in another process, SIGKILLed once ``after`` of them are published
+    (0: once all are, while it removes its partial folders)."""
+    import signal
+
+    done = subprocess.run([sys.executable, "-c", KILLED_WHILE_PUBLISHING, str(after), *map(str, paths)],
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+def test_a_group_killed_while_publishing_is_taken_back_by_the_next_write(tmp_path, caplog):
+    """A SIGKILL between two links of a group left some outputs published and the others not (the group's
+    all-or-nothing broken, and the folder 'incomplete' for a --batch rerun); the next write takes them back."""
+    paths = [tmp_path / "seg.h5", tmp_path / "events.csv", tmp_path / "events.xml"]
+    publish_and_get_killed(paths, after=2)
+    assert [p.exists() for p in paths] == [True, True, False]
+    with caplog.at_level(logging.WARNING, logger="exodeepfinder"):
+        with atomic_outputs(paths) as temporary:  # without --overwrite: the killed run's files are not in the way
+            for path in temporary:
+                path.write_text("complete")
+    assert [p.read_text() for p in paths] == ["complete"] * 3
+    assert partials(tmp_path) == []
+    assert f"{paths[0]}: removed, published without the rest of its outputs (events.csv, events.xml) by an " \
+           "interrupted run (process" in caplog.text
+    # a group killed once all is published (while removing its partial folders) is complete: kept
+    others = [tmp_path / "b" / "seg.h5", tmp_path / "b" / "events.csv"]
+    others[0].parent.mkdir()
+    publish_and_get_killed(others, after=0)
+    assert partials(others[0].parent)  # left by the kill
+    from exodeepfinder.io.leftovers import remove_stale_partials
+
+    for path in others:
+        remove_stale_partials(path)
+        assert path.read_text() == f"the killed run's {path.name}"

@@ -89,3 +89,57 @@ def test_clean_removes_what_killed_runs_left_and_keeps_what_is_in_use(tmp_path, 
     assert (cell / "movie.h5").read_text() == "the user's movie"
     leases.remove_work_folder(work)
     assert clean.main([str(tmp_path / "missing")]) == 2
+
+
+def test_clean_temporary_sweeps_the_temporary_folders_killed_runs_left(tmp_path, monkeypatch, capsys):
+    """``clean --temporary``: the detector's TIFF copy (``edf_detector_*``, a TemporaryDirectory that a
+    SIGKILL leaves behind) is removed once untouched for a lease; a fresh one and others' folders stay."""
+    import tempfile
+
+    from exodeepfinder.cli import clean
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    killed = scratch / "edf_detector_k1ll3d"
+    (killed / "frames").mkdir(parents=True)
+    (killed / "frames" / "f_001.tif").write_bytes(b"a copy of the movie")
+    then = time.time() - leases.LEASE_SECONDS - 60
+    os.utime(killed, (then, then))
+    running = scratch / "edf_atlas_running"
+    running.mkdir()
+    foreign = scratch / "someone_elses"
+    foreign.mkdir()
+    os.utime(foreign, (then, then))
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    assert clean.main([str(experiment)]) == 0  # without --temporary the temporary folder is not looked at
+    assert killed.exists()
+    capsys.readouterr()
+    assert clean.main([str(experiment), "--temporary"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {killed} (its lease expired" in out and f"kept {running} (in use)" in out
+    assert not killed.exists() and running.exists() and foreign.exists()
+
+
+def test_a_work_folder_in_use_is_kept_however_long_it_runs(tmp_path, monkeypatch, capsys):
+    """The external detector's TIFF copy is a leased work folder: ``clean --temporary`` keeps it while its
+    process runs, even untouched for longer than a lease (a TemporaryDirectory was removed after 15 min)."""
+    import tempfile
+
+    from exodeepfinder.cli import clean
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    then = time.time() - 4 * leases.LEASE_SECONDS
+    with leases.work_folder(tempfile.gettempdir(), "edf_detector") as work:
+        (work / "frames").mkdir()
+        for path in (work, *work.iterdir()):
+            os.utime(path, (then, then))
+        assert clean.main([str(experiment), "--temporary"]) == 0
+        assert f"kept {work} (in use)" in capsys.readouterr().out
+        assert (work / "frames").is_dir()
+    assert not work.exists()

@@ -14,6 +14,7 @@ from exodeepfinder.inference import memory as memory_module
 from exodeepfinder.inference import segment as segment_module
 from exodeepfinder.inference import tiling
 from exodeepfinder.inference.memory import GiB, PROCESS_MEMORY, budget_beside, working_memory
+from exodeepfinder.errors import InputError
 from exodeepfinder.io import open_movie, write_h5
 from exodeepfinder.model.weights import load_model
 from exodeepfinder.pipeline import detect_file, in_memory_limit
@@ -64,6 +65,58 @@ def test_compressed_tiff_stacks_are_read_frame_by_frame(tmp_path, movie, writer)
     with open_movie(path) as lazy:  # every frame, and slices within frames, read right
         np.testing.assert_array_equal(lazy[:], movie)
         np.testing.assert_array_equal(lazy[-1, 5:9], movie[-1, 5:9])
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_a_stack_with_a_second_axis_of_one_plane_is_read_page_by_page(tmp_path, movie, compression):
+    """A T x 1 x Y x X stack (tifffile names its axes QQYX): a movie, read page by page when compressed.
+
+    Before, the compressed one failed (``cannot read frames ... IndexError``): its pages were
+    located by axis name, and both axes are named Q.
+    """
+    path = tmp_path / "movie.tif"
+    tifffile.imwrite(path, movie[:, None], compression=compression)
+
+    def open_and_read_a_block():
+        with open_movie(path) as lazy:
+            return lazy.shape, lazy[20:24]
+
+    (shape, block), peak = _peak(open_and_read_a_block)
+    assert shape == movie.shape
+    np.testing.assert_array_equal(block, movie[20:24])
+    assert peak < 12 * movie[0].nbytes, (peak, movie.nbytes)
+    with open_movie(path) as lazy:
+        np.testing.assert_array_equal(lazy[:], movie)
+
+
+@pytest.mark.parametrize("layout", ["imagej TZYX", "shaped T x 2", "colour frames"])
+def test_compressed_stacks_of_several_axes_are_refused_unread_as_uncompressed_ones(tmp_path, movie, layout):
+    """A compressed stack that is no [t, y, x] movie (several planes per time point, colour frames):
+    the same error as the uncompressed file, found from the file's layout before any frame is decoded.
+
+    Before, an ImageJ T x Z stack was decoded whole to be refused, and a shaped T x 2 stack
+    (axes QQYX) was taken for a movie of its first axis, reading the wrong pages.
+    """
+    stack = {"imagej TZYX": np.stack([movie, movie], axis=1),
+             "shaped T x 2": np.stack([movie, movie[::-1]], axis=1),
+             "colour frames": np.stack([movie] * 3, axis=-1)}[layout]
+    options = dict(imagej=True, metadata={"axes": "TZYX"}) if layout == "imagej TZYX" else {}
+    messages = []
+    for compression in (None, "zlib"):
+        path = tmp_path / f"{compression}.tif"
+        tifffile.imwrite(path, stack, compression=compression, photometric="rgb" if layout == "colour frames"
+                         else "minisblack", **options)
+
+        def refuse():
+            with pytest.raises(InputError) as refused:
+                open_movie(path)
+            return str(refused.value).replace(str(path), "movie.tif")
+
+        message, peak = _peak(refuse)
+        messages.append(message)
+        assert peak < 4 * movie[0].nbytes, (compression, peak, stack.nbytes)  # no frame decoded
+    assert messages[0] == messages[1]
+    assert messages[0] == f"movie.tif: expected a stack of 2D frames [t, y, x], found shape {stack.shape}"
 
 
 def test_uncompressed_tiff_stacks_stay_memory_mapped(tmp_path, movie):

@@ -55,3 +55,43 @@ def test_an_empty_or_changed_output_is_reported_not_skipped(folders):
     assert run(folders[:1])[0].status == "failed"
     assert [r.status for r in run(folders, "--overwrite")] == ["done", "done"]
     assert [r.status for r in run(folders)] == ["skipped", "skipped"]
+
+
+def test_detect_resume_expects_its_provenance_record(tmp_path):
+    """Found by the fault soak: an ENOSPC on ``*_run.json``, written after the results, left a folder whose
+    rerun skipped it (results complete) without the record. The record is one of detect's outputs, so a
+    folder without it is not complete."""
+    from exodeepfinder.cli import detect
+    from exodeepfinder.distributed.batch import folder_status
+
+    cell = tmp_path / "cell0"
+    cell.mkdir()
+    write_h5(cell / "movie.h5", simulate_movie((4, 16, 16), n_events=1, seed=1).movie)
+    args = build_parser(detect).parse_args(["--batch", str(tmp_path)])
+    state, paths, events = folder_status(detect, args, cell)
+    assert state == "missing" and cell / "movie_run.json" in paths and events == cell / "movie_events.csv"
+    for path in paths:
+        if path.name != "movie_run.json":
+            path.write_text("made")
+    assert folder_status(detect, args, cell)[0] == "partial"  # not skipped: reported, or run with --overwrite
+
+
+def test_a_folder_whose_run_was_killed_while_publishing_runs_again(tmp_path):
+    """A worker SIGKILLed between two links of detect's group of outputs left some published, and a rerun
+    failed the folder as 'incomplete' (remove them or overwrite). The rerun now takes back what the
+    killed run published, and runs the folder."""
+    from test_io_atomic import publish_and_get_killed
+
+    from exodeepfinder.cli import detect
+    from exodeepfinder.distributed.batch import folder_status
+
+    cell = tmp_path / "cell0"
+    cell.mkdir()
+    write_h5(cell / "movie.h5", simulate_movie((4, 16, 16), n_events=1, seed=1).movie)
+    args = build_parser(detect).parse_args(["--batch", str(tmp_path)])
+    paths = folder_status(detect, args, cell)[1]
+    publish_and_get_killed(paths, after=3)
+    assert sum(path.exists() for path in paths) == 3
+    state, _, _ = folder_status(detect, args, cell)
+    assert state == "missing" and not any(path.exists() for path in paths)
+    assert sorted(p.name for p in cell.iterdir()) == ["movie.h5"]

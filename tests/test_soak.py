@@ -32,7 +32,7 @@ def test_every_fault_leaves_nothing_wrong_and_a_rerun_finishes(tmp_path):
     assert faults["readonly"] >= 1 and faults["enospc"] >= 1
     assert faults["corrupt"] <= 1
     assert all(result["rerun_exit"] == 0 for result in summary["results"])
-    assert (tmp_path / "soak.md").read_text().startswith("2 rounds on 4 movies")
+    assert (tmp_path / "soak.md").read_text().startswith("2 rounds on 4 movies (local:2)")
 
 
 def test_the_fault_hooks_fail_what_they_should(tmp_path):
@@ -73,3 +73,31 @@ def test_reset_rounds_put_folders_back_to_their_movie_alone(tmp_path):
                          [".movie_events.csv.exodeepfinder-done.json", "movie.h5", "movie_events.csv"])
     plan = soak._normal({"worker": 1, "client": False, "enospc": 0.5, "corrupt": True, "readonly": False})
     assert plan == {"worker": 1, "client": False, "enospc": 0.5, "corrupt": 1, "readonly": 0}
+
+
+@pytest.mark.slow
+def test_the_faults_through_a_tls_scheduler_on_loopback(tmp_path):
+    """The same driver and invariants through ``--cluster tls://127.0.0.1:PORT`` (a scheduler and 2 workers it starts)."""
+    pytest.importorskip("cryptography")
+    import json
+
+    soak = load_soak()
+    plans = [{"worker": 1, "client": False, "enospc": 0.5, "corrupt": True, "readonly": True},
+             {"worker": 0, "client": True, "enospc": 0.2, "corrupt": False, "readonly": False}]
+    summary = soak.soak(tmp_path, movies=3, rounds=2, seed=5, timeout=300, plans=plans, cluster="tls",
+                        shape=(8, 24, 24))
+    assert summary["broken"] == []
+    assert summary["cluster"] == "tls" and summary["faults"]["enospc"] >= 1
+    assert all(result["rerun_exit"] == 0 for result in summary["results"])
+    address = json.loads((tmp_path / "work" / "tls" / "scheduler.json").read_text())["address"]
+    assert address.startswith("tls://127.0.0.1:")
+    # the workers were reached through TLS only, and are gone with the soak
+    assert "tls://127.0.0.1" in (tmp_path / "work" / "tls" / "workers.log").read_text()
+    import psutil
+
+    left = []
+    for process in psutil.process_iter(["cmdline"]):
+        if str(tmp_path) in " ".join(process.info["cmdline"] or []):
+            left.append(process.pid)
+    assert left == []
+    assert (tmp_path / "soak.md").read_text().startswith("2 rounds on 3 movies (tls)")

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -227,22 +228,46 @@ class _Notes:
                 print(f"warning: {text}", file=sys.stderr)
 
 
+def _one_line_reports(kept: list):
+    """Python's reports of exceptions nobody could catch (in a finalizer, in a thread), as one kept line
+    each instead of a traceback on stderr (``(unraisablehook, excepthook)``)."""
+
+    def unraisable(report):
+        where = f" in {report.object!r}" if report.object is not None else ""
+        kept.append(f"ignored {type(report.exc_value).__name__}: {' '.join(str(report.exc_value).split())}{where}")
+
+    def thread_failed(report):
+        if report.exc_type is SystemExit:
+            return
+        name = report.thread.name if report.thread is not None else "a thread"
+        kept.append(f"{report.exc_type.__name__} in {name}: {' '.join(str(report.exc_value).split())}")
+
+    return unraisable, thread_failed
+
+
 @contextlib.contextmanager
 def _reporting(args):
-    """Collect the libraries' warnings and log messages (under --debug, warnings show as they come)."""
+    """Collect the libraries' warnings and log messages (under --debug, warnings show as they come).
+
+    Without --debug, Python's reports of exceptions raised where nothing catches them (a
+    finalizer's, a thread's: a traceback each) are kept as one line with the log messages.
+    """
     notes = _Notes()
     root = logging.getLogger()
     handler = _LogLines(notes.logged)
     root.addHandler(handler)
+    hooks = sys.unraisablehook, threading.excepthook
     try:
         if debugging(args):
             yield notes
             return
+        sys.unraisablehook, threading.excepthook = _one_line_reports(notes.logged)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
             notes.warned = caught
             yield notes
     finally:
+        sys.unraisablehook, threading.excepthook = hooks
         root.removeHandler(handler)
 
 
@@ -348,9 +373,10 @@ def check_output(path, args) -> Path:
     as a folder, permission denied, a read-only disk). The existence check is repeated, in one
     step with the publishing, when the output is complete (see :func:`publish`).
     """
-    from ..io.atomic import check_writable_folder
+    from ..io.atomic import check_writable_folder, remove_stale_partials
 
     path = Path(path)
+    remove_stale_partials(path)  # a killed run's leftovers, and what it published of a group of outputs
     for source in _input_paths(args):
         with contextlib.suppress(OSError):
             if source.exists() and path.exists() and os.path.samefile(source, path):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..commands import describe_failure, in_subfolder
 from ..errors import Cancelled, InputError
+from ..io.leftovers import remove_stale_partials
 from ..progress import report
 from .outputs import (completion_state, count_events, expected_outputs, outputs_state, run_parameters,
                       write_completion_record)
@@ -116,6 +117,8 @@ def folder_status(module, args: argparse.Namespace, folder: Path):
     if expected is None:
         return "unknown", [], None
     paths, events = expected
+    for path in paths:  # what a killed run left first: its partial folders, what it published of a group
+        remove_stale_partials(path)
     return outputs_state(paths), paths, events
 
 

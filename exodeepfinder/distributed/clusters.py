@@ -22,6 +22,8 @@ import contextlib
 import ipaddress
 import logging
 import os
+import sys
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,9 @@ INTEGER_OPTIONS = ("cores", "processes", "gpus", "max_workers")
 LIST_OPTIONS = ("job_extra", "job_script_prologue", "worker_extra_args", "job_directives_skip")
 #: Short names accepted for options of dask-jobqueue.
 ALIASES = {"job_extra_directives": "job_extra", "prologue": "job_script_prologue", "env_extra": "job_script_prologue"}
+#: The environment variable naming, in a local cluster's worker processes, the file their stderr goes to
+#: (see :mod:`.worker_stderr`).
+WORKER_LOG = "EXODEEPFINDER_WORKER_LOG"
 #: Workers asked for at most, unless the options say ``max_workers``.
 DEFAULT_MAX_WORKERS = 10
 #: A Dask resource that every task takes one of, so that a worker runs one movie at a time
@@ -267,7 +272,7 @@ def _jobqueue_modules():
     return dask_jobqueue
 
 
-def make_cluster(spec: str, options=None, *, n_tasks: int | None = None, gpus: bool = False):
+def make_cluster(spec: str, options=None, *, n_tasks: int | None = None, gpus: bool = False, worker_log=None):
     """Create the Dask cluster of ``spec`` (no workers asked for yet from a batch scheduler).
 
     Parameters
@@ -286,6 +291,9 @@ def make_cluster(spec: str, options=None, *, n_tasks: int | None = None, gpus: b
     gpus : bool
         The tasks run the network and may use CUDA GPUs (a local cluster then has one worker per GPU
         by default).
+    worker_log : Path, optional
+        For a local cluster: a file that takes what its worker processes (and multiprocessing's
+        resource tracker) write on stderr, instead of this process's stderr.
 
     Returns
     -------
@@ -303,8 +311,10 @@ def make_cluster(spec: str, options=None, *, n_tasks: int | None = None, gpus: b
         n_gpus = _cuda_gpus() if gpus and value is None else 0
         n_workers, threads = local_layout(value, available_cores(), n_tasks=n_tasks, n_gpus=n_gpus)
         env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+        if worker_log is not None:  # the worker processes' stderr (see worker_stderr)
+            env[WORKER_LOG] = str(worker_log)
         # one task slot per worker: a movie uses all the threads of its worker through PyTorch
-        return _start_local_cluster(LocalCluster, n_workers, env), threads
+        return _start_local_cluster(LocalCluster, n_workers, env, worker_log), threads
     dask_jobqueue = _jobqueue_modules()
     import dask
 
@@ -390,15 +400,44 @@ def check_connection(spec: str, *, security=None, insecure: bool = False) -> Non
 LOCAL_CLUSTER_STARTS = 2
 
 
-def _start_local_cluster(local_cluster, n_workers: int, env: dict):
-    """A local cluster of ``n_workers`` one-thread worker processes, started again if a worker dies while starting."""
+@contextlib.contextmanager
+def _stderr_to(path):
+    """Point file descriptor 2 of this process at ``path`` for a moment (what it starts meanwhile keeps it)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.dup2(fd, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+
+
+def _start_local_cluster(local_cluster, n_workers: int, env: dict, worker_log=None):
+    """A local cluster of ``n_workers`` one-thread worker processes, started again if a worker dies while starting.
+
+    With ``worker_log``, the worker processes write their stderr there (Dask's log and the
+    tracebacks it holds, Python's "Exception ignored" reports): they are this process's children
+    and would otherwise write on its stderr, beside the command's one-line errors. So does
+    multiprocessing's resource tracker (started here if it does not run yet), which reports
+    what killed workers leaked.
+    """
+    preload = {}
+    if worker_log is not None:
+        from multiprocessing import resource_tracker
+
+        with _stderr_to(worker_log):
+            resource_tracker.ensure_running()
+        preload = {"preload": ["exodeepfinder.distributed.worker_stderr"]}
     for attempt in range(1, LOCAL_CLUSTER_STARTS + 1):
         try:
             with warnings.catch_warnings():
                 # "Port 8787 is already in use ... on port N instead": the dashboard link says where it is
                 warnings.filterwarnings("ignore", message="Port .* is already in use")
                 return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=True, env=env,
-                                     silence_logs=logging.ERROR)
+                                     silence_logs=logging.ERROR, **preload)
         except RuntimeError as err:  # distributed: "Nanny failed to start." and the like
             if attempt == LOCAL_CLUSTER_STARTS:
                 raise ClusterError(f"local cluster: its {n_workers} worker process(es) did not start "
@@ -440,7 +479,12 @@ def start_cluster(spec: str, options=None, *, n_tasks: int, gpus: bool = False, 
         return
     parsed = parse_cluster_options(options) if kind != "local" else options
     max_workers = parsed.get("max_workers", DEFAULT_MAX_WORKERS) if kind != "local" else None
-    cluster, threads = make_cluster(spec, parsed, n_tasks=n_tasks, gpus=gpus)
+    worker_log = _new_worker_log() if kind == "local" else None
+    try:
+        cluster, threads = make_cluster(spec, parsed, n_tasks=n_tasks, gpus=gpus, worker_log=worker_log)
+    except BaseException:
+        _report_worker_log(worker_log)
+        raise
     try:
         client = Client(cluster)
         try:
@@ -454,4 +498,32 @@ def start_cluster(spec: str, options=None, *, n_tasks: int, gpus: bool = False, 
         finally:
             client.close()
     finally:
-        cluster.close()
+        try:
+            cluster.close()
+        finally:
+            _report_worker_log(worker_log)
+
+
+def _new_worker_log() -> Path:
+    """An empty file in the temporary folder for the stderr of a local cluster's worker processes."""
+    handle, name = tempfile.mkstemp(prefix="exodeepfinder-workers-", suffix=".log")
+    os.close(handle)
+    return Path(name)
+
+
+def _report_worker_log(path) -> None:
+    """Remove an empty worker log; else keep it and say so in one line (a logged warning)."""
+    if path is None:
+        return
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return
+    if not text.strip():
+        Path(path).unlink(missing_ok=True)
+        return
+    lines = text.strip().splitlines()
+    first = next((line.strip() for line in lines if line.strip() and not line.startswith((" ", "\t"))), lines[0])
+    traceback_note = ", a Python traceback among them" if "Traceback (most recent call last)" in text else ""
+    log.warning(f"local cluster: its worker processes wrote {len(lines)} line(s) on stderr{traceback_note} "
+                f"(first: {' '.join(first.split())[:200]}); kept in {path}")

@@ -3,12 +3,13 @@
 The event ``score`` (:mod:`~exodeepfinder.events.score`) ranks events, but it is not a
 probability: on movies unlike the training data true events can score 0.3 and false ones 0.6
 (bench/evalsim/README.md). A :class:`Calibration` maps the score, and optionally a few other
-measurements of each event, through a small logistic model to ``confidence``, the probability
-that the event is a true one, fitted on held-out simulated movies whose truth is known
-(``bench/calibrate.py``). It belongs to one set of weights (their sha256): a calibration fitted
-for one model says nothing about another.
+measurements of each event, through a small logistic model (optionally followed by an increasing
+isotonic map of its output) to ``confidence``, the probability that the event is a true one,
+fitted on held-out simulated movies whose truth is known (``bench/calibrate.py``). It belongs to
+one set of weights (their sha256): a calibration fitted for one model says nothing about another.
 
 - :func:`fit_calibration`: fit one from events with a ``matched`` column (True for a true event);
+  :func:`with_isotonic` adds an isotonic map of its output (:func:`isotonic_knots`);
 - :func:`confidence` / :func:`add_confidence`: apply it to an events table;
 - :func:`expected_calibration_error`, :func:`reliability_table`: how well confidences match
   the frequency of true events;
@@ -25,7 +26,7 @@ could not be measured) takes its transform's neutral value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,9 @@ class Calibration:
         The weights file it was fitted for ("" if not tied to one).
     provenance : dict
         Data, seeds, counts, ECE, criterion...: free-form, kept as is in the JSON.
+    isotonic_x, isotonic_y : list of float
+        Knots of an increasing map applied to the logistic output (linear between knots, flat
+        beyond, clipped to :data:`ISOTONIC_LIMITS`); empty: none (the logistic output is the confidence).
     """
 
     features: list
@@ -93,6 +97,8 @@ class Calibration:
     default_min_confidence: float = 0.0
     weights_sha256: str = ""
     provenance: dict = field(default_factory=dict)
+    isotonic_x: list = field(default_factory=list)
+    isotonic_y: list = field(default_factory=list)
 
 
 def feature_matrix(events: pd.DataFrame, features) -> np.ndarray:
@@ -164,13 +170,60 @@ def fit_calibration(events: pd.DataFrame, features=("logit_score",), *, l2: floa
                        float(default_min_confidence), weights_sha256, dict(provenance or {}))
 
 
+#: An isotonic map's confidence stays within these bounds (never certain from a few events).
+ISOTONIC_LIMITS = (0.01, 0.99)
+
+
+def isotonic_knots(x, outcome, sample_weight=None) -> tuple:
+    """Weighted isotonic regression of ``outcome`` (0/1) on ``x`` by pooling adjacent violators.
+
+    Returns
+    -------
+    x_knots, y_knots : ndarray
+        Per pooled block, the weighted mean of ``x`` and the weighted fraction of true outcomes:
+        increasing in both, to interpolate between (``np.interp``).
+
+    >>> [v.tolist() for v in isotonic_knots([0.1, 0.2, 0.3, 0.4], [0, 1, 0, 1])]
+    [[0.1, 0.25, 0.4], [0.0, 0.5, 1.0]]
+    """
+    order = np.argsort(np.asarray(x, float), kind="stable")
+    x = np.asarray(x, float)[order]
+    y = np.asarray(outcome, float)[order]
+    w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, float)[order]
+    blocks = []  # [total weight, weighted sum of y, weighted sum of x]
+    for xi, yi, wi in zip(x, y, w):
+        blocks.append([wi, wi * yi, wi * xi])
+        while len(blocks) > 1 and blocks[-2][1] * blocks[-1][0] >= blocks[-1][1] * blocks[-2][0]:
+            weight, sum_y, sum_x = blocks.pop()
+            blocks[-1][0] += weight
+            blocks[-1][1] += sum_y
+            blocks[-1][2] += sum_x
+    blocks = np.array(blocks)
+    return blocks[:, 2] / blocks[:, 0], blocks[:, 1] / blocks[:, 0]
+
+
+def with_isotonic(calibration: Calibration, events: pd.DataFrame, sample_weight=None) -> Calibration:
+    """A copy of a logistic ``calibration`` followed by the isotonic map of its output fitted on ``events``.
+
+    ``events`` have the measurements and ``matched``; ``sample_weight`` as in :func:`fit_calibration`.
+    """
+    if "matched" not in events.columns:
+        raise ValueError("events: missing column 'matched' (True for a true event)")
+    logistic = replace(calibration, isotonic_x=[], isotonic_y=[])
+    x_knots, y_knots = isotonic_knots(confidence(events, logistic), events["matched"].astype(bool), sample_weight)
+    return replace(logistic, isotonic_x=x_knots.tolist(), isotonic_y=y_knots.tolist())
+
+
 def confidence(events: pd.DataFrame, calibration: Calibration) -> np.ndarray:
     """The calibrated probability that each event is real (float array, one per row)."""
     if not len(events):
         return np.zeros(0)
     x = (feature_matrix(events, calibration.features) - np.asarray(calibration.mean)) / np.asarray(calibration.scale)
     z = x @ np.asarray(calibration.coefficients, float) + calibration.intercept
-    return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+    probability = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+    if calibration.isotonic_x:
+        probability = np.clip(np.interp(probability, calibration.isotonic_x, calibration.isotonic_y), *ISOTONIC_LIMITS)
+    return probability
 
 
 def add_confidence(events: pd.DataFrame, calibration: Calibration, min_confidence: float | None = None) -> pd.DataFrame:
@@ -233,11 +286,15 @@ def expected_calibration_error(probability, outcome, bins: int = 10) -> float:
 
 def calibration_to_dict(calibration: Calibration) -> dict:
     """Plain JSON-able data (see :class:`Calibration`)."""
-    return {"format": "exodeepfinder.calibration", "version": FORMAT_VERSION, "model": "logistic",
+    data = {"format": "exodeepfinder.calibration", "version": FORMAT_VERSION,
+            "model": "logistic+isotonic" if calibration.isotonic_x else "logistic",
             "features": list(calibration.features), "mean": [float(v) for v in calibration.mean],
             "scale": [float(v) for v in calibration.scale],
-            "coefficients": [float(v) for v in calibration.coefficients], "intercept": float(calibration.intercept),
-            "default_min_confidence": float(calibration.default_min_confidence),
+            "coefficients": [float(v) for v in calibration.coefficients], "intercept": float(calibration.intercept)}
+    if calibration.isotonic_x:
+        data.update(isotonic_x=[float(v) for v in calibration.isotonic_x],
+                    isotonic_y=[float(v) for v in calibration.isotonic_y])
+    return {**data, "default_min_confidence": float(calibration.default_min_confidence),
             "weights_sha256": calibration.weights_sha256, "provenance": calibration.provenance}
 
 
@@ -245,8 +302,14 @@ def calibration_from_dict(data: dict) -> Calibration:
     """The :class:`Calibration` of :func:`calibration_to_dict`'s data; ValueError if it is not one."""
     if not isinstance(data, dict) or data.get("format") != "exodeepfinder.calibration":
         raise ValueError("not an exodeepfinder calibration (no format 'exodeepfinder.calibration')")
-    if data.get("version") != FORMAT_VERSION or data.get("model") != "logistic":
+    if data.get("version") != FORMAT_VERSION or data.get("model") not in ("logistic", "logistic+isotonic"):
         raise ValueError(f"unsupported calibration version {data.get('version')} / model {data.get('model')}")
+    isotonic_x = [float(v) for v in data.get("isotonic_x", [])] if data["model"] == "logistic+isotonic" else []
+    isotonic_y = [float(v) for v in data.get("isotonic_y", [])] if data["model"] == "logistic+isotonic" else []
+    if data["model"] == "logistic+isotonic" and (not isotonic_x or len(isotonic_x) != len(isotonic_y)
+                                                  or np.any(np.diff(isotonic_x) < 0)
+                                                  or np.any(np.diff(isotonic_y) < 0)):
+        raise ValueError("calibration: isotonic_x and isotonic_y must be increasing lists of the same length")
     features = list(data["features"])
     for name in features:
         if name not in TRANSFORMS:
@@ -257,7 +320,7 @@ def calibration_from_dict(data: dict) -> Calibration:
     return Calibration(features, [float(v) for v in data["mean"]], [float(v) for v in data["scale"]],
                        [float(v) for v in data["coefficients"]], float(data["intercept"]),
                        float(data.get("default_min_confidence", 0.0)), str(data.get("weights_sha256", "")),
-                       dict(data.get("provenance", {})))
+                       dict(data.get("provenance", {})), isotonic_x, isotonic_y)
 
 
 def read_calibration(path) -> Calibration:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import os
 import secrets
@@ -31,11 +32,11 @@ from ..progress import raise_pending_interrupt
 # the leases and the clean-up live in their own modules; their public names stay importable from here
 from .leases import (CLAIM_SUFFIX, LEASE_SECONDS, RENEW_SECONDS, _OWNER, _hold, _release,  # noqa: F401
                      make_work_folder, release_work_folder, remove_work_folder, stale_reason)
-from .leftovers import (LEGACY_SCRATCH_PREFIXES, TEMPORARY_PREFIXES, clean, leftovers,  # noqa: F401
-                        remove_stale_partials)
+from .leftovers import (GROUP_RECORD, LEGACY_SCRATCH_PREFIXES, REPLACED, TEMPORARY_PREFIXES, clean,  # noqa: F401
+                        leftovers, remove_stale_partials)
 
 # a replaced file is kept here until the whole group is published (to restore it if the group fails)
-_REPLACED = ".replaced.exodeepfinder"
+_REPLACED = REPLACED
 # link(2) is not supported everywhere (FAT, some network drives): then claim the name with O_EXCL
 _NO_LINKS = {getattr(errno, name) for name in ("EPERM", "EXDEV", "EMLINK", "ENOSYS", "EOPNOTSUPP", "ENOTSUP", "EACCES")
              if hasattr(errno, name)}
@@ -338,6 +339,7 @@ def atomic_outputs(paths, *, overwrite: bool = False):
         seen.add(output.path.resolve())
     try:
         temporary = [output.open() for output in outputs]
+        _record_group(outputs)
         yield dict(zip(keys, temporary)) if keyed else temporary
         for output in outputs:
             output.check_written()
@@ -351,6 +353,7 @@ def atomic_outputs(paths, *, overwrite: bool = False):
             for output in reversed(published):
                 output.take_back()
             raise
+        _forget_group(outputs)  # all published: a kill from now on leaves a complete group
     except OSError as err:
         if isinstance(err, FileExistsError) and err.filename is not None and \
                 any(str(o.path) == str(err.filename) for o in outputs):
@@ -359,6 +362,29 @@ def atomic_outputs(paths, *, overwrite: bool = False):
     finally:
         for output in reversed(outputs):  # the first output made the folders: it removes them last
             output.discard() if output.published is None else _cleanup(output)
+
+
+def _record_group(outputs) -> None:
+    """Name the group in the partial folder of each output, until the whole group is published.
+
+    A process killed between publishing two outputs of the group leaves these records: the next
+    write of an output (or ``exodeepfinder clean``) takes back what it published
+    (:func:`~exodeepfinder.io.leftovers.take_back_unfinished_group`).
+    """
+    if len(outputs) < 2:
+        return
+    names = json.dumps([str(output.path) for output in outputs])
+    for output in outputs:
+        if output.partial is not None:
+            with contextlib.suppress(OSError):  # without it, a kill while publishing is not undone
+                (output.partial / GROUP_RECORD).write_text(names)
+
+
+def _forget_group(outputs) -> None:
+    for output in outputs:
+        if output.partial is not None:
+            with contextlib.suppress(OSError):
+                (output.partial / GROUP_RECORD).unlink()
 
 
 def _cleanup(output: _Output) -> None:

@@ -158,3 +158,17 @@ def remove_work_folder(folder) -> None:
     """Remove a folder made by :func:`make_work_folder`."""
     _release(Path(folder))
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def work_folder(parent, name: str):
+    """:func:`make_work_folder` as a context manager: the folder, removed on leaving.
+
+    Unlike :class:`tempfile.TemporaryDirectory`, the folder holds its owner record, so
+    ``exodeepfinder clean --temporary`` keeps it for as long as this process runs, however long.
+    """
+    folder = make_work_folder(parent, name)
+    try:
+        yield folder
+    finally:
+        remove_work_folder(folder)

@@ -159,7 +159,8 @@ def _open_tiff_stack(path):
             raise InputError(f"{path}: a single 2D image, not a movie (expected a stack of frames)")
         try:
             movie = tifffile.memmap(path, mode="r")
-        except ValueError:  # compressed or non-contiguous: read it into memory
+        except ValueError:  # not in one block; a compressed stack of several pages is read page by page
+            # (formats.open_tiff_movie): what comes here is one image, or one block tifffile cannot map
             movie = tifffile.imread(path)
     except InputError:
         raise

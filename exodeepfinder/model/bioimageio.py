@@ -334,7 +334,9 @@ def export_bioimageio(output, weights=None, *, name: str = DEFAULT_NAME, authors
                     f"(matched one to one within 5 voxels in time, y, x).")
     report(progress, 2, steps)
 
-    with tempfile.TemporaryDirectory(prefix="exodeepfinder_bioimageio_") as folder:
+    from ..io.leases import work_folder
+
+    with work_folder(tempfile.gettempdir(), "exodeepfinder_bioimageio") as folder:
         files = {key: Path(folder) / file_name for key, file_name in _FILES.items()}
         _write_model_files(model, files, example_shape=(1, 1, MIN_FRAMES, MIN_PIXELS, MIN_PIXELS))
         report(progress, 3, steps)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.leases import work_folder
 from ..io.movie import TiffFolder, list_tiff_frames
 from ..progress import report
 
@@ -35,7 +36,10 @@ def _run(argv, what: str, cwd=None) -> None:
     except OSError as err:
         raise InputError(f"{what}: cannot run {argv[0]!r} ({err.strerror or err})") from None
     if result.returncode != 0:
-        raise InputError(f"{what}: {shlex.join(argv)} failed with exit status {result.returncode}: "
+        command = shlex.join(argv)
+        if len(command) > 120:  # the error line is cut at 300 characters: keep the detector's own message
+            command = f"{command[:60]} ... {command[-50:]}"
+        raise InputError(f"{what}: {command} failed with exit status {result.returncode}: "
                          f"{_last_line(result.stderr or result.stdout)}")
 
 
@@ -95,8 +99,7 @@ def run_detector_command(movie, detector_command: str, *, detector_path=None, fr
         tokens = shlex.split(detector_command, posix=os.name != "nt")
     except ValueError as err:
         raise InputError(f"detector_command: cannot parse {detector_command!r} ({err})") from None
-    with tempfile.TemporaryDirectory(prefix="edf_detector_") as work:
-        work = Path(work)
+    with work_folder(tempfile.gettempdir(), "edf_detector") as work:
         if frames_folder is None:
             frames_folder = write_tiff_frames(movie, work / "frames")
         output = work / "masks"
@@ -159,8 +162,7 @@ def run_atlas(movie, atlas_path=None, atlas_args: str = ATLAS_DEFAULT_ARGS, *, f
 
     atlas, blobsref = program("atlas"), program("blobsref")
     extra = shlex.split(atlas_args or "")
-    with tempfile.TemporaryDirectory(prefix="edf_atlas_") as work:
-        work = Path(work)
+    with work_folder(tempfile.gettempdir(), "edf_atlas") as work:
         if frames_folder is None:
             frames_folder = write_tiff_frames(movie, work / "frames")
         frames = list_tiff_frames(frames_folder)

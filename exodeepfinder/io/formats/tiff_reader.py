@@ -123,7 +123,7 @@ class TiffSeriesFrames:
     frames asked for are read from the file, which stays open.
     """
 
-    def __init__(self, path, tif, series_index: int, selection: dict, time_axis: str | None):
+    def __init__(self, path, tif, series_index: int, selection: dict, time_axis: str | int | None):
         series = tif.series[series_index]
         self.path = Path(path)
         self._tif = tif
@@ -131,13 +131,15 @@ class TiffSeriesFrames:
         axes, shape = series.axes, tuple(series.shape)
         self.dtype = np.dtype(series.dtype)
         height, width = shape[axes.index("Y")], shape[axes.index("X")]
-        n_frames = shape[axes.index(time_axis)] if time_axis else 1
+        # axes are handled by position: tifffile names every axis of a plain shaped stack "Q" (QQYX)
+        time = axes.index(time_axis) if isinstance(time_axis, str) else time_axis
+        n_frames = shape[time] if time is not None else 1
         self.shape = (n_frames, height, width)
         self.ndim = 3
         # position of each page in the series: every axis but Y, X and samples
-        self._page_axes = [a for a in axes if a not in "YXS"]
-        self._page_shape = tuple(shape[axes.index(a)] for a in self._page_axes)
-        self._time_axis = time_axis
+        self._page_axes = [i for i, a in enumerate(axes) if a not in "YXS"]
+        self._page_shape = tuple(shape[i] for i in self._page_axes)
+        self._time = time
         self._selection = selection
         self._memmap = self._try_memmap(axes, shape)
 
@@ -154,18 +156,19 @@ class TiffSeriesFrames:
         if mapped.size != int(np.prod(shape)):
             return None
         mapped = mapped.reshape(shape)
-        index = tuple(slice(None) if a in ("Y", "X") or a == self._time_axis else self._selection.get(a, 0)
-                      for a in axes)
+        index = tuple(slice(None) if a in ("Y", "X") or i == self._time else self._selection.get(a, 0)
+                      for i, a in enumerate(axes))
         view = mapped[index]
         return view if view.ndim == 3 else view[None]
 
     def _page_indices(self, frames) -> list[int]:
+        axes = self._tif.series[self._series].axes
         coordinates = []
-        for axis in self._page_axes:
-            if axis == self._time_axis:
+        for position in self._page_axes:
+            if position == self._time:
                 coordinates.append(np.asarray(frames))
             else:
-                coordinates.append(np.full(len(frames), self._selection.get(axis, 0)))
+                coordinates.append(np.full(len(frames), self._selection.get(axes[position], 0)))
         if not coordinates:
             return [0] * len(frames)
         return np.ravel_multi_index(coordinates, self._page_shape).tolist()
@@ -300,11 +303,18 @@ def _open_other_tiff(path, tif, kind, channel, scene):
                              scene_names[scene_index] if scene_names else None, tuple(channel_names),
                              tuple(scene_names), kind)
     if n_channels == 1 and scene_index == 0:
-        if chosen.dataoffset is not None or len(planes) != 1:
-            return None, metadata  # a plain stack in one block (or no stack): the caller memory-maps it
-        # compressed (or scattered): read page by page, only the frames asked for, not the whole file;
-        # the single axis of planes is time, whatever its label (as in the caller's memory map)
-        return TiffSeriesFrames(path, tif, scene_index, {}, next(iter(planes))), metadata
+        if chosen.dataoffset is not None:
+            return None, metadata  # a plain stack in one block: the caller memory-maps it
+        # compressed (or scattered): read page by page, only the frames asked for, never the whole file.
+        # Judged by position, as the caller's memory map is squeezed: the single axis of planes is time,
+        # whatever its label (a shaped stack names every axis "Q"); more than one is refused unread
+        larger = [i for i, (a, n) in enumerate(zip(chosen.axes, chosen.shape)) if a not in "YX" and n > 1]
+        if len(larger) > 1:
+            squeezed = tuple(n for n in chosen.shape if n > 1)
+            raise InputError(f"{path}: expected a stack of 2D frames [t, y, x], found shape {squeezed}")
+        if not larger or chosen.axes[larger[0]] == "S":
+            return None, metadata  # a single image: the caller reads its one page (and refuses it)
+        return TiffSeriesFrames(path, tif, scene_index, {}, larger[0]), metadata
     time_axis, _ = _series_selection(path, chosen, "T", strict=False)
     if time_axis is None:
         raise InputError(f"{path}: a single image (1 time point), not a movie")
