@@ -339,7 +339,8 @@ def limit_rows(results, peaks, shape):
                 f"{voxels * flops_per_voxel() / 1e12:.2f} | {peaks['float32']:.1f} | 100% | 1.00 |")
     for widths in sorted({tuple(r["widths"]) for r in results.values() if "widths" in r} - {DEFAULT_WIDTHS}):
         compact = voxels * flops_per_voxel(widths) / (peaks["float32"] * 1e9)
-        rows.append(f"| ideal float32, widths {'/'.join(map(str, widths))} | 1 computed voxel per voxel | {compact:.1f} | | "
+        rows.append(f"| ideal float32, widths {'/'.join(map(str, widths))} | 1 computed voxel per voxel | "
+                    f"{compact:.1f} | | "
                     f"1.00 | {voxels * flops_per_voxel(widths) / 1e12:.2f} | {peaks['float32']:.1f} | 100% | "
                     f"{compact / ideal:.2f} |")
     return rows
@@ -415,9 +416,11 @@ def main():
         results = {}
         runs = [(mode, weights) for weights in args.weights for mode in args.modes]
         for mode, weights in runs:
-            label = mode if len(args.weights) == 1 else f"{mode} [{weights if weights in ('bundled', 'official') else Path(weights).name}]"
+            name = weights if weights in ("bundled", "official") else Path(weights).name
+            label = mode if len(args.weights) == 1 else f"{mode} [{name}]"
             command = [sys.executable, __file__, "--_run", str(movie_path), mode, "--device", args.device,
-                       "--threads", str(args.threads), "--weights", weights] + (["--max_memory", args.max_memory] if args.max_memory else [])
+                       "--threads", str(args.threads), "--weights", weights] + (
+                           ["--max_memory", args.max_memory] if args.max_memory else [])
             run = subprocess.run(command, capture_output=True, text=True)
             if run.returncode:
                 print(f"{label}: failed\n{run.stderr[-3000:]}")
@@ -442,7 +445,8 @@ def main():
                 first = results.get(label(mode, args.weights[0]))
                 for other in args.weights[1:]:
                     if first and label(mode, other) in results:
-                        print(f"{mode}: {label(mode, other)} is {first['seconds'] / results[label(mode, other)]['seconds']:.2f}x "
+                        ratio = first["seconds"] / results[label(mode, other)]["seconds"]
+                        print(f"{mode}: {label(mode, other)} is {ratio:.2f}x "
                               f"faster than {label(mode, args.weights[0])} (this run)")
         if "default" in results:
             rate = results["default"]["voxels_per_s"]

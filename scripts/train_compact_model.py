@@ -255,8 +255,9 @@ class DistillationTrainer(Trainer):
         return float(loss.detach()), float(accuracy)
 
 
-def train(work: Path, *, minutes: float, device: str = "cpu", widths, batch_size: int, patch_size: int, learning_rate: float,
-          temperature: float, soft_weight: float, steps_per_epoch: int, seed: int, log=print) -> Path:
+def train(work: Path, *, minutes: float, device: str = "cpu", widths, batch_size: int, patch_size: int,
+          learning_rate: float, temperature: float, soft_weight: float, steps_per_epoch: int, seed: int,
+          log=print) -> Path:
     """Distil (or continue distilling) the student for about ``minutes``; return its weights file."""
     import torch
 
@@ -284,7 +285,8 @@ def train(work: Path, *, minutes: float, device: str = "cpu", widths, batch_size
         log(f"resuming after {len(history)} epochs ({state['seconds'] / 60:.1f} min of training)")
     recipe = get_recipe("dice_ce", learning_rate=learning_rate)
     torch.manual_seed(seed)
-    trainer = DistillationTrainer(model, movies, [], recipe=recipe, device=pick_device(device), precision="fp32", seed=seed,
+    trainer = DistillationTrainer(model, movies, [], recipe=recipe, device=pick_device(device), precision="fp32",
+                                  seed=seed,
                                   teacher_movies=teacher_movies, temperature=temperature, soft_weight=soft_weight)
     if state is not None:
         trainer.load_state_dict(state["trainer"])
@@ -330,8 +332,8 @@ def evaluate(work: Path, weights_list, log=print) -> dict:
     from exodeepfinder.simulation.randomize import simulate_randomized
     from exodeepfinder.simulation.simulate import simulate_movie
 
-    simulations = [simulate_randomized(HELD_OUT_SHAPE, seed=seed) if randomized else simulate_movie(HELD_OUT_SHAPE, seed=seed)
-                   for seed, randomized in HELD_OUT]
+    simulations = [simulate_randomized(HELD_OUT_SHAPE, seed=seed) if randomized
+                   else simulate_movie(HELD_OUT_SHAPE, seed=seed) for seed, randomized in HELD_OUT]
     results = {}
     for weights in weights_list:
         name = weights if weights in ("bundled", "official") else Path(weights).stem
@@ -346,7 +348,8 @@ def evaluate(work: Path, weights_list, log=print) -> dict:
                 folder / f"{'randomized' if randomized else 'default'}_{seed}.csv", index=False)
             summary = matching.summary
             counts += [summary["tp"], summary["fp"], summary["fn"]]
-            per_movie.append({"seed": seed, "randomized": randomized, **{k: summary[k] for k in ("tp", "fp", "fn", "f1")}})
+            per_movie.append({"seed": seed, "randomized": randomized,
+                              **{k: summary[k] for k in ("tp", "fp", "fn", "f1")}})
         pooled = summarize(*counts)
         pooled.update(seconds=round(time.perf_counter() - started, 1), per_movie=per_movie)
         log(f"{name}: precision {pooled['precision']:.3f} recall {pooled['recall']:.3f} F1 {pooled['f1']:.3f} "
@@ -399,8 +402,9 @@ def main(argv=None) -> int:
     elif args.phase == "evaluate":
         evaluate(args.work, args.weights, log=log)
     else:
-        path = train(args.work, minutes=args.minutes, device=args.device, widths=tuple(args.widths), batch_size=args.batch_size,
-                     patch_size=args.patch_size, learning_rate=args.learning_rate, temperature=args.temperature,
+        path = train(args.work, minutes=args.minutes, device=args.device, widths=tuple(args.widths),
+                     batch_size=args.batch_size, patch_size=args.patch_size, learning_rate=args.learning_rate,
+                     temperature=args.temperature,
                      soft_weight=args.soft_weight, steps_per_epoch=args.steps_per_epoch, seed=args.seed, log=log)
         log(f"student: {path}")
     return 0

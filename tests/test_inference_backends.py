@@ -232,5 +232,6 @@ def test_a_compact_network_runs_with_every_engine(tmp_path):
                                              {"INFERENCE_PRECISION_HINT": "f32"})
     np.testing.assert_allclose(compiled({0: windows})[0], expected, rtol=0, atol=1e-4)
     movie = simulate_movie((12, 40, 40), n_events=2, n_spots=2, seed=6).movie
-    labels = {backend: segment_movie(movie, model, backend=backend, precision="fp32") for backend in ("torch", "openvino")}
+    labels = {backend: segment_movie(movie, model, backend=backend, precision="fp32")
+              for backend in ("torch", "openvino")}
     assert (labels["torch"] == labels["openvino"]).mean() > 0.999

@@ -178,7 +178,8 @@ def test_inconsistent_widths_are_refused_in_one_line(tmp_path):
         inner = handle["model_weights/conv3d_1/conv3d_1"]
         del inner["kernel:0"]
         inner["kernel:0"] = np.zeros((3, 3, 3, 1, 1000), np.float32)
-    with pytest.raises(InputError, match=r"convolution 1 has kernel shape .*, expected \(k, k, k, in, out\) with 1 to 256 output channels"):
+    with pytest.raises(InputError,
+                       match=r"convolution 1 has kernel shape .*, expected \(k, k, k, in, out\) with 1 to 256 output"):
         load_keras_weights(UNet(widths=COMPACT), path)
 
 

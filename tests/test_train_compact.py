@@ -57,9 +57,9 @@ def test_distillation_batches_cut_the_teacher_where_the_frames_are_cut(script):
     # the teacher's "probabilities": a function of the frames, so that the cuts can be compared
     probability = (np.clip(movie.frames.astype(np.float32), 0, 1) * 0.5).astype(np.float16)
     teacher_movies = ([TrainingMovie("cell", probability, movie.labels, movie.objects)],) * 2
-    trainer = script.DistillationTrainer(UNet(softmax=False, widths=(4, 4, 4)), [movie], [], recipe=get_recipe("dice_ce"),
-                                         device="cpu", precision="fp32", seed=3, prefetch=False,
-                                         teacher_movies=teacher_movies)
+    network = UNet(softmax=False, widths=(4, 4, 4))
+    trainer = script.DistillationTrainer(network, [movie], [], recipe=get_recipe("dice_ce"), device="cpu",
+                                         precision="fp32", seed=3, prefetch=False, teacher_movies=teacher_movies)
     sampler = PatchSampler([movie], 16, 4, trainer.rng, **trainer.recipe.sampler_options(16))
     batches = trainer.training_batches(sampler, 6, 2)
     frames, _, teacher = next(iter(batches))

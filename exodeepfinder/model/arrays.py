@@ -87,7 +87,10 @@ def import_torch():
 
 
 def convolution_shapes(widths=DEFAULT_WIDTHS) -> list[tuple[tuple, tuple]]:
-    """``(weight shape, bias shape)`` of every convolution of the U-Net of ``widths``, weights ``[out, in, kt, ky, kx]``."""
+    """``(weight shape, bias shape)`` of every convolution of the U-Net of ``widths``.
+
+    Weights ``[out, in, kt, ky, kx]``.
+    """
     return [((c_out, c_in, k, k, k), (c_out,)) for c_in, c_out, k in conv_layers(widths)]
 
 

@@ -105,7 +105,7 @@ def _file_widths(layers, path: Path) -> tuple[int, int, int]:
 
 
 def _check_shapes(layers, path: Path) -> tuple[int, int, int]:
-    """The widths of the U-Net that ``layers`` (kernel, bias datasets) are; InputError at the first inconsistent shape."""
+    """The widths of the U-Net of ``layers`` (kernel, bias datasets); InputError at the first inconsistent shape."""
     widths = _file_widths(layers, path)
     for index, ((kernel, bias), (c_in, c_out, k)) in enumerate(zip(layers, conv_layers(widths))):
         expected = (k, k, k, c_in, c_out)
@@ -191,7 +191,8 @@ def load_keras_weights(model, path):
     arrays = read_unet_arrays(path)
     widths = widths_of([(w.shape, b.shape) for w, b in arrays])
     if widths != model_widths(model):
-        raise InputError(f"{Path(path)}: a U-Net of widths {widths}, the network to load it into has {model_widths(model)}")
+        raise InputError(f"{Path(path)}: a U-Net of widths {widths}, the network to load it into has "
+                         f"{model_widths(model)}")
     with torch.no_grad():
         for (weight, bias), conv in zip(arrays, model.convs):
             conv.weight.copy_(torch.from_numpy(weight))
