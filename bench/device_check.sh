@@ -6,6 +6,8 @@
 #      against the CPU and the simulated truth;
 #   2. bench/gpu.py: segmentation speed of each precision and tiling on a 500 x 400 x 300 movie;
 #   3. bench/train.py: seconds per training step on the GPU for a few patch and batch sizes;
+#   3b. with COMPACT_MINUTES=M: scripts/train_compact_model.py distils the compact network (16/24/32)
+#      from the bundled model for M minutes on the GPU and evaluates it on its held-out movies;
 #   4. scripts/train_default_model.py: the bundled model trained on for TRAIN_MINUTES on the GPU,
 #      on the mixture of simulated movies of the model card (made on the CPUs during steps 1-3),
 #      then evaluated on the script's unseen movies. The weights come back for bench/robustness.py.
@@ -58,6 +60,18 @@ step "$PYTHON" bench/gpu.py --frames 500 --skip_compile --json "$OUT/gpu_inferen
     ${EXODEEPFINDER_OFFICIAL_WEIGHTS:+--weights "$EXODEEPFINDER_OFFICIAL_WEIGHTS"}
 say "training speed"
 step "$PYTHON" bench/train.py --device cuda --configs 48x2 48x16 64x8 --steps 5
+say "training speed, reference network against the compact one (widths 16/24/32)"
+step "$PYTHON" bench/train.py --device cuda --widths 16 24 32 --configs 32x32 48x16 --steps 5
+if [ "${COMPACT_MINUTES:-0}" != 0 ]; then  # the compact network distilled from the bundled model on the GPU
+    say "compact network: distilling for $COMPACT_MINUTES minutes"
+    "$PYTHON" scripts/train_compact_model.py prepare --work "$WORK/compact" --device cuda > "$OUT/compact.log" 2>&1 &&
+    "$PYTHON" scripts/train_compact_model.py train --work "$WORK/compact" --device cuda --minutes "$COMPACT_MINUTES" \
+        --batch_size 32 --steps_per_epoch 50 >> "$OUT/compact.log" 2>&1 &&
+    "$PYTHON" scripts/train_compact_model.py evaluate --work "$WORK/compact" --weights bundled "$WORK/compact/student.h5" \
+        >> "$OUT/compact.log" 2>&1
+    grep -E "epoch|F1|student|Error|error" "$OUT/compact.log" | tail -20 | tee -a "$LOG"
+    cp "$WORK/compact/student.h5" "$WORK/compact/recipe.json" "$WORK/compact/heldout/evaluation.json" "$OUT/" 2>/dev/null
+fi
 
 [ "$MINUTES" = 0 ] && { say "done"; exit 0; }
 say "waiting for the training movies"

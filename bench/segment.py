@@ -113,6 +113,7 @@ def run_mode(movie_path, mode, device, threads, max_memory, weights="bundled"):
     from exodeepfinder.inference import iter_segment
     from exodeepfinder.inference.segment import prepare
     from exodeepfinder.io.h5 import open_h5
+    from exodeepfinder.model.arrays import flops_per_voxel, model_widths
     from exodeepfinder.model.weights import load_model
 
     if threads:
@@ -147,7 +148,8 @@ def run_mode(movie_path, mode, device, threads, max_memory, weights="bundled"):
                           computed_per_voxel=plan.computed_voxels(movie.shape[0]) / voxels,
                           first_window_s=(first[0] - start) if first else None, int8_graph_s=quantized_s,
                           shape=list(movie.shape), seconds=seconds, voxels_per_s=voxels / seconds,
-                          peak_rss_mb=peak_mb, load_average=os.getloadavg()[0])))
+                          peak_rss_mb=peak_mb, load_average=os.getloadavg()[0],
+                          widths=list(model_widths(model)), flops_per_voxel=flops_per_voxel(model_widths(model)))))
 
 
 def _proc_status_kb(field):
@@ -320,21 +322,27 @@ def convolution_peaks(channels=32, shape=(16, 128, 128)):
 
 def limit_rows(results, peaks, shape):
     """The table: per mode, time, RSS, operations, GFLOP/s, share of the float32 peak, against the ideal run."""
-    from exodeepfinder.model.arrays import flops_per_voxel
+    from exodeepfinder.model.arrays import DEFAULT_WIDTHS, flops_per_voxel
 
     voxels = shape[0] * shape[1] * shape[2]
-    ideal = voxels * flops_per_voxel() / (peaks["float32"] * 1e9)
+    ideal = voxels * flops_per_voxel() / (peaks["float32"] * 1e9)  # of the reference network (32/48/64)
     rows = ["| mode | engine | time (s) | peak RSS (GB) | computed voxels per voxel | TFLOP computed | "
             "effective GFLOP/s | % of float32 peak | x the ideal float32 run |",
             "|---|---|---|---|---|---|---|---|---|"]
     for mode, r in results.items():
-        flops = r["computed_per_voxel"] * voxels * flops_per_voxel()
+        flops = r["computed_per_voxel"] * voxels * r.get("flops_per_voxel", flops_per_voxel())
         rate = flops / r["seconds"] / 1e9
         rows.append(f"| {mode} | {r['engine']} | {r['seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | "
                     f"{r['computed_per_voxel']:.2f} | {flops / 1e12:.2f} | {rate:.1f} | "
                     f"{100 * rate / peaks['float32']:.0f}% | {r['seconds'] / ideal:.2f} |")
     rows.append(f"| ideal float32 | 1 computed voxel per voxel at {peaks['float32']:.1f} GFLOP/s | {ideal:.1f} | | 1.00 | "
                 f"{voxels * flops_per_voxel() / 1e12:.2f} | {peaks['float32']:.1f} | 100% | 1.00 |")
+    for widths in sorted({tuple(r["widths"]) for r in results.values() if "widths" in r} - {DEFAULT_WIDTHS}):
+        compact = voxels * flops_per_voxel(widths) / (peaks["float32"] * 1e9)
+        rows.append(f"| ideal float32, widths {'/'.join(map(str, widths))} | 1 computed voxel per voxel | "
+                    f"{compact:.1f} | | "
+                    f"1.00 | {voxels * flops_per_voxel(widths) / 1e12:.2f} | {peaks['float32']:.1f} | 100% | "
+                    f"{compact / ideal:.2f} |")
     return rows
 
 
@@ -349,9 +357,10 @@ def main():
     parser.add_argument("--max_memory", default=None, help="memory budget, e.g. 2GB (default: the library's)")
     parser.add_argument("--markdown", type=Path, help="also write the table (and the limits) to this file")
     parser.add_argument("--no_peaks", action="store_true", help="skip the limit line (no peak measurement)")
-    parser.add_argument("--weights", default="bundled",
+    parser.add_argument("--weights", nargs="+", default=["bundled"],
                         help="bundled (default), official (shared/data/net_weights_FINAL.h5 beside the repository, "
-                             "or the user cache: skipped with a message where absent), or a weights file")
+                             "or the user cache: skipped with a message where absent), or a weights file (e.g. a "
+                             "compact network's); several: every mode of each, in one run")
     parser.add_argument("--plans", action="store_true",
                         help="only print the computed voxels per voxel of the plans for several movie sizes "
                              "(no inference)")
@@ -371,20 +380,23 @@ def main():
         memory_probe(["int8", "fast"], (16, 40), args.height + 52, args.width + 52, args.threads)
         return
     if args._run:
-        return run_mode(args._run[0], args._run[1], args.device, args.threads, args.max_memory, args.weights)
+        return run_mode(args._run[0], args._run[1], args.device, args.threads, args.max_memory, args.weights[0])
     if args.plans:
         budget = args.max_memory or "3.5GB"
         print(f"fast tiling, budget {budget} (--max_memory), uint16 movies; factors multiply to the computed "
               f"voxels per voxel\n")
         print("\n".join(plan_rows(PLAN_SHAPES, budget)))
         return
-    if args.weights == "official" and official_weights() is None:
+    if "official" in args.weights and official_weights() is None:
         print("official weights not found (shared/data/net_weights_FINAL.h5 beside the repository, or "
               "'exodeepfinder download-weights'): skipped")
-        return
-    if args.weights not in ("bundled", "official") and not Path(args.weights).is_file():
-        parser.error(f"--weights: {args.weights}: no such file (or bundled, official)")
-    print(f"weights: {args.weights}" + (f" ({official_weights()})" if args.weights == "official" else ""))
+        args.weights = [w for w in args.weights if w != "official"]
+        if not args.weights:
+            return
+    for weights in args.weights:
+        if weights not in ("bundled", "official") and not Path(weights).is_file():
+            parser.error(f"--weights: {weights}: no such file (or bundled, official)")
+    print("weights: " + ", ".join(w + (f" ({official_weights()})" if w == "official" else "") for w in args.weights))
     with tempfile.TemporaryDirectory() as folder:
         movie_path = Path(folder) / "movie.h5"
         start = time.perf_counter()
@@ -402,16 +414,20 @@ def main():
                                                                      ("int8", "openvino_conv_int8")) if peaks[key]))
             print(limits, flush=True)
         results = {}
-        for mode in args.modes:
+        runs = [(mode, weights) for weights in args.weights for mode in args.modes]
+        for mode, weights in runs:
+            name = weights if weights in ("bundled", "official") else Path(weights).name
+            label = mode if len(args.weights) == 1 else f"{mode} [{name}]"
             command = [sys.executable, __file__, "--_run", str(movie_path), mode, "--device", args.device,
-                       "--threads", str(args.threads), "--weights", args.weights] + (["--max_memory", args.max_memory] if args.max_memory else [])
+                       "--threads", str(args.threads), "--weights", weights] + (
+                           ["--max_memory", args.max_memory] if args.max_memory else [])
             run = subprocess.run(command, capture_output=True, text=True)
             if run.returncode:
-                print(f"{mode}: failed\n{run.stderr[-3000:]}")
+                print(f"{label}: failed\n{run.stderr[-3000:]}")
                 continue
             result = json.loads(run.stdout.splitlines()[-1])
-            results[mode] = result
-            print(f"{mode:>15}: {result['seconds']:7.1f} s  {result['voxels_per_s'] / 1e6:6.3f} M voxels/s  "
+            results[label] = result
+            print(f"{label:>15}: {result['seconds']:7.1f} s  {result['voxels_per_s'] / 1e6:6.3f} M voxels/s  "
                   f"peak RSS {result['peak_rss_mb'] / 1024:5.2f} GB  | {result['engine']}, "
                   f"window {'x'.join(map(str, result['window'][2:]))} (x{result['windows_per_block']} per block, "
                   f"{result['frames_per_block']} frames kept, t margin {result['t_margin']}), "
@@ -423,6 +439,15 @@ def main():
             ratio = results["torch-reference"]["seconds"] / results["default"]["seconds"]
             print(f"default is {ratio:.2f}x faster than PyTorch eager with the reference tiling "
                   f"(measured in this run, same machine and load)")
+        if len(args.weights) > 1:  # each mode: the first weights' time over the others'
+            label = lambda mode, w: f"{mode} [{w if w in ('bundled', 'official') else Path(w).name}]"  # noqa: E731
+            for mode in args.modes:
+                first = results.get(label(mode, args.weights[0]))
+                for other in args.weights[1:]:
+                    if first and label(mode, other) in results:
+                        ratio = first["seconds"] / results[label(mode, other)]["seconds"]
+                        print(f"{mode}: {label(mode, other)} is {ratio:.2f}x "
+                              f"faster than {label(mode, args.weights[0])} (this run)")
         if "default" in results:
             rate = results["default"]["voxels_per_s"]
             print(f"1000 x 400 x 300 at the default's rate: {1000 * 400 * 300 / rate:.0f} s")

@@ -1,6 +1,11 @@
 """Seconds per training step: the default training path against the previous one, in one run.
 
 Usage: python bench/train.py [--steps 3] [--configs 32x32 16x16 32x4] [--precision fast] [--threads N] [--compile]
+       python bench/train.py --widths 16 24 32 [--configs 32x32] ...
+
+With ``--widths`` it times instead the step of ``edf_train`` for the reference network (widths
+32, 48, 64) and for a compact one of these widths, alternating, with the FLOPs per voxel of each
+(:func:`~exodeepfinder.model.arrays.flops_per_voxel`; a step computes about 3x the forward FLOPs).
 
 For each (patch size, batch size) it times, alternating step by step so that both see the same
 machine load:
@@ -103,6 +108,8 @@ def main(argv=None):
     parser.add_argument("--configs", nargs="+", type=parse_config, default=[(32, 32), (16, 16), (32, 4)],
                         help="PATCHxBATCH (default: 32x32, the issue's figure, and the default recipe's stages)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of the network")
+    parser.add_argument("--widths", type=int, nargs=3, default=None,
+                        help="time the reference network against a compact one of these widths (e.g. 16 24 32)")
     args = parser.parse_args(argv)
 
     import torch
@@ -125,6 +132,8 @@ def main(argv=None):
                              ["t", "y", "x", "class_label"]]], ignore_index=True)
     movie = prepare_movie("bench", sim.movie, events_to_labels(objects, sim.movie.shape), objects)
     print(f"CPU: {cpu_name()}; device {device}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.widths:
+        return compare_widths(movie, tuple(args.widths), args, device)
     print(f"{'patch':>5} {'batch':>5} {'dtype':>8} {'old s/step':>10} {'new s/step':>10} {'old/new':>7} "
           f"{'old cpu s':>9} {'new cpu s':>9}")
     for patch_size, batch_size in args.configs:
@@ -154,6 +163,44 @@ def main(argv=None):
               f"{old_cpu:9.3f} {new_cpu:9.3f}", flush=True)
         if args.compile:
             compile_step(trainer, new_sampler, batch_size, args.steps, device, new_wall)
+    return 0
+
+
+def compare_widths(movie, widths, args, device) -> int:
+    """Seconds per ``edf_train`` step of the reference network and of the compact one of ``widths``, alternating."""
+    import torch
+
+    from exodeepfinder.model import UNet
+    from exodeepfinder.model.arrays import DEFAULT_WIDTHS, flops_per_voxel
+    from exodeepfinder.training.recipe import DEFAULT
+    from exodeepfinder.training.sampling import PatchSampler
+    from exodeepfinder.training.trainer import Trainer, keras_initialization
+
+    print(f"{'patch':>5} {'batch':>5} {'widths':>12} {'MFLOP/voxel':>11} {'s/step':>8} {'cpu s':>8} {'TFLOP/step':>10} "
+          f"{'GFLOP/s':>8} {'ratio':>6}")
+    for patch_size, batch_size in args.configs:
+        shift = min(patch_size // 2, 16)
+        runs = {}
+        for network_widths in (DEFAULT_WIDTHS, widths):
+            torch.manual_seed(0)
+            model = UNet(softmax=False, widths=network_widths)
+            keras_initialization(model)
+            trainer = Trainer(model, [movie], [], recipe=DEFAULT, device=device, precision=args.precision, seed=0)
+            sampler = PatchSampler([movie], patch_size, shift, np.random.default_rng(0))
+            batches = iter(trainer.training_batches(sampler, batch_size, args.steps + 1))
+            runs[network_widths] = (lambda t=trainer, b=batches: t.train_step(next(b)), [])
+        for step, times in runs.values():
+            step()  # warm-up: allocations, kernel selection
+        for _ in range(args.steps):  # alternate: both see the same load
+            for step, times in runs.values():
+                times.append(timed(step, device))
+        reference = statistics.median(w for w, _ in runs[DEFAULT_WIDTHS][1])
+        for network_widths, (_, times) in runs.items():
+            wall, cpu = statistics.median(w for w, _ in times), statistics.median(c for _, c in times)
+            flops = 3 * flops_per_voxel(network_widths) * batch_size * patch_size ** 3
+            print(f"{patch_size:5d} {batch_size:5d} {'/'.join(map(str, network_widths)):>12} "
+                  f"{flops_per_voxel(network_widths) / 1e6:11.3f} {wall:8.2f} {cpu:8.2f} {flops / 1e12:10.2f} "
+                  f"{flops / wall / 1e9:8.1f} {reference / wall:6.2f}", flush=True)
     return 0
 
 

@@ -161,3 +161,18 @@ def test_fine_tuning_starts_from_the_given_weights(dataset, tmp_path, official_w
                                                 read_keras_conv_weights(official_weights)):
         np.testing.assert_allclose(kernel, kernel2, atol=1e-6)
         np.testing.assert_allclose(bias, bias2, atol=1e-6)
+
+
+def test_a_compact_network_trains_and_resumes_compact(dataset, tmp_path):
+    """Weights of other widths (a compact network's) are trained as that network, and resumed as it."""
+    from exodeepfinder.model.keras_weights import read_unet_widths, save_keras_weights
+
+    base = save_keras_weights(UNet(widths=(8, 12, 16)), tmp_path / "compact.h5")
+    options = dict(patch_sizes=8, batch_sizes=2, random_shifts=2, n_epochs=3, n_steps=2, steps_per_valid=1, seed=3,
+                   checkpoint_every=1, device="cpu", loss="dice_ce", weights_path=base)
+    stopped = tmp_path / "stopped"
+    with pytest.raises(Cancelled):  # stopped during epoch 2: epoch 1 saved with the state to resume from
+        train(dataset, stopped, progress=lambda done, total: done < 3, **options)
+    assert main(["-d", str(dataset), "-o", str(stopped), "--resume", "-spv", "1", "--seed", "3", "--device", "cpu"]) == 0
+    assert list(read_history(stopped / "net_train_history.h5")["epoch"]) == [1, 2, 3]
+    assert read_unet_widths(stopped / "net_weights_FINAL.h5") == (8, 12, 16)

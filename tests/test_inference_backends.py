@@ -200,3 +200,38 @@ def test_weight_arrays_without_torch_are_the_networks(tmp_path):
                                       segment_movie(movie, network, backend=backend, precision="fp32"))
     with pytest.raises(ValueError, match="shapes"):
         arrays.UNetWeights(weights.convolutions[:-1])
+
+
+def test_a_compact_network_runs_with_every_engine(tmp_path):
+    """A U-Net of other widths (a compact one) has the same table in both modules, its own graph digest, and the
+    OpenVINO graph built from its arrays computes the PyTorch network, through load_model and segment_movie."""
+    import openvino
+    import torch
+
+    from exodeepfinder.inference.openvino_backend import weights_digest
+    from exodeepfinder.inference.openvino_graph import unet_graph
+    from exodeepfinder.model import arrays, unet
+    from exodeepfinder.model.keras_weights import save_keras_weights
+    from exodeepfinder.model.weights import load_model
+    from exodeepfinder.training.initialization import keras_initialization
+
+    widths = (16, 24, 32)
+    assert arrays.conv_layers(widths) == unet.conv_layers(widths)
+    torch.manual_seed(0)
+    network = unet.UNet(widths=widths)
+    keras_initialization(network)
+    with torch.no_grad():
+        network.convs[-1].bias.copy_(torch.tensor([0.0, 0.5, 1.0]))  # background, spots and events all plausible
+    path = save_keras_weights(network, tmp_path / "compact.h5")
+    model = load_model(path, "cpu")
+    assert model.widths == widths and weights_digest(model) != weights_digest(unet.UNet())
+    windows = np.random.default_rng(1).random((1, 1, 8, 32, 24), np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(windows)).numpy()
+    compiled = openvino.Core().compile_model(unet_graph(arrays.unet_arrays(model)), "CPU",
+                                             {"INFERENCE_PRECISION_HINT": "f32"})
+    np.testing.assert_allclose(compiled({0: windows})[0], expected, rtol=0, atol=1e-4)
+    movie = simulate_movie((12, 40, 40), n_events=2, n_spots=2, seed=6).movie
+    labels = {backend: segment_movie(movie, model, backend=backend, precision="fp32")
+              for backend in ("torch", "openvino")}
+    assert (labels["torch"] == labels["openvino"]).mean() > 0.999

@@ -122,3 +122,73 @@ def test_wrong_files_are_clear_errors(tmp_path):
         inner["bias:0"] = np.zeros(32, np.float32)
     with pytest.raises(InputError, match=f"1 convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}"):
         load_keras_weights(UNet(), tmp_path / "small.h5")
+
+
+COMPACT = (16, 24, 32)
+
+
+def test_compact_network_round_trips_through_the_one_weights_format(tmp_path, tiny_input):
+    from exodeepfinder.model.arrays import UNetWeights, conv_layers, flops_per_voxel
+    from exodeepfinder.model.keras_weights import load_keras_unet, read_unet_arrays, read_unet_widths
+    from exodeepfinder.model.weights import load_model
+
+    torch.manual_seed(3)
+    model = UNet(widths=COMPACT).eval()
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0]) for c in model.convs] == list(conv_layers(COMPACT))
+    path = save_keras_weights(model, tmp_path / "compact.h5")
+    assert read_unet_widths(path) == COMPACT
+    assert UNetWeights(read_unet_arrays(path)).widths == COMPACT
+    reloaded = load_keras_unet(path, softmax=True).eval()
+    assert reloaded.widths == COMPACT
+    np.testing.assert_array_equal(run_torch(model, tiny_input), run_torch(reloaded, tiny_input))
+    loaded = load_model(path, device="cpu")  # the path every command takes
+    assert loaded.widths == COMPACT
+    np.testing.assert_array_equal(run_torch(model, tiny_input), run_torch(loaded, tiny_input))
+    with pytest.raises(InputError, match=r"widths \(16, 24, 32\), the network to load it into has \(32, 48, 64\)"):
+        load_keras_weights(UNet(), path)
+    # halving every width divides the FLOPs by about 4
+    assert flops_per_voxel(COMPACT) == pytest.approx(flops_per_voxel() / 4, rel=0.01)
+    assert flops_per_voxel(COMPACT) == pytest.approx(0.1283e6, rel=1e-3)
+
+
+def test_compact_flops_count_its_convolutions():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from exodeepfinder.model.arrays import flops_per_voxel
+
+    network = UNet(widths=COMPACT).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        network(torch.zeros(1, 1, 8, 32, 32))
+    assert flops_per_voxel(COMPACT) == counter.get_total_flops() / (8 * 32 * 32)
+
+
+def test_inconsistent_widths_are_refused_in_one_line(tmp_path):
+    model = UNet(widths=COMPACT)
+    path = save_keras_weights(model, tmp_path / "compact.h5")
+    with h5py.File(path, "r+") as handle:  # convolution 10 made for a wider level 2
+        inner = handle["model_weights/conv3d_10/conv3d_10"]
+        del inner["kernel:0"]
+        inner["kernel:0"] = np.zeros((3, 3, 3, 56, 30), np.float32)
+    with pytest.raises(InputError) as error:
+        load_keras_weights(UNet(widths=COMPACT), path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: convolution 10 has kernel shape (3, 3, 3, 56, 30), expected (3, 3, 3, 56, 24) "
+                              "for the widths (16, 24, 32)") and "\n" not in message
+    with h5py.File(path, "r+") as handle:  # a first convolution wider than any U-Net this reads
+        inner = handle["model_weights/conv3d_1/conv3d_1"]
+        del inner["kernel:0"]
+        inner["kernel:0"] = np.zeros((3, 3, 3, 1, 1000), np.float32)
+    with pytest.raises(InputError,
+                       match=r"convolution 1 has kernel shape .*, expected \(k, k, k, in, out\) with 1 to 256 output"):
+        load_keras_weights(UNet(widths=COMPACT), path)
+
+
+def test_bioimageio_architecture_rebuilds_a_compact_network():
+    """The bioimage.io package names the widths of a compact network (the reference network's kwargs unchanged)."""
+    from exodeepfinder.model.bioimageio import _architecture_kwargs
+
+    assert _architecture_kwargs(UNet()) == {"softmax": True}
+    model = UNet(widths=COMPACT)
+    rebuilt = UNet(**_architecture_kwargs(model))
+    rebuilt.load_state_dict(model.state_dict())  # strict: the same layers and shapes
+    assert rebuilt.widths == COMPACT

@@ -78,14 +78,12 @@ def _train(base_path, movies, seconds: float, seed: int, progress, log):
     """Train from the base weights on ``movies`` for about ``seconds``; return the trained weights file."""
     import torch
 
-    from ..model.keras_weights import load_keras_weights, save_keras_weights
-    from ..model.unet import UNet
+    from ..model.keras_weights import load_keras_unet, save_keras_weights
     from ..training import Stage, TimeBudget, Trainer, get_recipe
     from ..training.recipe import FINE_TUNING_LOSS
 
     torch.manual_seed(seed)
-    network = UNet(softmax=False)
-    load_keras_weights(network, base_path)
+    network = load_keras_unet(base_path)  # the base's widths: the reference network's or a compact one's
     recipe = get_recipe(FINE_TUNING_LOSS, learning_rate=LEARNING_RATE)
     requested = [Stage(PATCH_SIZE, BATCH_SIZE, RANDOM_SHIFT, 1000, STEPS_PER_EPOCH)]
     trainer = Trainer(network, movies, [], recipe=recipe, device="cpu", seed=seed, prefetch=False)

@@ -43,9 +43,11 @@ def cpu_computes_bfloat16() -> bool:
 
 def weights_digest(model) -> str:
     """A digest of ``model``'s weights (a UNet or UNetWeights) and of the graph's version."""
-    from ..model.arrays import unet_arrays
+    from ..model.arrays import DEFAULT_WIDTHS, model_widths, unet_arrays
 
     digest = hashlib.sha256(GRAPH_VERSION.encode())
+    if model_widths(model) != DEFAULT_WIDTHS:  # a compact network (the reference network's digests unchanged)
+        digest.update(f"widths {model_widths(model)}".encode())
     for index, (weight, bias) in enumerate(unet_arrays(model)):
         for name, array in ((f"convs.{index}.weight", weight), (f"convs.{index}.bias", bias)):
             digest.update(name.encode())

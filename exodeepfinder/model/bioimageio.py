@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.atomic import atomic_output
 from ..progress import report
+from .arrays import DEFAULT_WIDTHS, model_widths
 
 INSTALL_HINT = "pip install 'exodeepfinder-torch[bioimageio]'"
 
@@ -381,6 +382,12 @@ def _write_tensor_files(movie: np.ndarray, probabilities: np.ndarray, files: dic
                      compression="zlib", metadata={"axes": "TCYX"})
 
 
+def _architecture_kwargs(model) -> dict:
+    """The keyword arguments that build ``model``'s UNet: its widths where they are not the reference network's."""
+    widths = model_widths(model)
+    return {"softmax": True} if widths == DEFAULT_WIDTHS else {"softmax": True, "widths": list(widths)}
+
+
 def _describe(v0_5, files: dict, *, name: str, authors, model):
     import torch
 
@@ -431,7 +438,7 @@ def _describe(v0_5, files: dict, *, name: str, authors, model):
         pytorch_state_dict=v0_5.PytorchStateDictWeightsDescr(
             source=files["state_dict"],
             architecture=v0_5.ArchitectureFromFileDescr(source=files["architecture"], callable="UNet",
-                                                        kwargs={"softmax": True}),
+                                                        kwargs=_architecture_kwargs(model)),
             pytorch_version=pytorch_version,
         ),
         torchscript=v0_5.TorchscriptWeightsDescr(source=files["torchscript"], pytorch_version=pytorch_version,
@@ -440,7 +447,8 @@ def _describe(v0_5, files: dict, *, name: str, authors, model):
     n_parameters = sum(int(p.numel()) for p in model.parameters())
     config = v0_5.Config(bioimageio=v0_5.BioimageioConfig(
         architecture_type="3D U-Net",
-        architecture_description="DeepFinder 3D U-Net: 2 poolings in y and x only, 32-48-64 channels, "
+        architecture_description="DeepFinder 3D U-Net: 2 poolings in y and x only, "
+                                 f"{'-'.join(str(w) for w in model_widths(model))} channels, "
                                  "ReLU, softmax over 3 classes",
         model_parameter_count=n_parameters,
     ))

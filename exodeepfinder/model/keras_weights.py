@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.atomic import atomic_output
 from ..io.h5 import open_h5_file
-from .arrays import CONV_LAYERS
+from .arrays import CONV_LAYERS, DEFAULT_WIDTHS, MAX_WIDTH, conv_layers
 
 
 def _layer_order_key(name: str):
@@ -92,31 +92,54 @@ def read_keras_conv_weights(path) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(_read(kernel, path), _read(bias, path)) for kernel, bias in _conv_datasets(handle, path)]
 
 
+def _file_widths(layers, path: Path) -> tuple[int, int, int]:
+    """The widths (channels per level) the kernels of the first, third and fifth convolutions give."""
+    widths = []
+    for index in (0, 2, 4):
+        shape = layers[index][0].shape
+        if len(shape) != 5 or not 1 <= shape[-1] <= MAX_WIDTH:
+            raise InputError(f"{path}: convolution {index + 1} has kernel shape {shape}, expected (k, k, k, in, out) "
+                             f"with 1 to {MAX_WIDTH} output channels")
+        widths.append(int(shape[-1]))
+    return tuple(widths)
+
+
+def _check_shapes(layers, path: Path) -> tuple[int, int, int]:
+    """The widths of the U-Net of ``layers`` (kernel, bias datasets); InputError at the first inconsistent shape."""
+    widths = _file_widths(layers, path)
+    for index, ((kernel, bias), (c_in, c_out, k)) in enumerate(zip(layers, conv_layers(widths))):
+        expected = (k, k, k, c_in, c_out)
+        if kernel.shape != expected or bias.shape != (c_out,):
+            is_kernel = kernel.shape != expected
+            shape = kernel.shape if is_kernel else bias.shape
+            note = "" if widths == DEFAULT_WIDTHS else f" for the widths {widths} of its convolutions 1, 3 and 5"
+            raise InputError(f"{path}: convolution {index + 1} has {'kernel' if is_kernel else 'bias'} "
+                             f"shape {shape}, expected {expected if is_kernel else (c_out,)}{note}")
+    return widths
+
+
 def read_unet_arrays(path) -> list[tuple[np.ndarray, np.ndarray]]:
     """The ``(weight, bias)`` float32 arrays of every convolution of an ExoDeepFinder U-Net weights file.
 
-    Weights are in the PyTorch layout ``[out, in, kt, ky, kx]``, in :data:`CONV_LAYERS` order.
-    No PyTorch needed: this is how every model is loaded (:func:`~.weights.load_model`). The
-    number and shapes of the layers are checked before any value is read (a file cannot make
-    this read more than the U-Net's own size), and every value must be finite.
+    Weights are in the PyTorch layout ``[out, in, kt, ky, kx]``, in :func:`~.arrays.conv_layers`
+    order. No PyTorch needed: this is how every model is loaded (:func:`~.weights.load_model`).
+    The widths (channels per level: (32, 48, 64) for the reference network, fewer for a compact
+    one) are those of the kernels of convolutions 1, 3 and 5, at most :data:`~.arrays.MAX_WIDTH`;
+    the number and shapes of all layers are checked against them before any value is read (a file
+    cannot make this read more than a U-Net of that size), and every value must be finite.
 
     Raises
     ------
     InputError
-        If the file is not an ExoDeepFinder U-Net weights file (wrong number or shapes of layers),
-        holds NaN or infinite values, or links to other files.
+        If the file is not an ExoDeepFinder U-Net weights file (wrong number of layers, shapes
+        inconsistent with one set of widths), holds NaN or infinite values, or links to other files.
     """
     path = Path(path)
     with open_h5_file(path, "weights file") as handle:
         layers = _conv_datasets(handle, path)
         if len(layers) != len(CONV_LAYERS):
             raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
-        for index, ((kernel, bias), (c_in, c_out, k)) in enumerate(zip(layers, CONV_LAYERS)):
-            expected = (k, k, k, c_in, c_out)
-            if kernel.shape != expected or bias.shape != (c_out,):
-                shape = kernel.shape if kernel.shape != expected else bias.shape
-                raise InputError(f"{path}: convolution {index + 1} has {'kernel' if shape == kernel.shape else 'bias'} "
-                                 f"shape {shape}, expected {expected if shape == kernel.shape else (c_out,)}")
+        _check_shapes(layers, path)
         arrays = []
         for index, (kernel, bias) in enumerate(layers):
             weight = np.ascontiguousarray(_read(kernel, path).transpose(4, 3, 0, 1, 2), np.float32)
@@ -129,18 +152,49 @@ def read_unet_arrays(path) -> list[tuple[np.ndarray, np.ndarray]]:
     return arrays
 
 
+def read_unet_widths(path) -> tuple[int, int, int]:
+    """The widths (channels per level) of the U-Net in a weights file, from its shapes alone (no value read).
+
+    Raises
+    ------
+    InputError
+        As :func:`read_unet_arrays`, for a file that is not an ExoDeepFinder U-Net's.
+    """
+    path = Path(path)
+    with open_h5_file(path, "weights file") as handle:
+        layers = _conv_datasets(handle, path)
+        if len(layers) != len(CONV_LAYERS):
+            raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
+        return _check_shapes(layers, path)
+
+
+def load_keras_unet(path, *, softmax: bool = False):
+    """A PyTorch UNet of the widths of the weights file ``path``, with its weights (on the CPU, training mode)."""
+    from .unet import UNet
+
+    return load_keras_weights(UNet(softmax=softmax, widths=read_unet_widths(path)), path)
+
+
 def load_keras_weights(model, path):
     """Load Keras HDF5 weights into ``model`` (a PyTorch UNet, in place) and return it.
 
     Raises
     ------
     InputError
-        If the file is not an ExoDeepFinder U-Net weights file (wrong number or shapes of layers).
+        If the file is not an ExoDeepFinder U-Net weights file (wrong number or shapes of layers),
+        or its widths are not those of ``model``.
     """
     import torch
 
+    from .arrays import model_widths, widths_of
+
+    arrays = read_unet_arrays(path)
+    widths = widths_of([(w.shape, b.shape) for w, b in arrays])
+    if widths != model_widths(model):
+        raise InputError(f"{Path(path)}: a U-Net of widths {widths}, the network to load it into has "
+                         f"{model_widths(model)}")
     with torch.no_grad():
-        for (weight, bias), conv in zip(read_unet_arrays(path), model.convs):
+        for (weight, bias), conv in zip(arrays, model.convs):
             conv.weight.copy_(torch.from_numpy(weight))
             conv.bias.copy_(torch.from_numpy(bias))
     return model

@@ -2,7 +2,8 @@
 
 Inputs are ``(batch, 1, t, y, x)`` patches; pooling and upsampling act on y and x only, so
 ``y`` and ``x`` must be multiples of 4. The layers, in the order the Keras weights list them,
-are given by :data:`CONV_LAYERS`.
+are given by :func:`conv_layers` of the network's widths (channels at the three levels:
+(32, 48, 64) for the reference network, :data:`CONV_LAYERS`; fewer for a compact network).
 """
 
 from __future__ import annotations
@@ -13,17 +14,27 @@ from torch import nn
 
 N_CLASSES = 3
 
+#: Channels at the three levels (full resolution, y and x halved, quartered) of the reference network.
+DEFAULT_WIDTHS = (32, 48, 64)
+
+
+def conv_layers(widths=DEFAULT_WIDTHS) -> tuple:
+    """``(in_channels, out_channels, kernel_size)`` of every convolution of the U-Net of ``widths``, in Keras order."""
+    a, b, c = (int(w) for w in widths)
+    return (
+        (1, a, 3), (a, a, 3),                    # level 1 -> skip A
+        (a, b, 3), (b, b, 3),                    # level 2 -> skip B
+        (b, c, 3), (c, c, 3), (c, c, 3), (c, c, 3),  # bottom
+        (c, c, 2),                               # after upsampling to level 2
+        (c + b, b, 3), (b, b, 3),                # level 2, after concatenation with B
+        (b, b, 2),                               # after upsampling to level 1
+        (b + a, a, 3), (a, a, 3),                # level 1, after concatenation with A
+        (a, N_CLASSES, 1),                       # classifier
+    )
+
+
 #: (in_channels, out_channels, kernel_size) of every convolution, in Keras layer order.
-CONV_LAYERS = (
-    (1, 32, 3), (32, 32, 3),                 # level 1 -> skip A
-    (32, 48, 3), (48, 48, 3),                # level 2 -> skip B
-    (48, 64, 3), (64, 64, 3), (64, 64, 3), (64, 64, 3),  # bottom
-    (64, 64, 2),                             # after upsampling to level 2
-    (112, 48, 3), (48, 48, 3),               # level 2, after concatenation with B
-    (48, 48, 2),                             # after upsampling to level 1
-    (80, 32, 3), (32, 32, 3),                # level 1, after concatenation with A
-    (32, N_CLASSES, 1),                      # classifier
-)
+CONV_LAYERS = conv_layers()
 
 
 class UNet(nn.Module):
@@ -34,6 +45,9 @@ class UNet(nn.Module):
     softmax : bool
         If True (default) ``forward`` returns class probabilities (softmax over the 3 classes),
         as the reference network; if False it returns the logits.
+    widths : tuple of 3 int
+        Channels of the convolutions at full resolution, at y and x halved and quartered:
+        (32, 48, 64) for the reference network (default), e.g. (16, 24, 32) for a compact one.
 
     Notes
     -----
@@ -41,11 +55,14 @@ class UNet(nn.Module):
     axis; :meth:`forward` reproduces it so that the official weights give the same outputs.
     """
 
-    def __init__(self, softmax: bool = True):
+    def __init__(self, softmax: bool = True, widths=DEFAULT_WIDTHS):
         super().__init__()
         self.softmax = softmax
+        self.widths = tuple(int(w) for w in widths)
+        if len(self.widths) != 3 or min(self.widths) < 1:
+            raise ValueError(f"widths: expected 3 positive channel counts, got {widths!r}")
         self.convs = nn.ModuleList(
-            nn.Conv3d(c_in, c_out, k, padding=1 if k == 3 else 0) for c_in, c_out, k in CONV_LAYERS
+            nn.Conv3d(c_in, c_out, k, padding=1 if k == 3 else 0) for c_in, c_out, k in conv_layers(self.widths)
         )
 
     def _conv(self, index: int, x: torch.Tensor, relu: bool = True) -> torch.Tensor:

@@ -244,12 +244,21 @@ def _initial_model(recipe: Recipe, setup: _Setup, output: Path, weights_path, se
     """The network to start from: the stopped run's, given weights, or random (with class-prior biases)."""
     import torch
 
-    from ..model.keras_weights import load_keras_weights
+    from ..model.arrays import CONV_LEVELS, DEFAULT_WIDTHS, widths_of
+    from ..model.keras_weights import load_keras_weights, read_unet_widths
     from ..model.unet import UNet
 
     if seed is not None:
         torch.manual_seed(int(seed))
-    model = UNet(softmax=False)
+    widths = DEFAULT_WIDTHS  # those of the weights it continues from (a compact network's stays compact)
+    if setup.state is not None:
+        weights = setup.state["weights"]
+        widths = read_unet_widths(output / weights) if isinstance(weights, str) else widths_of(
+            [(weights[f"convs.{i}.weight"].shape, weights[f"convs.{i}.bias"].shape)
+             for i in range(len(CONV_LEVELS))]) or DEFAULT_WIDTHS
+    elif weights_path is not None:
+        widths = read_unet_widths(weights_path)
+    model = UNet(softmax=False, widths=widths)
     keras_initialization(model)
     if setup.state is not None:
         weights = setup.state["weights"]
