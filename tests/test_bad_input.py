@@ -358,7 +358,7 @@ def _keras_like(path, channels):
 @pytest.mark.parametrize("weights, expected", [
     ("text", "weights.h5: not a readable HDF5 weights file (not an HDF5 file)"),
     ("missing", "weights.h5: weights file not found"),
-    ("wrong_architecture", "weights.h5: convolution 1 has kernel shape (3, 3, 3, 1, 16), expected"),
+    ("wrong_architecture", "weights.h5: convolution 9 has kernel shape (3, 3, 3, 16, 16), expected (2, 2, 2, 16, 16)"),
 ])
 def test_weights(case, simulation, weights, expected):
     write_h5(case / "movie.h5", simulation.movie)
