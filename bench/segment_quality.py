@@ -16,7 +16,9 @@ frames (``--block_frames`` kept frames per block), so that block borders along t
   block for these short movies);
 - ``old plan``: the same with the memory plan of before int8's memory was measured (550 bytes per
   window voxel, as float32: two windows of 252 x 352 and blocks of 34 frames on 100 x 400 x 300
-  frames, against the whole frame in blocks of 50 with int8's 220 bytes).
+  frames, against the whole frame in blocks of 50 with int8's 220 bytes);
+- ``pad 25``: ``fast default`` with the reference's 25 zero pixels around a frame that int8
+  computes in one window instead of ``FAST_PAD`` (4) (the same as ``fast default`` in float32).
 
 ``--precision`` sets the arithmetic of the fast variants (``fast``: float32 on AVX2 CPUs; ``int8``).
 Each row also counts the voxels whose label differs from the first variant's on the same movie.
@@ -38,7 +40,7 @@ from pathlib import Path
 
 WEIGHTS = {"bundled": None,
            "official": Path(__file__).resolve().parents[1].parent / "shared/data/net_weights_FINAL.h5"}
-VARIANTS = ("reference", "fast default", "fast m=14", "fast m=6", "fast m=4", "fast 2x1 m=6", "old plan")
+VARIANTS = ("reference", "fast default", "fast m=14", "fast m=6", "fast m=4", "fast 2x1 m=6", "old plan", "pad 25")
 
 
 def simulate(shape, seed):
@@ -68,15 +70,18 @@ PREVIOUS_BYTES_PER_VOXEL = {("openvino", "int8"): 550}
 def segment_variant(movie, model, variant, block_frames, precision="fast"):
     """Labels of ``movie`` with ``variant``; returns (labels, seconds)."""
     import exodeepfinder.inference.segment as segment
+    import exodeepfinder.inference.tiling as tiling
     from exodeepfinder.inference.memory import BYTES_PER_VOXEL
 
     options = dict(precision=precision, backend="auto")
     plan = None
-    saved = dict(BYTES_PER_VOXEL)
+    saved, fast_pad = dict(BYTES_PER_VOXEL), segment.FAST_PAD
     if variant == "reference":
         options = dict(precision="fp32", tiling="reference", backend="auto")
     elif variant == "old plan":
         BYTES_PER_VOXEL.update(PREVIOUS_BYTES_PER_VOXEL)
+    elif variant == "pad 25":
+        segment.FAST_PAD = tiling.PAD
     elif variant != "fast default":
         fields = dict(part.split("=") for part in variant.split() if "=" in part)
         split = "2x1" in variant
@@ -91,6 +96,7 @@ def segment_variant(movie, model, variant, block_frames, precision="fast"):
     finally:
         segment.plan_tiling = original
         BYTES_PER_VOXEL.update(saved)
+        segment.FAST_PAD = fast_pad
 
 
 def evaluate(labels, truth):

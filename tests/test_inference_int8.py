@@ -173,3 +173,17 @@ def test_int8_finds_the_events_float32_finds(model):
     assert f1["fast"] >= 0.85, f1
     assert f1["int8"] >= f1["fast"] - 0.01, f1
     assert np.mean(labels["int8"] == labels["fast"]) >= 0.999
+
+
+def test_int8_pads_the_frame_by_4_pixels_and_float32_by_the_reference_25(model):
+    """A frame that one window holds: int8 computes FAST_PAD (4) zeros around it, float32 the reference's
+    PAD (25), where the official weights' float32 events moved with 4 (docs/segment.md, "Border padding")."""
+    from exodeepfinder.inference.segment import prepare
+    from exodeepfinder.inference.tiling import FAST_PAD, PAD
+
+    shape = (40, 128, 96)
+    _, int8 = prepare(shape, model, precision="int8")
+    _, float32 = prepare(shape, model, precision="fast")
+    assert (int8.y.offset, int8.x.offset, int8.y.size, int8.x.size) == (FAST_PAD, FAST_PAD, 136, 104)
+    assert (float32.y.offset, float32.x.offset, float32.y.size, float32.x.size) == (PAD, PAD, 180, 148)
+    assert int8.computed_voxels(40) < 0.6 * float32.computed_voxels(40)

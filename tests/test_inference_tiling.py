@@ -8,7 +8,7 @@ import pytest
 from exodeepfinder.inference import parse_memory
 from exodeepfinder.inference.memory import GiB, PROCESS_MEMORY, default_max_memory, working_memory
 from exodeepfinder.inference.tiling import (
-    FAST_T_MARGIN, PAD, T_REACH, fast_axis, plan_memory, plan_tiling, reference_axis, time_blocks,
+    CROP, FAST_PAD, FAST_T_MARGIN, PAD, T_REACH, fast_axis, plan_memory, plan_tiling, reference_axis, time_blocks,
 )
 
 
@@ -34,22 +34,30 @@ def test_reference_axis_matches_reference_centres(n, patch_size, starts):
 
 @pytest.mark.parametrize("n", [400, 300, 37, 1000])
 @pytest.mark.parametrize("n_windows", [1, 2, 3, 5])
-def test_fast_axis_covers_the_axis_on_the_pooling_grid(n, n_windows):
-    axis = fast_axis(n, n_windows)
-    assert axis.length % 4 == 0 and axis.length >= n + 2 * PAD and axis.size % 4 == 0
+@pytest.mark.parametrize("border_pad", [PAD, FAST_PAD])
+def test_fast_axis_covers_the_axis_on_the_pooling_grid(n, n_windows, border_pad):
+    axis = fast_axis(n, n_windows, border_pad)
+    pad = axis.offset
+    assert axis.length % 4 == 0 and axis.length >= n + 2 * pad and axis.size % 4 == 0
     assert all(start % 4 == 0 for start in axis.starts)  # same pooling grid as the whole-frame window
     assert axis.starts[-1] + axis.size == axis.length
-    assert coverage(axis)[PAD:PAD + n].min() >= 1
-    if n_windows == 1:
-        assert axis.starts == (0,) and axis.size == axis.length
-    else:
-        assert len(axis.starts) <= n_windows + 1
+    assert coverage(axis)[pad:pad + n].min() >= 1
+    if len(axis.starts) == 1:  # the whole axis in one window: only border_pad zeros at its ends
+        assert axis.size == axis.length == -(-(n + 2 * border_pad) // 4) * 4 and axis.crop == pad == border_pad
+    else:  # seams between windows keep CROP voxels of context on each side
+        assert pad == PAD and axis.crop == CROP and len(axis.starts) <= n_windows + 1
+    assert (n_windows == 1) <= (len(axis.starts) == 1)
 
 
 def test_whole_frame_of_a_400_x_300_movie():
+    """The whole frame with the reference's 25 zeros around it: 1.326 computed pixels per pixel; with
+    int8's FAST_PAD (4): 1.047."""
     y, x = fast_axis(400, 1), fast_axis(300, 1)
     assert (y.size, x.size) == (452, 352)
     assert y.size * x.size / (400 * 300) == pytest.approx(1.326, abs=1e-3)
+    y, x = fast_axis(400, 1, FAST_PAD), fast_axis(300, 1, FAST_PAD)
+    assert (y.size, x.size) == (408, 308)
+    assert y.size * x.size / (400 * 300) == pytest.approx(1.047, abs=1e-3)
 
 
 @pytest.mark.parametrize("n_frames, per_block", [(100, 32), (30, 12), (7, 20), (1000, 44), (45, 44)])
@@ -156,23 +164,28 @@ def test_overlap_factors_multiply_to_the_computed_voxels_per_voxel(shape, bytes_
     assert computed == plan.computed_voxels(shape[0]) / math.prod(shape)
     assert math.prod(factors.values()) == pytest.approx(computed, rel=1e-12)
     assert all(value >= 1 for value in factors.values())
-    assert factors["padding"] == pytest.approx((shape[1] + 2 * PAD) * (shape[2] + 2 * PAD) / (shape[1] * shape[2]))
+    pad_y, pad_x = plan.y.offset, plan.x.offset
+    assert {pad_y, pad_x} <= {PAD, FAST_PAD}
+    assert factors["padding"] == pytest.approx((shape[1] + 2 * pad_y) * (shape[2] + 2 * pad_x) / (shape[1] * shape[2]))
 
 
 def test_the_int8_memory_plan_computes_whole_400_x_300_frames():
-    """With int8's measured bytes per window voxel (220, against float32's 550) the default budget holds the
-    whole padded frame in blocks of 50 frames: 1.64 computed voxels per movie voxel instead of 2.04 (two
-    windows of 252 x 352 in blocks of 34 frames)."""
+    """With int8's measured bytes per window voxel (220, against float32's 550) and its 4 px of border
+    padding, the default budget holds the whole frame in blocks of 50 frames: 1.30 computed voxels per
+    movie voxel (1.64 with 25 px; float32: two windows of 252 x 352 in blocks of 34 frames, 2.04)."""
     from exodeepfinder.inference.memory import BYTES_PER_VOXEL
 
     memory = working_memory("3.5GB")
-    int8 = plan_tiling((100, 400, 300), "fast", memory=memory, input_itemsize=2,
+    int8 = plan_tiling((100, 400, 300), "fast", memory=memory, input_itemsize=2, border_pad=FAST_PAD,
                        bytes_per_voxel=BYTES_PER_VOXEL[("openvino", "int8")])
+    int8_25 = plan_tiling((100, 400, 300), "fast", memory=memory, input_itemsize=2,
+                          bytes_per_voxel=BYTES_PER_VOXEL[("openvino", "int8")])
     float32 = plan_tiling((100, 400, 300), "fast", memory=memory, input_itemsize=2,
                           bytes_per_voxel=BYTES_PER_VOXEL[("openvino", "f32")])
-    assert int8.windows_per_block == 1 and (int8.y.size, int8.x.size) == (452, 352)
+    assert int8.windows_per_block == 1 and (int8.y.size, int8.x.size) == (408, 308)
     assert int8.frames_per_block == 50 and int8.t_margin == FAST_T_MARGIN
     assert float32.windows_per_block == 2 and float32.frames_per_block == 34
-    assert int8.computed_voxels(100) / (100 * 400 * 300) == pytest.approx(1.644, abs=1e-3)
+    assert int8.computed_voxels(100) / (100 * 400 * 300) == pytest.approx(1.299, abs=1e-3)
+    assert int8_25.computed_voxels(100) / (100 * 400 * 300) == pytest.approx(1.644, abs=1e-3)
     assert float32.computed_voxels(100) / (100 * 400 * 300) == pytest.approx(2.040, abs=1e-3)
     assert plan_memory(int8, BYTES_PER_VOXEL[("openvino", "int8")], 40) <= memory

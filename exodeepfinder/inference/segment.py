@@ -25,7 +25,7 @@ from ..progress import report
 from .backends import check_backend, make_runner
 from .memory import working_memory
 from ..model.normalize import normalize_frames
-from .tiling import PAD, TILINGS, plan_tiling, time_blocks
+from .tiling import FAST_PAD, PAD, TILINGS, plan_tiling, time_blocks
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ def _read_window(movie, window_start, window_stop, y_axis, x_axis) -> tuple[np.n
     first, last = max(window_start - PAD, 0), min(window_stop - PAD, n_frames)
     no_contrast = []
     if last > first:
-        out[first + PAD - window_start:last + PAD - window_start, PAD:PAD + height, PAD:PAD + width] = \
+        out[first + PAD - window_start:last + PAD - window_start,
+            y_axis.offset:y_axis.offset + height, x_axis.offset:x_axis.offset + width] = \
             normalize_frames(np.asarray(movie[first:last]), no_contrast=no_contrast)
     return out, [first + i for i in no_contrast]
 
@@ -101,7 +102,8 @@ def prepare(movie_shape, model, *, patch_size=160, precision="auto", backend="au
         device = next(model.parameters()).device if hasattr(model, "parameters") else model.device
     runner = make_runner(model, backend, device, precision)
     plan = plan_tiling(shape, tiling, patch_size=patch_size, memory=memory, bytes_per_voxel=runner.bytes_per_voxel,
-                       max_window_voxels=runner.max_window_voxels, batching=runner.batching, input_itemsize=itemsize)
+                       max_window_voxels=runner.max_window_voxels, batching=runner.batching, input_itemsize=itemsize,
+                       border_pad=FAST_PAD if getattr(runner, "int8", False) else PAD)
     return runner, plan
 
 
@@ -130,7 +132,8 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
     for y0, y1 in map(plan.y.kept, range(len(plan.y.starts))):
         for x0, x1 in map(plan.x.kept, range(len(plan.x.starts))):
             counts[y0:y1, x0:x1] += 1
-    region = (slice(None), slice(None), slice(PAD, PAD + height), slice(PAD, PAD + width))
+    region = (slice(None), slice(None), slice(plan.y.offset, plan.y.offset + height),
+              slice(plan.x.offset, plan.x.offset + width))
     counts = counts[region[2:]]
     no_contrast = []
     # One thread reads and normalises the next block while the network computes this one.

@@ -17,7 +17,8 @@ Two tilings (:data:`TILINGS`):
     Windows as large as the memory budget allows: the whole padded frame when it fits, else
     the fewest y/x windows (starting on multiples of 4, overlapping by about ``2 * PAD``),
     and blocks of frames whose t margin (:data:`FAST_T_MARGIN`) is shorter than the reach.
-    Each pixel of a 400 x 300 frame is computed 1.33 times instead of 2.56. Labels differ
+    Each pixel of a 400 x 300 frame is computed 1.33 times instead of 2.56 (1.05 in int8, which pads a
+    frame it computes whole by :data:`FAST_PAD`). Labels differ
     from the reference tiling's near ties; events found against the simulated truth do not
     (``bench/segment_quality.py``).
 
@@ -50,6 +51,12 @@ FAST_T_MARGIN = 6
 TILINGS = ("fast", "reference")
 #: Smallest y/x window of the fast tiling (it must keep something after cropping ``CROP`` on each side).
 MIN_FAST_WINDOW = 72
+#: Zero padding on each side of a y/x axis that int8 computes in one window (the whole frame).
+#: The reference's 25 px of zeros cost 1.33 computed voxels per pixel of a 400 x 300 frame; 4 px,
+#: 1.05. In int8 the events found against the simulated truth stay the same (bundled and official
+#: weights); in float32 the official weights found more false events with 4 px (F1 -0.02), so
+#: float32 keeps 25 (docs/segment.md, "Border padding").
+FAST_PAD = 4
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,15 @@ class AxisTiling:
         First padded position of each window.
     crop : int
         Voxels dropped at each end of a window; the window ``s`` keeps ``[s + crop, s + size - crop)``.
+    offset : int
+        Padded position of the movie's first voxel (the zero padding before it).
     """
 
     length: int
     size: int
     starts: tuple
     crop: int
+    offset: int = PAD
 
     def kept(self, index):
         start = self.starts[index]
@@ -97,17 +107,22 @@ def _round_up(value: float, multiple: int = 4) -> int:
     return int(math.ceil(value / multiple)) * multiple
 
 
-def fast_axis(n: int, n_windows: int) -> AxisTiling:
+def fast_axis(n: int, n_windows: int, pad: int = PAD) -> AxisTiling:
     """``n_windows`` equal windows covering an axis of ``n`` voxels (fast tiling).
 
-    One window is the whole padded axis, rounded up to a multiple of 4 (the network pools
-    twice by 2). Several windows start on multiples of 4, so that all of them see the same
-    pooling grid as the whole-axis window, and overlap by at least ``2 * CROP``.
+    One window is the whole axis padded by ``pad`` zeros on each side (``PAD``, or :data:`FAST_PAD`),
+    rounded up to a multiple of 4 (the network pools twice by 2). Several windows, on the axis
+    padded by ``PAD``, start on multiples of 4, so that all of them see the same pooling grid, and
+    overlap by at least ``2 * CROP`` (a seam between windows needs that much context).
     """
+    whole = _round_up(n + 2 * pad)
+    if n_windows <= 1 or max(_round_up(whole / n_windows), MIN_FAST_WINDOW) >= whole:
+        # One window holds the whole axis: no seam to hide, only the border's zeros.
+        return AxisTiling(whole, whole, (0,), pad, pad)
     length = _round_up(n + 2 * PAD)
     size = max(_round_up((length + 2 * CROP * (n_windows - 1)) / n_windows), MIN_FAST_WINDOW)
-    if n_windows <= 1 or size >= length:  # one window holds the whole axis
-        return AxisTiling(length, length, (0,), CROP)
+    if size >= length:
+        return AxisTiling(whole, whole, (0,), pad, pad)
     step = (size - 2 * CROP) // 4 * 4
     starts = list(range(0, length - size, step))
     if not starts or starts[-1] < length - size:
@@ -191,7 +206,8 @@ class TilePlan:
         Factors whose product is ``computed_voxels(t) / (t * y * x)``:
 
         ``padding``
-            The ``PAD`` zero voxels on each side of the frame, ``(y + 2 PAD)(x + 2 PAD) / (y x)``.
+            The zero voxels on each side of the frame (``PAD``, or ``FAST_PAD`` for an axis that int8
+            computes in one window), ``(y + 2 pad_y)(x + 2 pad_x) / (y x)``.
         ``pooling_grid``
             The padded frame extended to the window grid (multiples of 4 for the two 2x poolings,
             or of the reference patches).
@@ -205,7 +221,7 @@ class TilePlan:
         """
         n_frames, height, width = shape
         n_blocks = math.ceil(n_frames / self.frames_per_block)
-        padded = (height + 2 * PAD) * (width + 2 * PAD)
+        padded = (height + 2 * self.y.offset) * (width + 2 * self.x.offset)
         factors = dict(
             padding=padded / (height * width),
             pooling_grid=self.y.length * self.x.length / padded,
@@ -239,7 +255,8 @@ def plan_memory(plan: TilePlan, bytes_per_voxel: float, bytes_per_frame_voxel: f
 
 def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, bytes_per_voxel: float,
                 bytes_per_frame_voxel: float = 40.0, max_window_voxels: int | None = None,
-                t_margin: int | None = None, batching: bool = True, input_itemsize: int | None = None) -> TilePlan:
+                t_margin: int | None = None, batching: bool = True, input_itemsize: int | None = None,
+                border_pad: int = PAD) -> TilePlan:
     """Choose the windows of a movie so that a block of frames fits in ``memory`` bytes.
 
     Parameters
@@ -263,6 +280,9 @@ def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, byt
         :data:`FAST_T_MARGIN` for the fast one).
     batching : bool
         Let the reference tiling give several y/x windows of a block to the network at once.
+    border_pad : int
+        Zeros around the frame of the fast tiling where one window holds a whole axis (``PAD``, the
+        reference's, or :data:`FAST_PAD` for int8).
     input_itemsize : int, optional
         Bytes per pixel of the movie: count the block's input too (padded windows, the block read
         ahead, the normalisation's copies: :func:`input_frame_bytes`). None: leave it out.
@@ -297,7 +317,7 @@ def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, byt
     if tiling == "reference":
         return fitted(reference_axis(height, patch_size), reference_axis(width, patch_size),
                       math.inf if batching else 1)
-    plans = [fitted(fast_axis(height, ny), fast_axis(width, nx), 1)
+    plans = [fitted(fast_axis(height, ny, border_pad), fast_axis(width, nx, border_pad), 1)
              for ny in range(1, 17) for nx in range(1, 17)]
     fitting = [p for p in plans if plan_memory(p, bytes_per_voxel, bytes_per_frame_voxel) <= memory
                and p.window_voxels <= max_window_voxels]
