@@ -116,12 +116,10 @@ def fast_axis(n: int, n_windows: int, pad: int = PAD) -> AxisTiling:
     overlap by at least ``2 * CROP`` (a seam between windows needs that much context).
     """
     whole = _round_up(n + 2 * pad)
-    if n_windows <= 1 or max(_round_up(whole / n_windows), MIN_FAST_WINDOW) >= whole:
-        # One window holds the whole axis: no seam to hide, only the border's zeros.
-        return AxisTiling(whole, whole, (0,), pad, pad)
     length = _round_up(n + 2 * PAD)
     size = max(_round_up((length + 2 * CROP * (n_windows - 1)) / n_windows), MIN_FAST_WINDOW)
-    if size >= length:
+    if n_windows <= 1 or size >= length or max(_round_up(whole / n_windows), MIN_FAST_WINDOW) >= whole:
+        # One window holds the whole axis: no seam to hide, only the border's zeros.
         return AxisTiling(whole, whole, (0,), pad, pad)
     step = (size - 2 * CROP) // 4 * 4
     starts = list(range(0, length - size, step))

@@ -8,7 +8,7 @@ arrays of either (:func:`unet_arrays`, :mod:`exodeepfinder.inference.openvino_gr
 :func:`conv_layers` repeats the table of :mod:`exodeepfinder.model.unet`, which must import
 nothing but PyTorch (it is shipped alone in bioimage.io packages); a test checks that they agree.
 The widths (channels per level) are read from the weights' shapes: the default (32, 48, 64) of
-the reference network, or a compact network's (e.g. (16, 24, 32), ``weights="fast"``).
+the reference network, or a compact network's (e.g. (16, 24, 32), ``scripts/train_compact_model.py``).
 """
 
 from __future__ import annotations

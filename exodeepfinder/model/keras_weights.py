@@ -104,8 +104,14 @@ def _file_widths(layers, path: Path) -> tuple[int, int, int]:
     return tuple(widths)
 
 
-def _check_shapes(layers, path: Path) -> tuple[int, int, int]:
-    """The widths of the U-Net of ``layers`` (kernel, bias datasets); InputError at the first inconsistent shape."""
+def _checked_layers(handle, path: Path) -> tuple[list, tuple[int, int, int]]:
+    """The (kernel, bias) datasets of an open weights file and the widths of its U-Net, from the shapes alone.
+
+    InputError for a wrong number of convolutions or at the first shape inconsistent with the widths.
+    """
+    layers = _conv_datasets(handle, path)
+    if len(layers) != len(CONV_LAYERS):
+        raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
     widths = _file_widths(layers, path)
     for index, ((kernel, bias), (c_in, c_out, k)) in enumerate(zip(layers, conv_layers(widths))):
         expected = (k, k, k, c_in, c_out)
@@ -115,7 +121,7 @@ def _check_shapes(layers, path: Path) -> tuple[int, int, int]:
             note = "" if widths == DEFAULT_WIDTHS else f" for the widths {widths} of its convolutions 1, 3 and 5"
             raise InputError(f"{path}: convolution {index + 1} has {'kernel' if is_kernel else 'bias'} "
                              f"shape {shape}, expected {expected if is_kernel else (c_out,)}{note}")
-    return widths
+    return layers, widths
 
 
 def read_unet_arrays(path) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -136,10 +142,7 @@ def read_unet_arrays(path) -> list[tuple[np.ndarray, np.ndarray]]:
     """
     path = Path(path)
     with open_h5_file(path, "weights file") as handle:
-        layers = _conv_datasets(handle, path)
-        if len(layers) != len(CONV_LAYERS):
-            raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
-        _check_shapes(layers, path)
+        layers, _ = _checked_layers(handle, path)
         arrays = []
         for index, (kernel, bias) in enumerate(layers):
             weight = np.ascontiguousarray(_read(kernel, path).transpose(4, 3, 0, 1, 2), np.float32)
@@ -162,10 +165,7 @@ def read_unet_widths(path) -> tuple[int, int, int]:
     """
     path = Path(path)
     with open_h5_file(path, "weights file") as handle:
-        layers = _conv_datasets(handle, path)
-        if len(layers) != len(CONV_LAYERS):
-            raise InputError(f"{path}: {len(layers)} convolution layers, an ExoDeepFinder U-Net has {len(CONV_LAYERS)}")
-        return _check_shapes(layers, path)
+        return _checked_layers(handle, path)[1]
 
 
 def load_keras_unet(path, *, softmax: bool = False):
