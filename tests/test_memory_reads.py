@@ -43,6 +43,15 @@ def _peak(function):
         tracemalloc.stop()
 
 
+def _read_a_block(path):
+    """``((shape, frames 20-23), peak bytes)`` of opening the movie ``path`` and reading 4 frames."""
+    def open_and_read_a_block():
+        with open_movie(path) as lazy:
+            return lazy.shape, lazy[20:24]
+
+    return _peak(open_and_read_a_block)
+
+
 @pytest.mark.parametrize("writer", [
     dict(compression="zlib"),
     dict(compression="lzw"),
@@ -52,12 +61,7 @@ def test_compressed_tiff_stacks_are_read_frame_by_frame(tmp_path, movie, writer)
     path = tmp_path / "movie.tif"
     tifffile.imwrite(path, movie, **writer)
     frame = movie[0].nbytes
-
-    def open_and_read_a_block():
-        with open_movie(path) as lazy:
-            return lazy.shape, lazy[20:24]
-
-    (shape, block), peak = _peak(open_and_read_a_block)
+    (shape, block), peak = _read_a_block(path)
     assert shape == movie.shape
     np.testing.assert_array_equal(block, movie[20:24])
     # the 4 frames asked for and tifffile's decoding buffers, not the 48 frames (the whole stack before)
@@ -76,12 +80,7 @@ def test_a_stack_with_a_second_axis_of_one_plane_is_read_page_by_page(tmp_path, 
     """
     path = tmp_path / "movie.tif"
     tifffile.imwrite(path, movie[:, None], compression=compression)
-
-    def open_and_read_a_block():
-        with open_movie(path) as lazy:
-            return lazy.shape, lazy[20:24]
-
-    (shape, block), peak = _peak(open_and_read_a_block)
+    (shape, block), peak = _read_a_block(path)
     assert shape == movie.shape
     np.testing.assert_array_equal(block, movie[20:24])
     assert peak < 12 * movie[0].nbytes, (peak, movie.nbytes)

@@ -113,15 +113,11 @@ def test_randomised_distractors_follow_their_ranges():
 
 
 def test_the_training_script_groups_draw_valid_distractor_movies():
-    import importlib.util
-    from pathlib import Path
+    from _scripts import load_script
 
     from exodeepfinder.simulation.randomize import check_ranges
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "train_default_model.py"
-    spec = importlib.util.spec_from_file_location("train_default_model", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/train_default_model.py")
     name, group = script.extra_group("distractors:5")
     assert (name, group["n_movies"], group["seed"]) == ("distractors", 5, 8000)
     assert script.extra_group("bumps:500")[1]["n_movies"] == 24 and script.extra_group("dim")[1]["n_movies"] == 24

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from _scripts import load_script
 
 pytest.importorskip("distributed")
 pytest.importorskip("psutil")
 
 
 def load_soak():
-    path = Path(__file__).resolve().parents[1] / "bench" / "soak.py"
-    spec = importlib.util.spec_from_file_location("soak", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/soak.py")
 
 
 @pytest.mark.slow

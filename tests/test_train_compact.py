@@ -1,12 +1,10 @@
 """scripts/train_compact_model.py: the student's channel selection and the distillation batches and loss."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _scripts import load_script
 
 from exodeepfinder.model.arrays import convolution_shapes
 from exodeepfinder.model.keras_weights import read_unet_arrays
@@ -17,11 +15,7 @@ COMPACT = (16, 24, 32)
 
 @pytest.fixture(scope="module")
 def script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "train_compact_model.py"
-    spec = importlib.util.spec_from_file_location("train_compact_model", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/train_compact_model.py")
 
 
 def test_channel_selection_is_consistent_through_the_skips(script):
