@@ -10,6 +10,9 @@ so that its peak RSS is its own. Modes:
 - ``fast``: precision "fast" (bfloat16 where the CPU computes it natively, float32 otherwise),
   the fast tiling: the default before int8;
 - ``int8``: precision "int8" (OpenVINO, the network quantized with NNCF), the fast tiling;
+- ``int8-blocks``, ``fast-blocks``: int8 or fast in blocks of frames with margins only: the plan
+  before streaming (where the default streams the movie through the network,
+  :mod:`exodeepfinder.inference.streaming`);
 - ``int8-old-plan``: the same with the memory plan of before int8's memory was measured (550 bytes
   per window voxel instead of 220: two windows of 252 x 352 and blocks of 34 frames on 400 x 300);
 - ``torch-reference``: PyTorch eager with the reference tiling (precision "fast": bfloat16
@@ -63,6 +66,8 @@ MODES = {
     "default": dict(),
     "fast": dict(precision="fast"),
     "int8": dict(precision="int8"),
+    "int8-blocks": dict(precision="int8"),
+    "fast-blocks": dict(precision="fast"),
     "int8-old-plan": dict(precision="int8"),
     "torch-reference": dict(backend="torch", tiling="reference"),
     "fp32": dict(precision="fp32"),
@@ -106,6 +111,14 @@ def use_previous_plan():
     BYTES_PER_VOXEL.update(PREVIOUS_BYTES_PER_VOXEL)
 
 
+def use_blocks_only():
+    """Plan blocks of frames with margins, never a stream (the ``*-blocks`` modes: the plan before streaming)."""
+    from exodeepfinder.inference import segment
+
+    plan_tiling = segment.plan_tiling
+    segment.plan_tiling = lambda *args, **kwargs: plan_tiling(*args, **{**kwargs, "stream": None})
+
+
 def run_mode(movie_path, mode, device, threads, max_memory, weights="bundled"):
     """Segment in this process; print one JSON line with the timings."""
     import torch
@@ -120,6 +133,8 @@ def run_mode(movie_path, mode, device, threads, max_memory, weights="bundled"):
         torch.set_num_threads(threads)
     if mode.endswith("-old-plan"):
         use_previous_plan()
+    if mode.endswith("-blocks"):
+        use_blocks_only()
     model = load_model(weights_path(weights), device)
     device = model.device
     movie = open_h5(movie_path)
@@ -144,7 +159,7 @@ def run_mode(movie_path, mode, device, threads, max_memory, weights="bundled"):
     voxels = movie.shape[0] * movie.shape[1] * movie.shape[2]
     print(json.dumps(dict(mode=mode, engine=runner.description, threads=torch.get_num_threads(),
                           window=list(plan.window_shape), windows_per_block=plan.windows_per_block,
-                          frames_per_block=plan.frames_per_block, t_margin=plan.t_margin,
+                          frames_per_block=plan.frames_per_block, t_margin=plan.t_margin, stream=plan.stream,
                           computed_per_voxel=plan.computed_voxels(movie.shape[0]) / voxels,
                           first_window_s=(first[0] - start) if first else None, int8_graph_s=quantized_s,
                           shape=list(movie.shape), seconds=seconds, voxels_per_s=voxels / seconds,
@@ -224,10 +239,11 @@ def memory_probe(precisions, sizes, height, width, threads):
 
 def plan_rows(shapes, max_memory=None):
     """The computed voxels per movie voxel of the fast tiling's plans (no inference): per movie size and
-    engine, the previous and the current memory plan, and the factors they come from
+    engine, the previous memory plan, blocks of frames and the default (which may stream the movie), and the
+    factors they come from
     (:meth:`~exodeepfinder.inference.tiling.TilePlan.overlap_factors`)."""
-    from exodeepfinder.inference.memory import BYTES_PER_VOXEL, PROCESS_MEMORY, working_memory
-    from exodeepfinder.inference.tiling import plan_memory, plan_tiling
+    from exodeepfinder.inference.memory import BYTES_PER_VOXEL, PROCESS_MEMORY, STREAM_BYTES, working_memory
+    from exodeepfinder.inference.tiling import FAST_PAD, PAD, plan_memory, plan_tiling
 
     memory = working_memory(max_memory or "3.5GB")
     rows = ["| movie (t x y x x) | engine | plan | windows (y x x, size) | frames per block (+ margins) | padding | "
@@ -236,11 +252,15 @@ def plan_rows(shapes, max_memory=None):
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for shape in shapes:
         for engine, key in (("int8", ("openvino", "int8")), ("float32", ("openvino", "f32"))):
-            plans = {"current": BYTES_PER_VOXEL[key]}
+            border = FAST_PAD if engine == "int8" else PAD
+            plans = {"blocks": (BYTES_PER_VOXEL[key], None), "default (may stream)": (BYTES_PER_VOXEL[key],
+                                                                                    STREAM_BYTES[key])}
             if key in PREVIOUS_BYTES_PER_VOXEL:
-                plans = {"previous": PREVIOUS_BYTES_PER_VOXEL[key], **plans}
-            for name, bytes_per_voxel in plans.items():
-                plan = plan_tiling(shape, "fast", memory=memory, bytes_per_voxel=bytes_per_voxel, input_itemsize=2)
+                plans = {"previous": (PREVIOUS_BYTES_PER_VOXEL[key], None), **plans}
+            for name, (bytes_per_voxel, stream) in plans.items():
+                plan = plan_tiling(shape, "fast", memory=memory, bytes_per_voxel=bytes_per_voxel, input_itemsize=2,
+                                   border_pad=border, stream=stream)
+                name = f"{name}: {'stream' if plan.stream else 'blocks'}"
                 f = plan.overlap_factors(shape)
                 peak = (plan_memory(plan, bytes_per_voxel, 40.0) + PROCESS_MEMORY) / 1024 ** 3
                 rows.append(f"| {' x '.join(map(str, shape))} | {engine} ({bytes_per_voxel} B per window voxel) | "

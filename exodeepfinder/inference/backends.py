@@ -155,7 +155,8 @@ def make_runner(model, backend: str, device, precision: str):
     TorchRunner or OpenVinoRunner
         Callable ``runner(windows, keep)``, with attributes ``engine``, ``description``,
         ``bytes_per_voxel`` (host memory per window voxel), ``max_window_voxels`` (None, or
-        a limit from the GPU memory) and ``batching`` (whether batches of windows pay).
+        a limit from the GPU memory), ``batching`` (whether batches of windows pay) and ``stream_bytes``
+        (None, or the memory of a stream: see :meth:`OpenVinoRunner.stream`).
 
     Raises
     ------
@@ -224,6 +225,7 @@ class TorchRunner:
         self.description = f"PyTorch {torch.__version__.split('+')[0]} on {device.type}, {arithmetic}"
         self.batching = True
         self.max_window_voxels = None
+        self.stream_bytes = None  # no streaming (exodeepfinder.inference.streaming) with PyTorch
         if device.type == "cpu":
             self.bytes_per_voxel = BYTES_PER_VOXEL[("torch", arithmetic)]
         else:

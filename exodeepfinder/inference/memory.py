@@ -39,6 +39,19 @@ BYTES_PER_VOXEL = {
     ("openvino", "int8"): 220,
 }
 
+#: Bytes per voxel of a chunk of a streamed segmentation and bytes per pixel of the features it keeps between
+#: chunks, by (engine, arithmetic) (:mod:`exodeepfinder.inference.streaming`). A chunk costs more per voxel
+#: than a window: each convolution reads its input joined to the cached frames, a copy of its own.
+#: Measured from the peak RSS of chunks of 10-30 frames of 256 x 256 and 18-24 frames of 520 x 520 (OpenVINO
+#: 2026.4.1, the reference network: int8 474 B per voxel and 2.2 kB per pixel, whose cached frames are
+#: 8-bit codes; float32 1300 B and 8.4 kB, planned with a margin: 250 x 400 x 300 in chunks of 8 frames of
+#: 452 x 352 peaked at 3.50 GiB where 1300 B planned 3.39); bfloat16 is taken as float32's.
+STREAM_BYTES = {
+    ("openvino", "f32"): (1500, 9000),
+    ("openvino", "bf16"): (1500, 9000),
+    ("openvino", "int8"): (480, 2300),
+}
+
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
 
 

@@ -83,9 +83,14 @@ def network_graph(model, digest: str, int8: bool = False):
     return graph
 
 
-def compiled_model(model, digest: str, shape: tuple, inference_precision: str, int8: bool = False):
-    """The network (``int8``: its int8 quantization) compiled for input ``shape`` (cached: see the module docstring)."""
-    key = (digest, tuple(shape), inference_precision, int8)
+def compiled_model(model, digest: str, shape: tuple, inference_precision: str, int8: bool = False,
+                   stream: bool = False):
+    """The network (``int8``: its int8 quantization) compiled for input ``shape`` (cached: see the module docstring).
+
+    ``stream``: its streaming version (:func:`~exodeepfinder.inference.streaming.stream_graph`) for chunks of
+    ``shape`` ``[1, 1, frames, y, x]``.
+    """
+    key = (digest, tuple(shape), inference_precision, int8, stream)
     with _lock:
         if key in _compiled:
             _compiled.move_to_end(key)
@@ -93,8 +98,18 @@ def compiled_model(model, digest: str, shape: tuple, inference_precision: str, i
         # Free the previous shape's working memory before allocating this one's.
         while len(_compiled) >= _KEEP_COMPILED:
             _compiled.popitem(last=False)
-    graph = network_graph(model, digest, int8).clone()
-    graph.reshape(list(shape))
+    if stream:
+        from .streaming import stream_graph
+
+        from .streaming import StreamingError
+        from .tiling import T_REACH
+
+        graph, lag = stream_graph(network_graph(model, digest, int8), shape[2:])
+        if lag != T_REACH:
+            raise StreamingError(f"the network's reach along t is {lag} frames, not {T_REACH}: cannot stream it")
+    else:
+        graph = network_graph(model, digest, int8).clone()
+        graph.reshape(list(shape))
     compiled = core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": inference_precision,
                                                        "PERFORMANCE_HINT": "LATENCY"})
     with _lock:
@@ -118,7 +133,7 @@ class OpenVinoRunner:
     max_window_voxels = None
 
     def __init__(self, model, precision: str):
-        from .memory import BYTES_PER_VOXEL
+        from .memory import BYTES_PER_VOXEL, STREAM_BYTES
 
         openvino = _require_openvino()
         self.model = model
@@ -129,6 +144,8 @@ class OpenVinoRunner:
         self.inference_precision = "bf16" if bfloat16 else "f32"
         arithmetic = "int8" if self.int8 else self.inference_precision
         self.bytes_per_voxel = BYTES_PER_VOXEL[("openvino", arithmetic)]
+        #: (bytes per voxel of a chunk, bytes per pixel kept between chunks) of :meth:`stream`
+        self.stream_bytes = STREAM_BYTES[("openvino", arithmetic)]
         self.description = f"OpenVINO {openvino.__version__.split('-')[0]} on cpu, {arithmetic}"
         self._request = None
 
@@ -148,3 +165,28 @@ class OpenVinoRunner:
         request.wait()
         output = request.get_output_tensor(0).data
         return np.array(output[(slice(None), slice(None)) + tuple(keep)])
+
+    def stream(self, shape):
+        """A new stream of chunks of ``shape`` ``(frames, y, x)`` (:mod:`~exodeepfinder.inference.streaming`).
+
+        Returns
+        -------
+        callable
+            ``step(chunk)``: class probabilities ``float32 [3, frames, y, x]`` of the frames
+            :data:`~exodeepfinder.inference.tiling.T_REACH` before those of ``chunk``
+            (``float32 [frames, y, x]``), computed with the features of the chunks before it.
+        """
+        import numpy as np
+
+        self._request = None  # let a window shape's memory go before compiling the stream
+        compiled = compiled_model(self.model, self.digest, (1, 1) + tuple(shape), self.inference_precision,
+                                  self.int8, stream=True)
+        request = compiled.create_infer_request()
+        request.reset_state()
+
+        def step(chunk):
+            request.start_async({0: np.ascontiguousarray(chunk[None, None])}, share_inputs=True)
+            request.wait()
+            return np.array(request.get_output_tensor(0).data[0])
+
+        return step

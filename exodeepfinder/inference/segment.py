@@ -25,7 +25,7 @@ from ..progress import report
 from .backends import check_backend, make_runner
 from .memory import working_memory
 from ..model.normalize import normalize_frames
-from .tiling import FAST_PAD, PAD, TILINGS, plan_tiling, time_blocks
+from .tiling import FAST_PAD, PAD, T_REACH, TILINGS, plan_tiling, stream_chunks, time_blocks
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def prepare(movie_shape, model, *, patch_size=160, precision="auto", backend="au
     runner = make_runner(model, backend, device, precision)
     plan = plan_tiling(shape, tiling, patch_size=patch_size, memory=memory, bytes_per_voxel=runner.bytes_per_voxel,
                        max_window_voxels=runner.max_window_voxels, batching=runner.batching, input_itemsize=itemsize,
-                       border_pad=FAST_PAD if getattr(runner, "int8", False) else PAD)
+                       border_pad=FAST_PAD if getattr(runner, "int8", False) else PAD, stream=runner.stream_bytes)
     return runner, plan
 
 
@@ -125,6 +125,9 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
     runner, plan = prepare(movie.shape, model, patch_size=patch_size, precision=precision, backend=backend,
                            tiling=tiling, device=device, max_memory=max_memory, itemsize=itemsize)
     n_frames, height, width = movie.shape
+    if plan.stream:
+        yield from _iter_stream(movie, runner, plan, return_scores, progress)
+        return
     blocks = list(time_blocks(n_frames, plan.frames_per_block, plan.t_margin))
     total = len(blocks) * plan.windows_per_block
     report(progress, 0, total)
@@ -156,6 +159,37 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
             scores = np.moveaxis(scores, 0, 1).astype(np.float16) if return_scores else None
             del sums
             yield SegmentedBlock(first, last, labels, scores, blank)
+    if no_contrast:
+        log.warning(describe_no_contrast(no_contrast, n_frames))
+
+
+def _iter_stream(movie, runner, plan, return_scores, progress):
+    """:func:`iter_segment` of a streamed plan (:func:`~exodeepfinder.inference.tiling.stream_chunks`)."""
+    n_frames, height, width = movie.shape
+    chunks = list(stream_chunks(n_frames, plan.frames_per_block))
+    region = (slice(None), slice(None), slice(plan.y.offset, plan.y.offset + height),
+              slice(plan.x.offset, plan.x.offset + width))
+    report(progress, 0, len(chunks))
+    step = runner.stream((plan.frames_per_block, plan.y.size, plan.x.size))
+    no_contrast = []
+    with ThreadPoolExecutor(1, thread_name_prefix="exodeepfinder-read") as reader:
+        read = [reader.submit(_read_window, movie, *chunks[0][2:], plan.y, plan.x)]
+        for index, (first, last, input_start, _) in enumerate(chunks):
+            frames, blank = read.pop().result()
+            # a frame's contrast is known when it is read, T_REACH frames before its labels come out
+            no_contrast.extend(blank)
+            if index + 1 < len(chunks):
+                read.append(reader.submit(_read_window, movie, *chunks[index + 1][2:], plan.y, plan.x))
+            probabilities = step(frames)
+            del frames
+            report(progress, index + 1, len(chunks))
+            if last == first:  # the stream's first chunks: frames before the movie's
+                continue
+            output_start = input_start - T_REACH - PAD  # movie frame of the chunk's first output
+            scores = probabilities[(slice(None), slice(first - output_start, last - output_start)) + region[2:]]
+            labels = np.argmax(scores, axis=0).astype(np.int8)
+            scores = np.moveaxis(scores, 0, 1).astype(np.float16) if return_scores else None
+            yield SegmentedBlock(first, last, labels, scores, tuple(t for t in no_contrast if first <= t < last))
     if no_contrast:
         log.warning(describe_no_contrast(no_contrast, n_frames))
 

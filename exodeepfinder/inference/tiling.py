@@ -22,6 +22,12 @@ Two tilings (:data:`TILINGS`):
     from the reference tiling's near ties; events found against the simulated truth do not
     (``bench/segment_quality.py``).
 
+With an engine that can stream (OpenVINO: :mod:`exodeepfinder.inference.streaming`), a fast tiling
+that holds the whole frame may instead feed the network the movie as a stream of chunks of
+frames, each reusing the previous chunk's features: no margin is computed twice, and every
+frame has the network's whole reach along t (:func:`stream_chunks`). :func:`plan_tiling` takes
+whichever computes fewer voxels.
+
 Blocks of frames all have the same window shape: the frames are split into equal blocks and
 the window of the last block is shifted back to end at the movie's end, so one compiled
 network serves a whole movie.
@@ -154,6 +160,44 @@ def block_frames(n_frames: int, frames_per_block: int) -> int:
     return math.ceil(n_frames / math.ceil(n_frames / max(frames_per_block, 1)))
 
 
+def stream_chunks(n_frames: int, frames_per_chunk: int, lag: int = T_REACH):
+    """Chunks of frames of a streamed segmentation, in order.
+
+    The stream reads the zero-padded movie from ``lag`` frames before its first frame to
+    ``lag`` frames after its last, ``frames_per_chunk`` frames per network call; each call
+    returns the class probabilities of frames ``lag`` earlier than those it read. The first
+    chunks (and the last) may return no movie frame.
+
+    Yields
+    ------
+    (first_frame, last_frame, input_start, input_stop)
+        The call reads padded frames ``[input_start, input_stop)`` (see :data:`PAD`) and
+        finishes movie frames ``[first_frame, last_frame)`` (possibly none: ``first == last``),
+        which are its outputs ``first_frame + PAD - (input_start - lag)`` onwards.
+    """
+    start, stop = PAD - lag, PAD + n_frames + lag
+    for input_start in range(start, stop, frames_per_chunk):
+        output_start = input_start - lag - PAD  # movie frame of the call's first output
+        first = min(max(output_start, 0), n_frames)
+        last = max(min(output_start + frames_per_chunk, n_frames), first)
+        yield first, last, input_start, input_start + frames_per_chunk
+
+
+def stream_frames(n_frames: int, most: int, lag: int = T_REACH) -> int:
+    """Frames per chunk of :func:`stream_chunks` for a movie of ``n_frames`` frames, at most ``most``.
+
+    Every chunk has the same length (one compiled network), so the last one may run past the
+    frames the stream needs. The longest chunks within 1 % of the fewest frames computed, and at
+    least :data:`MIN_STREAM_FRAMES` (or ``most`` if smaller): fewer calls, little recomputed.
+    """
+    total = n_frames + 2 * lag
+    most = max(int(most), 1)
+    lengths = range(min(MIN_STREAM_FRAMES, most), most + 1)
+    computed = {n: math.ceil(total / n) * n for n in lengths}
+    least = min(computed.values())
+    return max(n for n in lengths if computed[n] <= 1.01 * least)
+
+
 @dataclass(frozen=True)
 class TilePlan:
     """How a movie is cut into network windows.
@@ -170,6 +214,13 @@ class TilePlan:
         Windows of a block given to the network together.
     input_frame_bytes : float
         Bytes per frame of a block's input, context frames included (see :func:`input_frame_bytes`).
+    stream : bool
+        The movie is streamed (:func:`stream_chunks`): ``frames_per_block`` frames per network call,
+        no margin (``t_margin`` 0), one y/x window.
+    state_bytes : float
+        Memory the stream keeps between calls (the cached features), for the whole frame.
+    window_bytes_per_voxel : float, optional
+        Bytes per voxel of a network call when they differ from the engine's usual ones (a stream's).
     """
 
     y: AxisTiling
@@ -178,6 +229,14 @@ class TilePlan:
     t_margin: int
     batch: int
     input_frame_bytes: float = 0.0
+    stream: bool = False
+    state_bytes: float = 0.0
+    window_bytes_per_voxel: float | None = None
+
+    def n_blocks(self, n_frames: int) -> int:
+        """Network calls per y/x window for a movie of ``n_frames`` frames (blocks, or chunks of the stream)."""
+        frames = n_frames + 2 * T_REACH if self.stream else n_frames
+        return math.ceil(frames / self.frames_per_block)
 
     @property
     def windows_per_block(self) -> int:
@@ -194,9 +253,8 @@ class TilePlan:
 
     def computed_voxels(self, n_frames: int) -> int:
         """Voxels the network computes for a movie of ``n_frames`` frames."""
-        n_blocks = math.ceil(n_frames / self.frames_per_block)
         frames = self.frames_per_block + 2 * self.t_margin
-        return n_blocks * self.windows_per_block * frames * self.y.size * self.x.size
+        return self.n_blocks(n_frames) * self.windows_per_block * frames * self.y.size * self.x.size
 
     def overlap_factors(self, shape) -> dict:
         """Where the computed voxels per movie voxel come from, for a movie of ``shape`` ``(t, y, x)``.
@@ -212,20 +270,23 @@ class TilePlan:
         ``window_overlap``
             y/x windows overlapping (each window's ``crop`` voxels on each side are computed and dropped).
         ``t_margins``
-            Frames of context before and after each block's kept frames, ``(kept + 2 margin) / kept``.
+            Frames of context before and after each block's kept frames, ``(kept + 2 margin) / kept``;
+            streamed, the network's reach before the first frame and after the last, ``(t + 2 reach) / t``.
         ``equal_blocks``
             Blocks of equal length: the last window shifted back recomputes frames,
-            ``blocks * kept / t``.
+            ``blocks * kept / t`` (streamed: chunks of equal length, ``chunks * frames / (t + 2 reach)``).
         """
         n_frames, height, width = shape
-        n_blocks = math.ceil(n_frames / self.frames_per_block)
+        n_blocks = self.n_blocks(n_frames)
+        streamed = n_frames + 2 * T_REACH
         padded = (height + 2 * self.y.offset) * (width + 2 * self.x.offset)
         factors = dict(
             padding=padded / (height * width),
             pooling_grid=self.y.length * self.x.length / padded,
             window_overlap=self.windows_per_block * self.y.size * self.x.size / (self.y.length * self.x.length),
-            t_margins=(self.frames_per_block + 2 * self.t_margin) / self.frames_per_block,
-            equal_blocks=n_blocks * self.frames_per_block / n_frames,
+            t_margins=streamed / n_frames if self.stream else
+            (self.frames_per_block + 2 * self.t_margin) / self.frames_per_block,
+            equal_blocks=n_blocks * self.frames_per_block / (streamed if self.stream else n_frames),
         )
         factors["computed_per_voxel"] = self.computed_voxels(n_frames) / (n_frames * height * width)
         return factors
@@ -245,16 +306,19 @@ def input_frame_bytes(y_axis: AxisTiling, x_axis: AxisTiling, height: int, width
 
 def plan_memory(plan: TilePlan, bytes_per_voxel: float, bytes_per_frame_voxel: float) -> float:
     """Bytes one block of ``plan`` holds: the network's window, the block's padded frames (sums of scores,
-    labels) and its input (padded windows, read-ahead, normalisation: ``plan.input_frame_bytes``)."""
+    labels), its input (padded windows, read-ahead, normalisation: ``plan.input_frame_bytes``) and, streamed,
+    the features kept between calls. ``bytes_per_voxel``: the engine's, unless the plan has its own."""
     block = plan.frames_per_block * plan.y.length * plan.x.length
     frames = plan.frames_per_block + 2 * plan.t_margin
-    return plan.window_voxels * bytes_per_voxel + block * bytes_per_frame_voxel + frames * plan.input_frame_bytes
+    bytes_per_voxel = plan.window_bytes_per_voxel or bytes_per_voxel
+    return (plan.window_voxels * bytes_per_voxel + block * bytes_per_frame_voxel + frames * plan.input_frame_bytes
+            + plan.state_bytes)
 
 
 def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, bytes_per_voxel: float,
                 bytes_per_frame_voxel: float = 40.0, max_window_voxels: int | None = None,
                 t_margin: int | None = None, batching: bool = True, input_itemsize: int | None = None,
-                border_pad: int = PAD) -> TilePlan:
+                border_pad: int = PAD, stream=None) -> TilePlan:
     """Choose the windows of a movie so that a block of frames fits in ``memory`` bytes.
 
     Parameters
@@ -284,6 +348,10 @@ def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, byt
     input_itemsize : int, optional
         Bytes per pixel of the movie: count the block's input too (padded windows, the block read
         ahead, the normalisation's copies: :func:`input_frame_bytes`). None: leave it out.
+    stream : (float, float), optional
+        The engine can stream the movie (:func:`stream_chunks`), with these bytes per voxel of a
+        chunk and bytes per pixel of the features it keeps between calls: the fast tiling then
+        streams the whole frame where that computes fewer voxels than blocks of frames (and fits).
 
     Returns
     -------
@@ -319,7 +387,35 @@ def plan_tiling(shape, tiling: str, *, patch_size: int = 160, memory: float, byt
              for ny in range(1, 17) for nx in range(1, 17)]
     fitting = [p for p in plans if plan_memory(p, bytes_per_voxel, bytes_per_frame_voxel) <= memory
                and p.window_voxels <= max_window_voxels]
-    # Least computation; among equals, fewer windows (fewer borders inside the frame).
+    if stream is not None:
+        streamed = _stream_plan(shape, fast_axis(height, 1, border_pad), fast_axis(width, 1, border_pad), memory,
+                                stream, bytes_per_frame_voxel, max_window_voxels, input_itemsize)
+        if streamed is not None:
+            fitting.append(streamed)
+    # Least computation (a stream before blocks that compute as much: its frames see the whole reach);
+    # among equals, fewer windows (fewer borders inside the frame).
     if not fitting:  # a budget below any plan: the leanest one
         return min(plans, key=lambda p: plan_memory(p, bytes_per_voxel, bytes_per_frame_voxel))
-    return min(fitting, key=lambda p: (p.computed_voxels(n_frames), p.windows_per_block))
+    return min(fitting, key=lambda p: (p.computed_voxels(n_frames), not p.stream, p.windows_per_block))
+
+
+#: Fewest frames per call of a stream worth planning (below, each call's fixed costs dominate).
+MIN_STREAM_FRAMES = 8
+#: Most frames per call of a stream. Longer chunks compute no fewer voxels (a stream has no margins to
+#: share), they only hold more memory: 250 x 400 x 300 in int8 peaked at 3.05 GiB with chunks of 40 frames.
+MAX_STREAM_FRAMES = 16
+
+
+def _stream_plan(shape, y_axis, x_axis, memory, stream, bytes_per_frame_voxel, max_window_voxels, input_itemsize):
+    """The streamed plan of the whole frame (:func:`stream_chunks`) with the most frames per call that fit, or None."""
+    n_frames, height, width = shape
+    bytes_per_voxel, state_bytes_per_pixel = stream
+    plane = y_axis.size * x_axis.size
+    inputs = 0.0 if input_itemsize is None else input_frame_bytes(y_axis, x_axis, height, width, input_itemsize)
+    state = state_bytes_per_pixel * plane
+    per_frame = plane * bytes_per_voxel + y_axis.length * x_axis.length * bytes_per_frame_voxel + inputs
+    frames = int(min((memory - state) // per_frame, max_window_voxels // plane, MAX_STREAM_FRAMES,
+                     n_frames + 2 * T_REACH))
+    if frames < MIN_STREAM_FRAMES:
+        return None
+    return TilePlan(y_axis, x_axis, stream_frames(n_frames, frames), 0, 1, inputs, True, state, bytes_per_voxel)
