@@ -136,3 +136,26 @@ def test_a_graph_that_pools_along_t_is_refused():
     pooled = ops.max_pool(movie, [2, 2, 2], [1, 1, 1], [0, 0, 0], [0, 0, 0], [2, 2, 2]).output(0)
     with pytest.raises(StreamingError, match="cannot stream a pooling along t"):
         stream_graph(ov.Model([pooled], [movie]), (8, 16, 16))
+
+
+def test_a_long_movie_is_streamed_and_its_events_found(model, monkeypatch):
+    """Default segmentation in a small budget: the stream is chosen (blocks would recompute margins), and the events
+    found against the simulated truth are those of blocks of frames."""
+    pytest.importorskip("nncf")
+    from exodeepfinder.events.cluster import cluster_events
+    from exodeepfinder.events.evaluate import match_events
+    from exodeepfinder.inference.segment import prepare
+    from exodeepfinder.simulation import simulate_movie
+
+    simulation = simulate_movie((160, 96, 96), n_events=30, n_spots=20, seed=23)
+    budget = "0.62GB"
+    runner, plan = prepare(simulation.movie.shape, model, precision="int8", max_memory=budget)
+    assert plan.stream and plan.frames_per_block >= 8
+    streamed = segment_module.segment_movie(simulation.movie, model, precision="int8", max_memory=budget)
+    original = segment_module.plan_tiling
+    monkeypatch.setattr(segment_module, "plan_tiling", lambda *a, **k: original(*a, **{**k, "stream": None}))
+    blocks = segment_module.segment_movie(simulation.movie, model, precision="int8", max_memory=budget)
+    f1 = {name: match_events(cluster_events(labels, 5, min_size=10), simulation.events).summary["f1"]
+          for name, labels in (("streamed", streamed), ("blocks", blocks))}
+    assert f1["streamed"] >= 0.9 and f1["streamed"] >= f1["blocks"] - 0.01, f1
+    assert np.mean(streamed == blocks) >= 0.999
