@@ -53,6 +53,10 @@ def test_plan_streams_long_movies_of_large_frames_and_not_short_ones():
     assert math.prod(v for k, v in factors.items() if k != "computed_per_voxel") == \
         pytest.approx(factors["computed_per_voxel"])
     assert plan_memory(long, 220, 40.0) <= 3 * GiB
+    assert long.describe((1000, 512, 512)) == ("the whole 520 x 520 frame streamed in chunks of 16 frames: "
+                                               "1.07 computed voxels per voxel")
+    assert blocks.describe((1000, 512, 512)) == ("the whole 520 x 520 frame in blocks of 30 frames (+6 of context "
+                                                 "on each side): 1.47 computed voxels per voxel")
     # a movie held in one block with a short margin computes less than a stream (reach on both sides)
     short = plan_tiling((60, 400, 300), "fast", **int8)
     assert not short.stream

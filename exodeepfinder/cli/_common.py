@@ -127,6 +127,17 @@ def precision_line(args, model) -> str:
     return line
 
 
+def plan_line(args, model, movie) -> str:
+    """How the segmentation cuts ``movie`` into network windows, e.g. "the whole 408 x 308 frame streamed in
+    chunks of 14 frames: 1.17 computed voxels per voxel" (:meth:`~exodeepfinder.inference.tiling.TilePlan.describe`)."""
+    from ..inference.segment import prepare
+
+    itemsize = getattr(getattr(movie, "dtype", None), "itemsize", 8)
+    _, plan = prepare(movie.shape, model, patch_size=args.patch_size, precision=args.precision,
+                      backend=args.backend, tiling=args.tiling, max_memory=args.max_memory, itemsize=itemsize)
+    return plan.describe(movie.shape)
+
+
 def network_options(args) -> dict:
     """The segmentation keyword arguments given by :func:`add_model_arguments`'s options."""
     return dict(patch_size=args.patch_size, precision=args.precision, backend=args.backend, tiling=args.tiling,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ._common import (add_model_arguments, add_movie_format_arguments, add_overwrite_argument, check_output,
                       format_path, input_path, load_model_once, movie_format_options, naming_input, network_options,
-                      precision_line, run_command)
+                      plan_line, precision_line, run_command)
 
 NAME = "segment"
 BATCH_PATHS = ["movie"]
@@ -51,6 +51,7 @@ def run(args):
         model = load_model_once(args)
         from ..pipeline import segment_file  # after the checks of the inputs: they fail fast
         print(f"segmenting {movie_path} ({' x '.join(map(str, movie.shape))}), {precision_line(args, model)}")
+        print(f"  windows: {plan_line(args, model, movie)}")
         progress = TqdmProgress(f"{movie_path.parent.name or movie_path.name}: segmenting", unit="window")
         with naming_input(movie_path, progress):  # the segmentation and its pictures appear together, or none
             segment_file(movie, output, model, save_scores=args.save_scores, pictures=pictures,

@@ -1,4 +1,4 @@
-"""Segmentation as a stream of frames: each block reuses the previous block's features instead of recomputing margins.
+"""Segmentation as a stream of frames: each chunk reuses the features of the chunk before instead of recomputing margins.
 
 The U-Net never pools along t: along t it is a stack of convolutions, each looking one frame
 back and one ahead (3x3x3) or one ahead (2x2x2). A block of frames of the fast tiling therefore
@@ -7,13 +7,13 @@ for the block after: on a 520 x 520 frame, where blocks are ~30 frames, that is 
 computation (``TilePlan.overlap_factors``, ``t_margins``).
 
 :func:`stream_graph` rewrites the network's OpenVINO graph (float32 or int8: the quantized
-graph is rewritten, not re-quantized) into one that takes ``n`` new frames and, for each
-convolution, the last frames of its input from the previous call (its *cache*), and returns the
-class probabilities of ``n`` frames plus the updated caches. Each convolution then computes only
-new frames ("valid" along t, the cached frames in front), and the output lags the input by the
-network's look-ahead (:data:`~exodeepfinder.inference.tiling.T_REACH` frames). Where the two
-branches of a skip connection meet with different lags, the earlier one is delayed by keeping
-more frames in its convolution's cache.
+graph is rewritten, not re-quantized) into a stateful one that takes a chunk of ``n`` frames and
+keeps, for each convolution, the last frames of its input from the previous call (an OpenVINO
+variable, ``ReadValue``/``Assign``; in int8 the frames' 8-bit codes). Each convolution then
+computes only new frames ("valid" along t, the kept frames in front), and the output lags the
+input by the network's look-ahead (:data:`~exodeepfinder.inference.tiling.T_REACH` frames).
+Where the two branches of a skip connection meet with different lags, the earlier one is delayed
+by keeping more frames for its convolution.
 
 Every frame is then computed once, with the network's whole reach on both sides: the class
 probabilities equal those of one window holding the whole (zero-padded) movie, the reference's
@@ -28,7 +28,7 @@ import numpy as np
 #: Operations that act on each frame on its own (or on no frame: constants); anything else is refused.
 _PER_FRAME = {"Add", "Relu", "FakeQuantize", "MaxPool", "Interpolate", "Softmax", "Multiply", "Convert",
               "Subtract", "Result"}
-#: Name prefix of the cache inputs and outputs of a streaming graph.
+#: Name prefix of the variables (kept frames) of a streaming graph.
 CACHE = "cache"
 
 
@@ -75,7 +75,7 @@ def _delays(graph, extra):
         if kind == "Convolution":
             if inputs != [0]:
                 raise StreamingError(f"cannot stream convolution weights computed from the movie ({name})")
-            frames, _, after = _kernel_t(op)
+            after = _kernel_t(op)[2]
             delays[name] = lags[0] + after + extra.get(name, 0)
             continue
         _check_per_frame(op)
@@ -96,7 +96,7 @@ def _delays(graph, extra):
 
 
 def stream_graph(graph, shape):
-    """The streaming version of the U-Net ``graph`` for blocks of ``shape`` ``(frames, y, x)``.
+    """The streaming version of the U-Net ``graph`` for chunks of ``shape`` ``(frames, y, x)``.
 
     Parameters
     ----------
@@ -104,18 +104,18 @@ def stream_graph(graph, shape):
         The network (:func:`~exodeepfinder.inference.openvino_backend.network_graph`, float32 or
         int8); not modified.
     shape : (int, int, int)
-        Frames of a block and the y/x size of the window (multiples of 4).
+        Frames of a chunk and the y/x size of the window (multiples of 4).
 
     Returns
     -------
     model : openvino.Model
-        Inputs: the block ``float32 [1, 1, frames, y, x]``, then one cache per convolution
-        (named ``cache<i>``, zeros before the first block). Outputs: the class probabilities
-        ``[1, 3, frames, y, x]`` of the block's frames shifted back by ``lag``, then the new
-        caches in the same order.
+        Input: a chunk ``float32 [1, 1, frames, y, x]``; output: the class probabilities
+        ``[1, 3, frames, y, x]`` of the frames ``lag`` before the chunk's. Its variables
+        (``cache<i>``, one per convolution) hold the frames kept between calls: zeros in a new
+        infer request or after ``reset_state()``, i.e. zero frames before the first chunk.
     lag : int
-        Frames between an input frame and its output: the output of a block that starts at
-        movie frame ``s`` is that of frames ``s - lag ...``.
+        Frames between an input frame and its output: the output of a chunk that starts at
+        frame ``s`` is that of frames ``s - lag ...``.
 
     Raises
     ------
@@ -138,7 +138,7 @@ def stream_graph(graph, shape):
     for op in list(graph.get_ordered_ops()):
         if op.get_type_name() != "Convolution" or op.get_friendly_name() not in delays:
             continue
-        kernel, before, after = _kernel_t(op)
+        kernel = _kernel_t(op)[0]
         delay = extra.get(op.get_friendly_name(), 0)
         kept = kernel - 1 + delay
         if kept == 0:

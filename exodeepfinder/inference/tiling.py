@@ -256,6 +256,17 @@ class TilePlan:
         frames = self.frames_per_block + 2 * self.t_margin
         return self.n_blocks(n_frames) * self.windows_per_block * frames * self.y.size * self.x.size
 
+    def describe(self, shape) -> str:
+        """How a movie of ``shape`` ``(t, y, x)`` is cut, in words, with its computed voxels per movie voxel."""
+        windows = f"{self.y.size} x {self.x.size}"
+        if self.stream:
+            how = f"the whole {windows} frame streamed in chunks of {self.frames_per_block} frames"
+        else:
+            count = self.windows_per_block
+            how = (("the whole " + windows + " frame" if count == 1 else f"{count} windows of {windows}")
+                   + f" in blocks of {self.frames_per_block} frames (+{self.t_margin} of context on each side)")
+        return f"{how}: {self.overlap_factors(shape)['computed_per_voxel']:.2f} computed voxels per voxel"
+
     def overlap_factors(self, shape) -> dict:
         """Where the computed voxels per movie voxel come from, for a movie of ``shape`` ``(t, y, x)``.
 
