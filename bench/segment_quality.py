@@ -17,6 +17,9 @@ frames (``--block_frames`` kept frames per block), so that block borders along t
 - ``old plan``: the same with the memory plan of before int8's memory was measured (550 bytes per
   window voxel, as float32: two windows of 252 x 352 and blocks of 34 frames on 100 x 400 x 300
   frames, against the whole frame in blocks of 50 with int8's 220 bytes);
+- ``stream c=N``: the whole frame streamed through the network in chunks of ``N`` frames
+  (:mod:`exodeepfinder.inference.streaming`: each chunk reuses the features of the one before, the
+  network's whole reach along t, no margins);
 - ``pad 25``: ``fast default`` with the reference's 25 zero pixels around a frame that int8
   computes in one window instead of ``FAST_PAD`` (4) (the same as ``fast default`` in float32).
 
@@ -40,7 +43,8 @@ from pathlib import Path
 
 WEIGHTS = {"bundled": None,
            "official": Path(__file__).resolve().parents[1].parent / "shared/data/net_weights_FINAL.h5"}
-VARIANTS = ("reference", "fast default", "fast m=14", "fast m=6", "fast m=4", "fast 2x1 m=6", "old plan", "pad 25")
+VARIANTS = ("reference", "fast default", "fast m=14", "fast m=6", "fast m=4", "fast 2x1 m=6", "stream c=16", "old plan",
+            "pad 25")
 
 
 def simulate(shape, seed):
@@ -82,6 +86,13 @@ def segment_variant(movie, model, variant, block_frames, precision="fast"):
         BYTES_PER_VOXEL.update(PREVIOUS_BYTES_PER_VOXEL)
     elif variant == "pad 25":
         segment.FAST_PAD = tiling.PAD
+    elif variant.startswith("stream"):
+        from exodeepfinder.inference.tiling import TilePlan, fast_axis
+
+        chunk = int(variant.split("=")[1])
+        pad = tiling.FAST_PAD if precision == "int8" else tiling.PAD
+        plan = TilePlan(fast_axis(movie.shape[1], 1, pad), fast_axis(movie.shape[2], 1, pad), chunk, 0, 1,
+                        stream=True)
     elif variant != "fast default":
         fields = dict(part.split("=") for part in variant.split() if "=" in part)
         split = "2x1" in variant
