@@ -163,3 +163,22 @@ def test_a_long_movie_is_streamed_and_its_events_found(model, monkeypatch):
           for name, labels in (("streamed", streamed), ("blocks", blocks))}
     assert f1["streamed"] >= 0.9 and f1["streamed"] >= f1["blocks"] - 0.01, f1
     assert np.mean(streamed == blocks) >= 0.999
+
+
+def test_streaming_is_checked_once_and_falls_back_to_blocks(model, monkeypatch):
+    from exodeepfinder.inference import streaming
+    from exodeepfinder.inference.openvino_backend import OpenVinoRunner
+
+    assert streaming.stream_supported()  # this installation streams
+    assert OpenVinoRunner(model, "fp32").stream_bytes is not None
+
+    def broken(*args, **kwargs):
+        raise TypeError("read_value() takes 2 arguments")  # as an older OpenVINO would
+
+    monkeypatch.setattr(streaming, "_supported", None)
+    monkeypatch.setattr(streaming, "stream_graph", broken)
+    assert not streaming.stream_supported()
+    assert OpenVinoRunner(model, "fp32").stream_bytes is None
+    plan = segment_module.prepare((1000, 512, 512), model, precision="fp32", backend="openvino", tiling="fast")[1]
+    assert not plan.stream
+

@@ -134,6 +134,7 @@ class OpenVinoRunner:
 
     def __init__(self, model, precision: str):
         from .memory import BYTES_PER_VOXEL, STREAM_BYTES
+        from .streaming import stream_supported
 
         openvino = _require_openvino()
         self.model = model
@@ -144,8 +145,8 @@ class OpenVinoRunner:
         self.inference_precision = "bf16" if bfloat16 else "f32"
         arithmetic = "int8" if self.int8 else self.inference_precision
         self.bytes_per_voxel = BYTES_PER_VOXEL[("openvino", arithmetic)]
-        #: (bytes per voxel of a chunk, bytes per pixel kept between chunks) of :meth:`stream`
-        self.stream_bytes = STREAM_BYTES[("openvino", arithmetic)]
+        #: (bytes per voxel of a chunk, bytes per pixel kept between chunks) of :meth:`stream`; None: no streaming
+        self.stream_bytes = STREAM_BYTES[("openvino", arithmetic)] if stream_supported() else None
         self.description = f"OpenVINO {openvino.__version__.split('-')[0]} on cpu, {arithmetic}"
         self._request = None
 

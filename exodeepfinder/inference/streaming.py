@@ -185,3 +185,29 @@ def stream_graph(graph, shape):
         if operation.get_type_name() not in ("Parameter", "ReadValue", "Assign"):
             operation.set_friendly_name(f"{operation.get_type_name()}_{index}")
     return model, lag
+
+
+_supported = None
+
+
+def stream_supported() -> bool:
+    """True if this OpenVINO installation builds and compiles streaming graphs (checked once per process on a
+    one-convolution graph); where it does not (an older release), segmentation keeps blocks of frames."""
+    global _supported
+    if _supported is None:
+        try:
+            import openvino as ov
+            from openvino import opset13 as ops
+
+            from .openvino_runtime import core
+
+            movie = ops.parameter([1, 1, -1, -1, -1], ov.Type.f32)
+            weight = ops.constant(np.ones((2, 1, 3, 3, 3), np.float32))
+            convolved = ops.convolution(movie, weight, [1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1])
+            streamed, _ = stream_graph(ov.Model([convolved], [movie]), (4, 8, 8))
+            core().compile_model(streamed, "CPU")
+            _supported = True
+        except Exception:  # noqa: BLE001  (any failure of the installation: fall back to blocks)
+            _supported = False
+    return _supported
+
