@@ -247,7 +247,9 @@ def segment_movie(movie, model, *, patch_size: int = 160, precision: str = "auto
     tiling : {"fast", "reference"}, optional
         ``"reference"``: the reference ExoDeepFinder windows (its labels exactly in ``fp32``).
         ``"fast"``: the whole frame (or the fewest windows that fit ``max_memory``) with
-        shorter margins along t: about half the computation, the same events found.
+        shorter margins along t: about half the computation, the same events found; with
+        OpenVINO, a long movie of large frames is instead streamed through the network with no
+        margins (:mod:`~exodeepfinder.inference.streaming`) where that computes less.
         Default: ``"reference"`` with ``precision="fp32"``, ``"fast"`` otherwise.
     device : torch.device or str, optional
         Where to run the network (default: where ``model`` is).
