@@ -99,9 +99,7 @@ def compiled_model(model, digest: str, shape: tuple, inference_precision: str, i
         while len(_compiled) >= _KEEP_COMPILED:
             _compiled.popitem(last=False)
     if stream:
-        from .streaming import stream_graph
-
-        from .streaming import StreamingError
+        from .streaming import StreamingError, stream_graph
         from .tiling import T_REACH
 
         graph, lag = stream_graph(network_graph(model, digest, int8), shape[2:])

@@ -125,8 +125,11 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
     runner, plan = prepare(movie.shape, model, patch_size=patch_size, precision=precision, backend=backend,
                            tiling=tiling, device=device, max_memory=max_memory, itemsize=itemsize)
     n_frames, height, width = movie.shape
+    # the movie's pixels in a padded frame
+    region = (slice(None), slice(None), slice(plan.y.offset, plan.y.offset + height),
+              slice(plan.x.offset, plan.x.offset + width))
     if plan.stream:
-        yield from _iter_stream(movie, runner, plan, return_scores, progress)
+        yield from _iter_stream(movie, runner, plan, region, return_scores, progress)
         return
     blocks = list(time_blocks(n_frames, plan.frames_per_block, plan.t_margin))
     total = len(blocks) * plan.windows_per_block
@@ -135,8 +138,6 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
     for y0, y1 in map(plan.y.kept, range(len(plan.y.starts))):
         for x0, x1 in map(plan.x.kept, range(len(plan.x.starts))):
             counts[y0:y1, x0:x1] += 1
-    region = (slice(None), slice(None), slice(plan.y.offset, plan.y.offset + height),
-              slice(plan.x.offset, plan.x.offset + width))
     counts = counts[region[2:]]
     no_contrast = []
     # One thread reads and normalises the next block while the network computes this one.
@@ -163,12 +164,11 @@ def iter_segment(movie, model, *, patch_size: int = 160, precision: str = "auto"
         log.warning(describe_no_contrast(no_contrast, n_frames))
 
 
-def _iter_stream(movie, runner, plan, return_scores, progress):
-    """:func:`iter_segment` of a streamed plan (:func:`~exodeepfinder.inference.tiling.stream_chunks`)."""
-    n_frames, height, width = movie.shape
+def _iter_stream(movie, runner, plan, region, return_scores, progress):
+    """:func:`iter_segment` of a streamed plan (:func:`~exodeepfinder.inference.tiling.stream_chunks`);
+    ``region``: the movie's pixels in a padded frame."""
+    n_frames = movie.shape[0]
     chunks = list(stream_chunks(n_frames, plan.frames_per_block))
-    region = (slice(None), slice(None), slice(plan.y.offset, plan.y.offset + height),
-              slice(plan.x.offset, plan.x.offset + width))
     report(progress, 0, len(chunks))
     step = runner.stream((plan.frames_per_block, plan.y.size, plan.x.size))
     no_contrast = []
