@@ -31,6 +31,8 @@ Each row also counts the voxels whose label differs from the first variant's on 
 
     .venv/bin/python bench/segment_quality.py                          # bundled and official weights
     .venv/bin/python bench/segment_quality.py --seeds 6 --results /tmp/quality.jsonl   # resumable
+    .venv/bin/python bench/segment_quality.py --generator evalsim --first_seed 900030 --seeds 18 \
+        --shape 120 128 128 --weights bundled --precision int8 --variants "fast default" "stream c=16"
 """
 
 from __future__ import annotations
@@ -56,6 +58,21 @@ def simulate(shape, seed):
     return simulate_movie(shape, n_events=max(4, round(80 * area * n_frames / 200)), n_spots=round(40 * area),
                           n_flashes=round(10 * area * n_frames / 200) + 1, n_flickers=round(10 * area) + 1,
                           n_moving=round(10 * area) + 1, seed=seed)
+
+
+def simulate_with(generator, shape, seed, first_seed):
+    """Movie ``seed`` of ``generator``: ours (:func:`simulate`), or ``bench/evalsim`` (the independent one),
+    whose movie ``first_seed + i`` is family ``i`` modulo its 9 families at its seed ``first_seed + i // 9``."""
+    if generator == "ours":
+        return simulate(shape, seed)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.evalsim import FAMILIES, simulate as simulate_evalsim
+
+    families = list(FAMILIES)
+    index = seed - first_seed
+    return simulate_evalsim(families[index % len(families)], first_seed + index // len(families), shape=shape)
 
 
 def forced_plan(shape, block_frames, margin, windows_y=1, windows_x=1):
@@ -123,6 +140,9 @@ def main():
     parser.add_argument("--weights", nargs="+", default=list(WEIGHTS), choices=list(WEIGHTS))
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--first_seed", type=int, default=500)
+    parser.add_argument("--generator", default="ours", choices=["ours", "evalsim"],
+                        help="simulator of the movies: ours, or the independent bench/evalsim (never trained on; "
+                             "--first_seed among its test seeds, 900000 and up)")
     parser.add_argument("--shape", type=int, nargs=3, default=[72, 150, 110], metavar=("T", "Y", "X"))
     parser.add_argument("--block_frames", type=int, default=20, help="kept frames per block of the forced variants")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
@@ -148,7 +168,7 @@ def main():
         for line in args.results.read_text().splitlines():
             row = json.loads(line)
             done[(row["weights"], row["seed"], row["variant"], tuple(row["shape"]), row["block_frames"],
-                  row.get("arithmetic", "fast"))] = row
+                  row.get("arithmetic", "fast"), row.get("generator", "ours"))] = row
     rows = []
     for weights in args.weights:
         model = load_model(WEIGHTS[weights], device="cpu")
@@ -156,15 +176,16 @@ def main():
             simulation = None
             first_labels = None
             for variant in args.variants:
-                key = (weights, seed, variant, tuple(args.shape), args.block_frames, args.precision)
+                key = (weights, seed, variant, tuple(args.shape), args.block_frames, args.precision, args.generator)
                 if key not in done:
-                    simulation = simulation or simulate(tuple(args.shape), seed)
+                    simulation = simulation or simulate_with(args.generator, tuple(args.shape), seed, args.first_seed)
                     labels, seconds = segment_variant(simulation.movie, model, variant, args.block_frames,
                                                       args.precision)
                     if first_labels is None:
                         first_labels = labels
                     row = dict(weights=weights, seed=seed, variant=variant, shape=args.shape,
-                               block_frames=args.block_frames, arithmetic=args.precision, seconds=seconds,
+                               block_frames=args.block_frames, arithmetic=args.precision, generator=args.generator,
+                               seconds=seconds,
                                event_voxels=int((labels == 2).sum()),
                                differing_voxels=int((labels != first_labels).sum()),
                                differing_event_voxels=int(((labels == 2) != (first_labels == 2)).sum()),
